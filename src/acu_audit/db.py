@@ -1,0 +1,168 @@
+"""The one place that talks to DuckDB.
+
+Every query goes through :class:`Warehouse`, which binds values as parameters,
+names the step that failed together with its SQL, and turns DuckDB's file-lock
+error into a plain "database busy" message after a short wait.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from acu_audit.errors import DatabaseBusyError, QueryError
+from acu_audit.resources import read_sql
+
+Params = Mapping[str, Any] | Sequence[Any] | None
+
+_LOCK_MESSAGE = re.compile(r"lock|already open|used by another process|Conflicting lock", re.IGNORECASE)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a trusted identifier (a contract column or table name) for SQL.
+
+    Identifiers cannot be bound as parameters; this refuses anything that is not
+    a plain name so untrusted text never reaches SQL this way.
+    """
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return f'"{name}"'
+
+
+def connect(path: str | Path | None, *, read_only: bool = False, busy_timeout_s: float = 10.0) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, waiting up to ``busy_timeout_s`` while another process holds it."""
+    database = ":memory:" if path is None else str(path)
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.1
+    while True:
+        try:
+            con = duckdb.connect(database, read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _LOCK_MESSAGE.search(str(exc)):
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusyError(
+                    f"database busy: {database} is held by another process (usually the nightly run); "
+                    f"waited {busy_timeout_s:.0f} s. Try again when it has finished."
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    # Store and compare instants in UTC; local days are derived explicitly with timezone().
+    con.execute("SET TimeZone = 'UTC'").fetchall()
+    return con
+
+
+class Warehouse:
+    """A DuckDB connection with named, parameterised statements.
+
+    ``path=None`` gives an in-memory database (tests and fixtures).
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        read_only: bool = False,
+        busy_timeout_s: float = 10.0,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.path = None if path is None else Path(path)
+        self.read_only = read_only
+        self.con = connect(path, read_only=read_only, busy_timeout_s=busy_timeout_s)
+        if threads:
+            self.execute("SET threads = $n", {"n": threads}, step="configure threads")
+        if memory_limit:
+            self.execute("SET memory_limit = $m", {"m": memory_limit}, step="configure memory")
+
+    # -- statements --------------------------------------------------------------
+    def execute(self, sql: str, params: Params = None, *, step: str = "query") -> list[tuple]:
+        """Run a statement and return every row (results are always drained)."""
+        try:
+            return self.con.execute(sql, params).fetchall() if params else self.con.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            raise QueryError(step, sql, exc) from exc
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], *, step: str = "query") -> None:
+        if not rows:
+            return
+        try:
+            self.con.executemany(sql, rows)
+        except duckdb.Error as exc:
+            raise QueryError(step, sql, exc) from exc
+
+    def scalar(self, sql: str, params: Params = None, *, step: str = "query") -> Any:
+        rows = self.execute(sql, params, step=step)
+        return rows[0][0] if rows else None
+
+    def frame(self, sql: str, params: Params = None, *, step: str = "query") -> pl.DataFrame:
+        """Run a query and return a polars frame."""
+        try:
+            return self.con.sql(sql, params=params).pl() if params else self.con.sql(sql).pl()
+        except duckdb.Error as exc:
+            raise QueryError(step, sql, exc) from exc
+
+    def records(self, sql: str, params: Params = None, *, step: str = "query") -> list[dict[str, Any]]:
+        try:
+            cursor = self.con.execute(sql, params) if params else self.con.execute(sql)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+        except duckdb.Error as exc:
+            raise QueryError(step, sql, exc) from exc
+
+    def script(self, relative_path: str, *, step: str | None = None) -> None:
+        """Run every statement of ``sql/<relative_path>`` (DDL with no parameters)."""
+        text = read_sql(relative_path)
+        name = step or relative_path
+        try:
+            for statement in self.con.extract_statements(text):
+                self.con.execute(statement).fetchall()
+        except duckdb.Error as exc:
+            raise QueryError(name, text, exc) from exc
+
+    def register_frame(self, name: str, frame: Any) -> None:
+        """Expose a polars/pandas/arrow frame to SQL under ``name`` for this connection."""
+        self.con.register(name, frame)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def table_exists(self, name: str, schema: str = "main") -> bool:
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = $t AND schema_name = $s",
+                {"t": name, "s": schema},
+            )
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.execute("BEGIN TRANSACTION", step="begin")
+        try:
+            yield
+        except BaseException:
+            self.execute("ROLLBACK", step="rollback")
+            raise
+        self.execute("COMMIT", step="commit")
+
+    def checkpoint(self) -> None:
+        if not self.read_only and self.path is not None:
+            self.execute("CHECKPOINT", step="checkpoint")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,120 @@
+"""Ingestion: every drop not yet loaded, in drop-date order, into the warehouse.
+
+Public entry point: :func:`ingest_landing`. See ``loader`` for what happens to
+each file and ``staging`` for how a file is read and typed.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from acu_audit.contract import TABLES
+from acu_audit.db import Warehouse, quote_identifier
+from acu_audit.ingest.landing import Drop, LandingFile, discover_drops
+from acu_audit.ingest.loader import FileResult, StagedValidator, load_file
+
+__all__ = ["IngestReport", "FileResult", "ingest_landing", "ensure_schema", "discover_drops", "Drop", "LandingFile"]
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    files: list[FileResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    gx_seconds: float = 0.0
+
+    @property
+    def processed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status != "already_loaded"]
+
+    @property
+    def drops_loaded(self) -> list[date]:
+        return sorted({f.drop_date for f in self.processed})
+
+    def totals(self) -> dict[str, int]:
+        keys = ("read", "loaded", "duplicate", "rejected", "conflicts", "unresolved_refs")
+        return {k: sum(getattr(f, k) for f in self.files) for k in keys}
+
+    def ledger_json(self) -> dict:
+        return {"files": [f.ledger_json() for f in self.files], "warnings": self.warnings}
+
+
+def ensure_schema(wh: Warehouse) -> None:
+    """Create the warehouse tables if they do not exist (idempotent)."""
+    wh.script("schema/warehouse.sql")
+    wh.script("schema/as_of.sql")
+
+
+def _count_unresolved(wh: Warehouse, result: FileResult) -> int:
+    """Loaded event rows whose staff_id / person_id is not in the reference data as of the drop."""
+    spec = TABLES[result.table]
+    conditions = []
+    for ref in spec.references:
+        col = quote_identifier(ref.column)
+        target = quote_identifier(ref.table)
+        target_col = quote_identifier(ref.target_column)
+        conditions.append(
+            f"""(e.{col} IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM {target} r WHERE r.{target_col} = e.{col}
+                  AND r._drop_date = (SELECT max(_drop_date) FROM {target} WHERE _drop_date <= $drop_date)))"""
+        )
+    if not conditions:
+        return 0
+    return wh.scalar(
+        f"SELECT count(*) FROM {quote_identifier(spec.name)} e WHERE e._file_id = $file_id AND ({' OR '.join(conditions)})",
+        {"file_id": result.file_id, "drop_date": result.drop_date},
+        step=f"count unresolved references in {result.file_name}",
+    )
+
+
+def ingest_landing(
+    wh: Warehouse,
+    landing: Path,
+    *,
+    up_to: date | None = None,
+    validator: StagedValidator | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
+    run_id: str | None = None,
+) -> IngestReport:
+    """Load every file of every drop up to ``up_to`` that is not loaded yet.
+
+    Idempotent: files are tracked by drop, name and content hash, so a second
+    call loads nothing, and a file added to or changed in a loaded drop is noticed.
+    """
+    started = time.perf_counter()
+    ensure_schema(wh)
+    report = IngestReport(run_id=run_id or f"ingest-{uuid.uuid4().hex[:12]}")
+    drops, report.warnings = discover_drops(Path(landing), up_to)
+    wh.execute(
+        "INSERT INTO ingest_runs VALUES ($id, now(), NULL, $landing, $up_to, NULL, NULL)",
+        {"id": report.run_id, "landing": str(landing), "up_to": up_to},
+        step="record ingest run",
+    )
+    for drop in drops:
+        for landing_file in drop.files:
+            result = load_file(wh, landing_file, report.run_id, validator)
+            if result.status in ("loaded", "partial") and TABLES[result.table].kind == "event":
+                result.unresolved_refs = _count_unresolved(wh, result)
+                if result.unresolved_refs:
+                    wh.execute(
+                        "UPDATE ingest_files SET unresolved_refs = $n WHERE file_id = $f",
+                        {"n": result.unresolved_refs, "f": result.file_id},
+                        step="ledger: unresolved references",
+                    )
+            report.files.append(result)
+            if on_file is not None:
+                on_file(result)
+    report.seconds = time.perf_counter() - started
+    report.gx_seconds = getattr(validator, "seconds", 0.0) if validator is not None else 0.0
+    wh.execute(
+        "UPDATE ingest_runs SET finished_at = now(), files_processed = $p, files_skipped = $s WHERE ingest_run_id = $id",
+        {"p": len(report.processed), "s": len(report.files) - len(report.processed), "id": report.run_id},
+        step="finish ingest run",
+    )
+    return report

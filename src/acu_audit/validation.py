@@ -1,0 +1,197 @@
+"""Great Expectations: the declared input contract, one suite per table.
+
+The suites are built from :mod:`acu_audit.contract`, once per run, in one
+ephemeral context. Each night's staged file (typed values beside their raw
+text) is validated as a pandas frame -- GX 1.x validates pandas only -- and the
+result of every expectation is stored in ``validation_results`` for the analyst.
+
+The per-row quarantine itself is done in SQL (``ingest.staging``) from the same
+contract; ``tests/test_validation.py`` proves the two agree on every fixture.
+GX is imported lazily because it takes seconds to import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from acu_audit.contract import TableSpec
+from acu_audit.db import Warehouse, quote_identifier
+
+_TYPED = ("int", "date", "timestamp")
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    """One expectation of a table's suite, in GX terms, with the SQL rule it mirrors."""
+
+    gx_type: str  # the GX expectation class name
+    kwargs: dict[str, Any]
+    rule: str  # missing | type | value | rule | unique
+    column: str
+
+
+def expectations_for(spec: TableSpec) -> list[ExpectationSpec]:
+    """The suite of one contract table."""
+    out: list[ExpectationSpec] = []
+    for column in spec.columns:
+        name = column.name
+        if not column.nullable:
+            # A required column: present and (for typed columns) parseable.
+            out.append(ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": name}, "missing", name))
+        elif column.type in _TYPED:
+            # An optional typed column: when a value is given, it must parse.
+            out.append(
+                ExpectationSpec(
+                    "ExpectColumnValuesToNotBeNull",
+                    {"column": name, "row_condition": f"r__{name}.notnull()", "condition_parser": "pandas"},
+                    "type",
+                    name,
+                )
+            )
+        if column.type == "enum":
+            out.append(ExpectationSpec("ExpectColumnValuesToBeInSet", {"column": name, "value_set": list(column.values)}, "value", name))
+        if column.min_value is not None:
+            out.append(ExpectationSpec("ExpectColumnValuesToBeBetween", {"column": name, "min_value": column.min_value}, "value", name))
+    for rule in spec.pair_rules:
+        out.append(
+            ExpectationSpec(
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                {"column_A": rule.later, "column_B": rule.earlier, "ignore_row_if": "either_value_is_missing"},
+                "rule",
+                rule.later,
+            )
+        )
+    if len(spec.key) == 1:
+        out.append(ExpectationSpec("ExpectColumnValuesToBeUnique", {"column": spec.key[0]}, "unique", spec.key[0]))
+    else:
+        out.append(ExpectationSpec("ExpectCompoundColumnsToBeUnique", {"column_list": list(spec.key)}, "unique", ",".join(spec.key)))
+    return out
+
+
+@dataclass
+class ExpectationOutcome:
+    expectation: str
+    column: str
+    rule: str
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_index_list: list[int] | None
+    partial_unexpected: list[Any]
+    error: str | None
+
+
+def _exception_message(exception_info: Any) -> str | None:
+    """GX records a failure to *run* an expectation here instead of raising."""
+    if not exception_info:
+        return None
+    infos = [exception_info] if "raised_exception" in exception_info else list(exception_info.values())
+    for info in infos:
+        if isinstance(info, dict) and info.get("raised_exception"):
+            return str(info.get("exception_message") or "expectation raised an exception")
+    return None
+
+
+def staged_frame_sql(spec: TableSpec) -> str:
+    """The staged columns GX sees: typed values, and raw text for typed columns."""
+    cols = ["_line"]
+    for column in spec.columns:
+        cols.append(quote_identifier(column.name))
+        if column.type in _TYPED:
+            cols.append(quote_identifier(f"r__{column.name}"))
+    return f"SELECT {', '.join(cols)} FROM stg_typed ORDER BY _ord"
+
+
+class GxValidator:
+    """Validates staged files against the contract suites; one GX context per run."""
+
+    def __init__(self, result_format: str = "SUMMARY") -> None:
+        self.result_format = result_format
+        self.seconds = 0.0  # GX's own time, for the report
+        self._gx: Any = None
+        self._batch_definition: Any = None
+        self._suites: dict[str, Any] = {}
+
+    def _context(self) -> None:
+        if self._gx is not None:
+            return
+        started = time.perf_counter()
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        source = context.data_sources.add_pandas("staged_files")
+        asset = source.add_dataframe_asset(name="staged_file")
+        self._batch_definition = asset.add_batch_definition_whole_dataframe("night")
+        self._context_obj = context
+        self._gx = gx
+        self.seconds += time.perf_counter() - started
+
+    def suite(self, spec: TableSpec) -> Any:
+        self._context()
+        if spec.name not in self._suites:
+            suite = self._gx.ExpectationSuite(name=f"contract_{spec.name}")
+            for exp in expectations_for(spec):
+                cls = getattr(self._gx.expectations, exp.gx_type)
+                suite.add_expectation(cls(**exp.kwargs, meta={"rule": exp.rule, "column": exp.column}))
+            self._suites[spec.name] = self._context_obj.suites.add(suite)
+        return self._suites[spec.name]
+
+    def validate_frame(self, spec: TableSpec, frame: pd.DataFrame) -> list[ExpectationOutcome]:
+        """Validate one staged frame; returns one outcome per expectation."""
+        suite = self.suite(spec)
+        started = time.perf_counter()
+        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(suite, result_format={"result_format": self.result_format})
+        self.seconds += time.perf_counter() - started
+        outcomes = []
+        for r in result.results:
+            config = r.expectation_config
+            details = r.result or {}
+            outcomes.append(
+                ExpectationOutcome(
+                    expectation=config.type,
+                    column=config.meta.get("column", ""),
+                    rule=config.meta.get("rule", ""),
+                    success=bool(r.success),
+                    element_count=details.get("element_count"),
+                    unexpected_count=details.get("unexpected_count"),
+                    unexpected_index_list=details.get("unexpected_index_list"),
+                    partial_unexpected=list(details.get("partial_unexpected_list") or [])[:5],
+                    error=_exception_message(r.exception_info),
+                )
+            )
+        return outcomes
+
+    def validate_staged(self, wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str, run_id: str) -> list[ExpectationOutcome]:
+        """Validate the file staged in ``stg_typed`` and store the results."""
+        frame = wh.con.sql(staged_frame_sql(spec)).df()
+        outcomes = self.validate_frame(spec, frame)
+        rows = [
+            (
+                run_id,
+                drop_date,
+                spec.name,
+                file_id,
+                o.expectation,
+                o.column,
+                o.success and o.error is None,
+                o.element_count,
+                o.unexpected_count,
+                json.dumps(o.partial_unexpected, default=str),
+                o.error,
+                self.seconds,
+            )
+            for o in outcomes
+        ]
+        wh.executemany("INSERT INTO validation_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows, step="store validation results")
+        return outcomes

@@ -1,0 +1,212 @@
+"""Ingestion behaviour across drops: idempotency, conflicts, snapshot versions,
+late drops, unreadable files, zones and the clock change, and the CLI ledger."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from acu_audit.cli import app
+from acu_audit.ingest import ingest_landing
+
+from conftest import write_table
+
+STAFF = [
+    {"staff_id": "S1", "surname": "Smith", "forenames": "Ann", "role": "officer", "unit": "Response North",
+     "unit_function": "response", "start_date": "2020-01-01", "home_postcode": "PR1 2AB"},
+    {"staff_id": "S2", "surname": "Jones", "forenames": "Bob", "role": "staff", "unit": "Control Room",
+     "unit_function": "control_room", "start_date": "2018-05-01", "home_postcode": "PR2 3CD"},
+]
+
+
+def event(event_id: str, occurred_at: str, staff_id: str = "S1", person_id: str | None = "P1", **extra) -> dict:
+    return {"event_id": event_id, "occurred_at": occurred_at, "staff_id": staff_id, "system": "PNC",
+            "action": "view", "record_type": "person", "record_id": person_id or "R", "person_id": person_id, **extra}
+
+
+def drop(landing: Path, day: str) -> Path:
+    folder = landing / day
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def counts(wh, table: str) -> int:
+    return wh.scalar(f'SELECT count(*) FROM "{table}"')
+
+
+def test_second_load_changes_nothing(tmp_path, warehouse):
+    d1 = drop(tmp_path, "2026-03-04")
+    write_table(d1, "staff", STAFF)
+    write_table(d1, "access_events", [event("E1", "2026-03-04T10:00:00Z"), event("E2", "2026-03-04T11:00:00Z")])
+    first = ingest_landing(warehouse, tmp_path)
+    assert [f.loaded for f in first.files] == [2, 2]
+    before = (counts(warehouse, "staff"), counts(warehouse, "access_events"), counts(warehouse, "ingest_files"))
+    second = ingest_landing(warehouse, tmp_path)
+    assert sum(f.loaded for f in second.files) == 0
+    assert {f.status for f in second.files} == {"already_loaded"}
+    assert (counts(warehouse, "staff"), counts(warehouse, "access_events"), counts(warehouse, "ingest_files")) == before
+
+
+def test_changed_file_in_loaded_drop_is_noticed(tmp_path, warehouse):
+    d1 = drop(tmp_path, "2026-03-04")
+    write_table(d1, "access_events", [event("E1", "2026-03-04T10:00:00Z")])
+    ingest_landing(warehouse, tmp_path)
+    # The same night's file re-delivered with one more row: the old row is a duplicate.
+    write_table(d1, "access_events", [event("E1", "2026-03-04T10:00:00Z"), event("E2", "2026-03-04T12:00:00Z")])
+    (result,) = ingest_landing(warehouse, tmp_path).files
+    assert (result.read, result.loaded, result.duplicate, result.rejected) == (2, 1, 1, 0)
+    # A new file added to a loaded drop is loaded too.
+    write_table(d1, "staff", STAFF)
+    results = ingest_landing(warehouse, tmp_path).files
+    assert [(f.table, f.status) for f in results] == [("staff", "loaded"), ("access_events", "already_loaded")]
+
+
+def test_same_key_same_content_is_duplicate_other_content_is_conflict(tmp_path, warehouse):
+    write_table(drop(tmp_path, "2026-03-04"), "access_events", [event("E1", "2026-03-04T10:00:00Z")])
+    # Next night repeats E1 exactly (written with a +00:00 offset: same instant, same content)
+    # and sends E1 again with different content: a conflict.
+    write_table(drop(tmp_path, "2026-03-05"), "access_events", [
+        event("E1", "2026-03-04T10:00:00+00:00"),
+        event("E9", "2026-03-05T09:00:00Z"),
+        event("E1", "2026-03-04T10:00:00Z", person_id="P7"),
+    ])
+    results = ingest_landing(warehouse, tmp_path).files
+    night2 = results[1]
+    assert (night2.read, night2.loaded, night2.duplicate, night2.rejected, night2.conflicts) == (3, 1, 1, 1, 1)
+    (conflict,) = warehouse.records("SELECT * FROM quarantine WHERE kind = 'conflict'")
+    assert conflict["line"] == 4
+    assert "P7" in conflict["raw_text"]
+    assert json.loads(conflict["stored_version"])["person_id"] == "P1"  # both versions kept
+    assert warehouse.scalar("SELECT person_id FROM access_events WHERE event_id = 'E1'") == "P1"  # never overwritten
+
+
+def test_snapshots_are_versioned_and_late_older_snapshot_does_not_override(tmp_path, warehouse):
+    newer = [dict(STAFF[0], unit="Response South"), STAFF[1]]
+    write_table(drop(tmp_path, "2026-03-06"), "staff", newer)
+    ingest_landing(warehouse, tmp_path)
+    # The 4 March snapshot arrives late.
+    write_table(drop(tmp_path, "2026-03-04"), "staff", STAFF)
+    late = ingest_landing(warehouse, tmp_path).files
+    assert [(f.drop_date, f.status) for f in late] == [(date(2026, 3, 4), "loaded"), (date(2026, 3, 6), "already_loaded")]
+
+    def unit_as_of(day: str) -> str | None:
+        return warehouse.scalar("SELECT unit FROM staff_as_of($d) WHERE staff_id = 'S1'", {"d": date.fromisoformat(day)})
+
+    assert unit_as_of("2026-03-04") == "Response North"
+    assert unit_as_of("2026-03-05") == "Response North"
+    assert unit_as_of("2026-03-06") == "Response South"
+    assert unit_as_of("2026-03-20") == "Response South"
+    assert unit_as_of("2026-03-03") is None
+
+
+def test_late_drop_is_loaded_and_drops_load_in_date_order(tmp_path, warehouse):
+    write_table(drop(tmp_path, "2026-03-06"), "access_events", [event("E6", "2026-03-06T10:00:00Z")])
+    ingest_landing(warehouse, tmp_path)
+    write_table(drop(tmp_path, "2026-03-05"), "access_events", [event("E5", "2026-03-05T10:00:00Z")])
+    write_table(drop(tmp_path, "2026-03-04"), "access_events", [event("E4", "2026-03-04T10:00:00Z")])
+    results = [f for f in ingest_landing(warehouse, tmp_path).files if f.status != "already_loaded"]
+    assert [str(f.drop_date) for f in results] == ["2026-03-04", "2026-03-05"]
+    assert counts(warehouse, "access_events") == 3
+
+
+def test_unreadable_file_is_recorded_and_the_night_goes_on(tmp_path, warehouse):
+    d1 = drop(tmp_path, "2026-03-04")
+    write_table(d1, "staff", STAFF)
+    (d1 / "access_events.csv").write_bytes(b"\x00\x01\xff\xfe binary junk \x00")
+    (d1 / "device_messages.parquet").write_bytes(b"PAR1 not really parquet")
+    write_table(d1, "duty_roster", [{"staff_id": "S1", "shift_start": "2026-03-04T07:00:00Z",
+                                     "shift_end": "2026-03-04T15:00:00Z", "duty_type": "duty"}])
+    (d1 / "notes.txt").write_text("hello")
+    results = {f.file_name: f for f in ingest_landing(warehouse, tmp_path).files}
+    assert results["access_events.csv"].status == "unreadable"
+    assert "access_events.csv" in results["access_events.csv"].error
+    assert results["device_messages.parquet"].status == "unreadable"
+    assert results["staff.csv"].status == "loaded" and results["duty_roster.csv"].status == "loaded"
+    assert results["notes.txt"].status == "unrecognised"
+    kinds = warehouse.execute("SELECT file_name, kind FROM quarantine ORDER BY file_name")
+    assert kinds == [("access_events.csv", "file"), ("device_messages.parquet", "file")]
+
+
+def test_missing_required_column_rejects_every_row_with_reason(tmp_path, warehouse):
+    d1 = drop(tmp_path, "2026-03-04")
+    cols = [c for c in ("event_id", "occurred_at", "staff_id", "system", "action", "record_type", "record_id")]
+    write_table(d1, "access_events", [event("E1", "2026-03-04T10:00:00Z")], columns=[c for c in cols if c != "staff_id"])
+    (result,) = ingest_landing(warehouse, tmp_path).files
+    assert (result.read, result.rejected, result.status) == (1, 1, "rejected")
+    assert "no column 'staff_id'" in result.error
+
+
+def test_extra_columns_are_accepted_and_noted(tmp_path, warehouse):
+    d1 = drop(tmp_path, "2026-03-04")
+    cols = list(event("E1", "x").keys()) + ["source_system_version"]
+    write_table(d1, "access_events", [dict(event("E1", "2026-03-04T10:00:00Z"), source_system_version="7")], columns=cols)
+    (result,) = ingest_landing(warehouse, tmp_path).files
+    assert result.loaded == 1 and result.extra_columns == ["source_system_version"]
+
+
+def test_october_clock_change_timestamps(tmp_path, warehouse):
+    # 25 Oct 2026: 01:30 happens twice in London, first in BST (+01:00) then GMT (+00:00).
+    write_table(drop(tmp_path, "2026-10-25"), "access_events", [
+        event("E1", "2026-10-25T01:30:00+01:00"),
+        event("E2", "2026-10-25T01:30:00+00:00"),
+        event("E3", "2026-10-25T00:30:00Z"),
+    ])
+    (result,) = ingest_landing(warehouse, tmp_path).files
+    # E1 and E3 are the same instant under different keys: both load.
+    assert result.loaded == 3
+    rows = warehouse.execute(
+        "SELECT event_id, strftime(occurred_at, '%Y-%m-%dT%H:%M'), strftime(timezone('Europe/London', occurred_at), '%H:%M') "
+        "FROM access_events ORDER BY event_id"
+    )
+    assert rows == [("E1", "2026-10-25T00:30", "01:30"), ("E2", "2026-10-25T01:30", "01:30"), ("E3", "2026-10-25T00:30", "01:30")]
+
+
+def test_parquet_drop_loads_like_csv(tmp_path, warehouse):
+    d1 = drop(tmp_path, "2026-03-04")
+    frame = pl.DataFrame([event("E1", "2026-03-04T10:00:00Z"), event("E2", "2026-03-04T11:00:00Z")]).with_columns(
+        pl.col("occurred_at").str.to_datetime(time_zone="UTC"), terminal_id=pl.lit(None, pl.String), case_id=pl.lit(None, pl.String),
+        reason_code=pl.lit(None, pl.String),
+    )
+    frame.write_parquet(d1 / "access_events.parquet")
+    (result,) = ingest_landing(warehouse, tmp_path).files
+    assert (result.format, result.loaded, result.rejected) == ("parquet", 2, 0)
+    assert warehouse.scalar("SELECT _line FROM access_events WHERE event_id = 'E2'") == 3
+
+
+def test_unresolved_references_are_kept_and_counted(tmp_path, warehouse):
+    d1 = drop(tmp_path, "2026-03-04")
+    write_table(d1, "staff", STAFF)
+    write_table(d1, "access_events", [event("E1", "2026-03-04T10:00:00Z", staff_id="S1", person_id=None),
+                                       event("E2", "2026-03-04T10:00:00Z", staff_id="S404", person_id=None)])
+    results = ingest_landing(warehouse, tmp_path).files
+    events = results[1]
+    assert (events.loaded, events.unresolved_refs) == (2, 1)
+
+
+def test_cli_ingest_json_ledger(tmp_path):
+    d1 = drop(tmp_path / "landing", "2026-03-04")
+    write_table(d1, "staff", STAFF)
+    write_table(d1, "access_events", [event("E1", "2026-03-04T10:00:00Z"), event("E1", "2026-03-04T10:00:00Z"),
+                                       event("E2", "not a time")])
+    db = tmp_path / "acu.duckdb"
+    result = CliRunner().invoke(app, ["ingest", "--landing", str(tmp_path / "landing"), "--db", str(db), "--json", "--no-validation"])
+    assert result.exit_code == 0, result.output
+    ledger = json.loads(result.stdout)
+    keys = {"drop", "table", "read", "loaded", "duplicate", "rejected", "status", "error"}
+    assert all(keys <= set(f) for f in ledger["files"])
+    events = [f for f in ledger["files"] if f["table"] == "access_events"][0]
+    assert (events["read"], events["loaded"], events["duplicate"], events["rejected"]) == (3, 1, 1, 1)
+    assert "line 4" in events["error"] and "occurred_at" in events["error"]
+    again = json.loads(CliRunner().invoke(app, ["ingest", "--landing", str(tmp_path / "landing"), "--db", str(db), "--json", "--no-validation"]).stdout)
+    assert sum(f["loaded"] for f in again["files"]) == 0
+
+
+def test_missing_landing_folder_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["ingest", "--landing", str(tmp_path / "nope"), "--db", str(tmp_path / "x.duckdb")])
+    assert result.exit_code == 2
+    assert "landing folder not found" in result.output
