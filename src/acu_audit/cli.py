@@ -95,6 +95,39 @@ def ingest(
     print_ingest_report(report)
 
 
+@app.command()
+def run(
+    landing: Annotated[Path, typer.Option(help="The landing folder (one sub-folder per drop).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for leads, hits and the report.")],
+    db: Annotated[Path, typer.Option(help="DuckDB file (created if missing).")] = Path("acu_audit.duckdb"),
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Audit as of this date (default: the latest drop).")] = None,
+    reveal_identities: Annotated[bool, typer.Option("--reveal-identities", help="Also write staff_id (the reveal is recorded).")] = False,
+    config: Annotated[Optional[Path], typer.Option(help="A force configuration overriding configs/default.yaml.")] = None,
+    no_validation: Annotated[bool, typer.Option("--no-validation", help="Skip the Great Expectations suites.")] = False,
+) -> None:
+    """Load new drops, run the checks over the review window and write the outputs."""
+    from acu_audit.config import load_settings
+    from acu_audit.pipeline import RunContext, run_nightly
+
+    try:
+        ctx = RunContext(
+            landing=landing,
+            out=out_dir,
+            db=db,
+            settings=load_settings(config),
+            as_of=_date(as_of),
+            reveal_identities=reveal_identities,
+            validate=not no_validation,
+            progress=lambda msg: console.print(f"[dim]{msg}[/]"),
+        )
+        run_nightly(ctx)
+    except (AcuAuditError, FileNotFoundError) as exc:
+        _fail(exc)
+    for warning in ctx.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    out.print(f"as of {ctx.as_of}: outputs in {out_dir}")
+
+
 def print_ingest_report(report) -> None:
     processed = report.processed
     table = Table(title=f"Ingest {report.run_id}: {len(processed)} files loaded, {len(report.files) - len(processed)} already loaded")

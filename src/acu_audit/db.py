@@ -129,6 +129,30 @@ class Warehouse:
         except duckdb.Error as exc:
             raise QueryError(name, text, exc) from exc
 
+    def run_file(self, relative_path: str, params: Mapping[str, Any] | None = None, *, step: str | None = None) -> None:
+        """Run every statement of ``sql/<relative_path>``, binding the parameters each one names.
+
+        DuckDB refuses parameters a statement does not use, so each statement
+        gets exactly the subset it asks for; a missing one is an error that
+        names the file and the parameter.
+        """
+        text = read_sql(relative_path)
+        params = dict(params or {})
+        name = step or relative_path
+        try:
+            statements = self.con.extract_statements(text)
+        except duckdb.Error as exc:
+            raise QueryError(name, text, exc) from exc
+        for statement in statements:
+            wanted = statement.named_parameters
+            missing = wanted - params.keys()
+            if missing:
+                raise QueryError(name, statement.query, KeyError(f"no value for parameter(s) {sorted(missing)}"))
+            try:
+                self.con.execute(statement, {k: params[k] for k in wanted}).fetchall()
+            except duckdb.Error as exc:
+                raise QueryError(name, statement.query, exc) from exc
+
     def register_frame(self, name: str, frame: Any) -> None:
         """Expose a polars/pandas/arrow frame to SQL under ``name`` for this connection."""
         self.con.register(name, frame)

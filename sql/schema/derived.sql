@@ -1,0 +1,75 @@
+-- Derived tables: rebuilt from the loaded data by `acu-audit rebuild`.
+
+-- Every look-up labelled with the policing purpose the data shows (or none),
+-- built once per local day and reused by every check (sql/transforms/policing_purpose.sql).
+CREATE TABLE IF NOT EXISTS access_purpose (
+    event_id         VARCHAR NOT NULL,
+    staff_id         VARCHAR NOT NULL,
+    occurred_at      TIMESTAMPTZ NOT NULL,
+    local_day        DATE NOT NULL,
+    local_hour       INTEGER NOT NULL,
+    system           VARCHAR,
+    action           VARCHAR,
+    record_type      VARCHAR,
+    record_id        VARCHAR,
+    person_id        VARCHAR,
+    case_id          VARCHAR,
+    reason_code      VARCHAR,
+    unit             VARCHAR,            -- the staff member's unit on that day (NULL: unknown staff_id)
+    unit_function    VARCHAR,
+    via_assignment   BOOLEAN NOT NULL,   -- assigned to the case, or to a case the person is on
+    via_unit_case    BOOLEAN NOT NULL,   -- the case (or a case the person is on) is owned by their unit
+    via_function     BOOLEAN NOT NULL,   -- function-wide purpose (configs/: purpose.function_rules)
+    via_operation    BOOLEAN NOT NULL,   -- briefed on an operation targeting the person
+    via_reason_code  BOOLEAN NOT NULL,   -- a reason code was entered
+    has_purpose      BOOLEAN NOT NULL,
+    on_duty          BOOLEAN NOT NULL,   -- inside a duty, overtime or training shift (with margin)
+    absence          VARCHAR,            -- leave | sick | rest when rostered off at that time
+    subject_markers  VARCHAR[],          -- warning markers of the person looked up, that day
+    subject_staff_id VARCHAR             -- the person looked up is a member of staff
+);
+
+-- Which snapshot versions and how many events each labelled day was built from:
+-- a day is relabelled only when these change (new or late data).
+CREATE TABLE IF NOT EXISTS purpose_days (
+    local_day   DATE PRIMARY KEY,
+    version_key VARCHAR NOT NULL,
+    events      BIGINT NOT NULL,
+    labelled_at TIMESTAMPTZ NOT NULL
+);
+
+-- Check hits, one set per as-of date (a re-run for a date replaces that date's hits).
+-- evidence: qualified ids of the rows behind the hit, e.g. 'access_events:E123'.
+CREATE TABLE IF NOT EXISTS check_hits (
+    as_of         DATE NOT NULL,
+    run_id        VARCHAR NOT NULL,
+    hit_id        VARCHAR NOT NULL,
+    check_id      VARCHAR NOT NULL,
+    check_version VARCHAR NOT NULL,
+    category      VARCHAR NOT NULL,
+    status        VARCHAR NOT NULL,      -- stable (scores) | experimental (shadow: stored, does not score)
+    severity      VARCHAR NOT NULL,
+    risk          INTEGER NOT NULL,
+    staff_id      VARCHAR NOT NULL,
+    occurred_at   TIMESTAMPTZ,
+    window_start  TIMESTAMPTZ,
+    window_end    TIMESTAMPTZ,
+    subject       VARCHAR,
+    reason        VARCHAR NOT NULL,
+    evidence      VARCHAR[] NOT NULL,
+    weight        DOUBLE NOT NULL
+);
+
+-- One row per check per as-of date: what ran, which version, how long, and any error.
+CREATE TABLE IF NOT EXISTS check_runs (
+    as_of         DATE NOT NULL,
+    run_id        VARCHAR NOT NULL,
+    check_id      VARCHAR NOT NULL,
+    check_version VARCHAR NOT NULL,
+    status        VARCHAR NOT NULL,      -- ok | failed
+    hits          BIGINT,
+    staff_hit     BIGINT,
+    seconds       DOUBLE,
+    error         VARCHAR,
+    parameters    VARCHAR                -- JSON of the bound parameter values
+);

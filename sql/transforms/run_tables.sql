@@ -1,0 +1,140 @@
+-- Run-scoped tables every check reads. Built once per run, after
+-- reference_as_of.sql and the policing-purpose labels. Parameters:
+--   $tz, $as_of, $window_start, $window_start_utc, $window_end_utc,
+--   $shift_margin_minutes, $night_start_hour, $night_end_hour,
+--   $victim_markers, $ocg_markers, $drug_markers
+
+-- What the force knows about each person, as of the run date.
+CREATE OR REPLACE TEMP TABLE ref_person_flags AS
+WITH ids AS (
+    SELECT person_id FROM ref_persons
+    UNION SELECT person_id FROM ref_person_markers
+    UNION SELECT person_id FROM ref_case_people
+), roles AS (
+    SELECT person_id, list(DISTINCT role ORDER BY role) AS case_roles FROM ref_case_people GROUP BY person_id
+), ocg_cases AS (
+    SELECT DISTINCT cp.case_id
+    FROM ref_case_people cp JOIN ref_person_markers m USING (person_id)
+    WHERE list_has_any(m.markers, $ocg_markers)
+), ocg_linked AS (
+    SELECT DISTINCT cp.person_id FROM ref_case_people cp JOIN ocg_cases USING (case_id)
+)
+SELECT ids.person_id, p.surname, p.postcode, p.address_id, p.staff_id AS person_staff_id,
+       coalesce(m.markers, []) AS markers,
+       coalesce(r.case_roles, []) AS case_roles,
+       list_contains(coalesce(r.case_roles, []), 'victim') OR list_has_any(coalesce(m.markers, []), $victim_markers) AS is_victim,
+       list_has_any(coalesce(r.case_roles, []), ['suspect', 'offender']) AS is_offender,
+       list_has_any(coalesce(m.markers, []), $ocg_markers) AS is_ocg,
+       ol.person_id IS NOT NULL AS is_ocg_linked,
+       list_has_any(coalesce(m.markers, []), $drug_markers) AS is_drugs
+FROM ids
+LEFT JOIN ref_persons p USING (person_id)
+LEFT JOIN ref_person_markers m USING (person_id)
+LEFT JOIN roles r USING (person_id)
+LEFT JOIN ocg_linked ol USING (person_id);
+
+-- Cases each member of staff has been assigned to, with the people on them:
+-- contact with these people is explained by the work.
+CREATE OR REPLACE TEMP TABLE staff_case_people AS
+SELECT DISTINCT a.staff_id, cp.person_id, cp.case_id, cp.role, a.assigned_at, a.unassigned_at,
+       c.opened_at, c.closed_at, a.row_id AS assignment_row_id
+FROM ref_assignments a
+JOIN ref_case_people cp USING (case_id)
+LEFT JOIN ref_cases c USING (case_id);
+
+-- Declared associations and business interests that cover contact (approved or pending).
+CREATE OR REPLACE TEMP TABLE declared_contacts AS
+SELECT d.staff_id, d.declaration_id, d.kind, d.status, d.person_id, d.counterparty, d.organisation_id, d.decided_at
+FROM ref_declarations d
+WHERE d.status IN ('approved', 'pending');
+
+-- On-duty hours per member of staff (duty, overtime or training, widened by the margin),
+-- at hour granularity: device messages are hourly counts.
+CREATE OR REPLACE TEMP TABLE duty_hours AS
+SELECT DISTINCT staff_id, slot AS hour_start
+FROM (
+    SELECT staff_id,
+           unnest(generate_series(date_trunc('hour', shift_start - to_minutes($shift_margin_minutes)),
+                                  shift_end + to_minutes($shift_margin_minutes) - INTERVAL 1 SECOND,
+                                  INTERVAL 1 HOUR)) AS slot
+    FROM duty_roster
+    WHERE duty_type IN ('duty', 'overtime', 'training')
+      AND shift_end > $window_start_utc - INTERVAL 1 DAY AND shift_start < $window_end_utc + INTERVAL 1 DAY
+);
+
+-- Device messages in the window, with the counterparty resolved through the directory.
+CREATE OR REPLACE TEMP TABLE run_messages AS
+SELECT m.row_id, m.staff_id, m.device_id, m.channel, m.direction, m.counterparty, m.hour_start,
+       m.message_count, m.duration_s,
+       CAST(timezone($tz, m.hour_start) AS DATE) AS local_day,
+       CAST(hour(timezone($tz, m.hour_start)) AS INTEGER) AS local_hour,
+       dh.staff_id IS NOT NULL AS on_duty,
+       (hour(timezone($tz, m.hour_start)) >= $night_start_hour OR hour(timezone($tz, m.hour_start)) < $night_end_hour) AS at_night,
+       d.person_id AS cp_person_id, d.staff_id AS cp_staff_id, d.organisation_id AS cp_organisation_id, d.source AS cp_source,
+       CASE WHEN d.staff_id IS NOT NULL THEN 'colleague'
+            WHEN d.person_id IS NOT NULL THEN 'person'
+            WHEN d.organisation_id IS NOT NULL THEN 'organisation'
+            WHEN d.counterparty IS NULL THEN 'unknown'
+            ELSE 'other' END AS cp_kind,
+       s.unit, s.unit_function, s.peer_group
+FROM device_messages m
+LEFT JOIN ref_contact_directory d USING (counterparty)
+LEFT JOIN duty_hours dh ON dh.staff_id = m.staff_id AND dh.hour_start = m.hour_start
+LEFT JOIN ref_staff s ON s.staff_id = m.staff_id
+WHERE m.hour_start >= $window_start_utc AND m.hour_start < $window_end_utc;
+
+-- The window as a one-row table, so views can use it (views cannot hold parameters).
+CREATE OR REPLACE TEMP TABLE run_window AS
+SELECT CAST($window_start AS DATE) AS start_day, CAST($as_of AS DATE) AS end_day,
+       CAST($window_start_utc AS TIMESTAMPTZ) AS start_utc, CAST($window_end_utc AS TIMESTAMPTZ) AS end_utc;
+
+-- Look-ups in the window with their policing-purpose labels and the staff member's peer group.
+CREATE OR REPLACE TEMP VIEW run_lookups AS
+SELECT a.*, s.peer_group
+FROM access_purpose a
+JOIN run_window w ON a.local_day BETWEEN w.start_day AND w.end_day
+LEFT JOIN ref_staff s USING (staff_id);
+
+-- Phrases shared by the checks' reasons.
+CREATE OR REPLACE TEMP MACRO no_purpose_phrase() AS
+    'no policing purpose found (looked for: an assignment, a case of their unit, a function-wide purpose, an operation briefing, a reason code)';
+CREATE OR REPLACE TEMP MACRO marker_phrase(markers) AS
+    CASE WHEN len(coalesce(markers, [])) = 0 THEN 'no warning marker' ELSE 'marked ' || array_to_string(markers, ', ') END;
+CREATE OR REPLACE TEMP MACRO evidence_ids(table_name, ids) AS
+    list_transform(list_sort(list_distinct(ids)), lambda i: table_name || ':' || i);
+
+-- People whose contact is explained by the work: on a case the staff member was
+-- assigned to, or on a case owned by their unit that was open in the window
+-- (or closed within $unit_case_days_after_close of its start).
+CREATE OR REPLACE TEMP TABLE explained_contacts AS
+SELECT DISTINCT staff_id, person_id FROM staff_case_people
+UNION
+SELECT DISTINCT s.staff_id, cp.person_id
+FROM ref_staff s
+JOIN ref_cases c ON c.owning_unit = s.unit
+JOIN ref_case_people cp USING (case_id)
+WHERE c.opened_at < $window_end_utc
+  AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($unit_case_days_after_close) >= $window_start_utc;
+
+-- Contact per member of staff and person on force systems, over the window.
+CREATE OR REPLACE TEMP TABLE run_person_contact AS
+SELECT m.staff_id, m.cp_person_id AS person_id, any_value(m.peer_group) AS peer_group,
+       sum(m.message_count) AS messages,
+       sum(m.message_count) FILTER (WHERE NOT m.on_duty) AS off_duty_messages,
+       sum(m.message_count) FILTER (WHERE m.at_night) AS night_messages,
+       count(DISTINCT m.local_day) AS days,
+       min(m.hour_start) AS first_at,
+       max(m.hour_start) + INTERVAL 1 HOUR AS last_at,
+       list(DISTINCT m.channel ORDER BY m.channel) AS channels,
+       list(m.row_id) AS row_ids,
+       ec.person_id IS NOT NULL AS explained_by_case,
+       bool_or(dp.person_id IS NOT NULL OR dn.counterparty IS NOT NULL) AS declared
+FROM run_messages m
+LEFT JOIN explained_contacts ec ON ec.staff_id = m.staff_id AND ec.person_id = m.cp_person_id
+-- Declared by person or by the number itself; DISTINCT so a second declaration cannot double the counts.
+LEFT JOIN (SELECT DISTINCT staff_id, person_id FROM declared_contacts WHERE person_id IS NOT NULL) dp
+       ON dp.staff_id = m.staff_id AND dp.person_id = m.cp_person_id
+LEFT JOIN (SELECT DISTINCT staff_id, counterparty FROM declared_contacts WHERE counterparty IS NOT NULL) dn
+       ON dn.staff_id = m.staff_id AND dn.counterparty = m.counterparty
+WHERE m.cp_person_id IS NOT NULL
+GROUP BY m.staff_id, m.cp_person_id, ec.person_id;

@@ -1,0 +1,173 @@
+"""Policing purpose, once: label every look-up in the review window.
+
+The labels live in ``access_purpose`` and every check that asks "was there a
+purpose?" reads them. Labelling is incremental by local day: a day is
+(re)labelled only when what it was built from changed -- its events, the roster
+around it, the snapshot versions of its date, or the purpose configuration --
+so a normal night labels one new day, and a late drop relabels the days it
+touches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from acu_audit.config import Settings
+from acu_audit.db import Warehouse
+from acu_audit.resources import read_sql
+from acu_audit.window import ReviewWindow
+
+# The snapshot tables a day's labels depend on (purpose_todo has a v_<table> per table).
+PURPOSE_SNAPSHOTS = (
+    "staff",
+    "persons",
+    "person_markers",
+    "cases",
+    "case_people",
+    "assignments",
+    "operations",
+    "operation_targets",
+    "operation_staff",
+)
+PURPOSE_KINDS = ("assignment", "unit_case", "function", "operation", "reason_code")
+
+
+@dataclass
+class PurposeReport:
+    days_in_window: int
+    days_labelled: list[date]
+    events_labelled: int
+    seconds: float
+
+
+def register_function_rules(wh: Warehouse, settings: Settings) -> None:
+    """Load ``purpose.function_rules`` from configs/ into the temp table ``function_rules``."""
+    rows = []
+    for function, rules in sorted((settings.purpose.get("function_rules") or {}).items()):
+        for rule in rules or []:
+            rows.append(
+                {
+                    "unit_function": function,
+                    "systems": rule.get("systems"),
+                    "record_types": rule.get("record_types"),
+                    "actions": rule.get("actions"),
+                    "subject_markers": rule.get("subject_markers"),
+                    "subject_is_staff": bool(rule.get("subject_is_staff", False)),
+                }
+            )
+    schema = {
+        "unit_function": pl.String,
+        "systems": pl.List(pl.String),
+        "record_types": pl.List(pl.String),
+        "actions": pl.List(pl.String),
+        "subject_markers": pl.List(pl.String),
+        "subject_is_staff": pl.Boolean,
+    }
+    wh.register_frame("function_rules_frame", pl.DataFrame(rows, schema=schema))
+    wh.execute("CREATE OR REPLACE TEMP TABLE function_rules AS SELECT * FROM function_rules_frame", step="function rules")
+    wh.unregister("function_rules_frame")
+
+
+def _purpose_params(settings: Settings) -> dict:
+    p = settings.purpose
+    return {
+        "grace_hours": int(p["assignment_grace_hours"]),
+        "days_after_close": int(p["unit_case_days_after_close"]),
+        "op_days_before": int(p["operation_days_before"]),
+        "op_days_after": int(p["operation_days_after"]),
+        "reason_code_counts": bool(p["reason_code_counts"]),
+        "shift_margin_minutes": int(p["shift_margin_minutes"]),
+    }
+
+
+def _config_fingerprint(settings: Settings) -> str:
+    payload = json.dumps(settings.purpose, sort_keys=True, default=str) + read_sql("transforms/policing_purpose.sql")
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str) -> list[dict]:
+    """Per window day: the snapshot versions and event counts it depends on, and its key."""
+    loaded = wh.execute(
+        "SELECT table_name, drop_date FROM ingest_files WHERE loaded > 0 AND table_name IN (SELECT unnest($tables)) ORDER BY ALL",
+        {"tables": list(PURPOSE_SNAPSHOTS)},
+        step="purpose: snapshot versions",
+    )
+    events = dict(
+        wh.execute(
+            """SELECT CAST(timezone($tz, occurred_at) AS DATE) AS d, count(*) FROM access_events
+               WHERE occurred_at >= $window_start_utc AND occurred_at < $window_end_utc GROUP BY d""",
+            {k: window.params()[k] for k in ("tz", "window_start_utc", "window_end_utc")},
+            step="purpose: events per day",
+        )
+    )
+    roster = dict(
+        wh.execute(
+            """SELECT CAST(timezone($tz, shift_start) AS DATE) AS d, count(*) FROM duty_roster
+               WHERE shift_start >= $from_utc AND shift_start < $to_utc GROUP BY d""",
+            {"tz": window.timezone, "from_utc": window.start_utc - timedelta(days=2), "to_utc": window.end_utc + timedelta(days=1)},
+            step="purpose: roster per day",
+        )
+    )
+    plan = []
+    for day in window.days_list():
+        versions = {
+            f"v_{t}": max((d for table, d in loaded if table == t and d <= day), default=None) for t in PURPOSE_SNAPSHOTS
+        }
+        roster_around = [roster.get(day + timedelta(days=k), 0) for k in (-1, 0, 1)]
+        n_events = events.get(day, 0)
+        key_source = json.dumps([fingerprint, {k: str(v) for k, v in versions.items()}, n_events, roster_around])
+        plan.append(
+            {"local_day": day, **versions, "events": n_events, "version_key": hashlib.sha256(key_source.encode()).hexdigest()[:24]}
+        )
+    return plan
+
+
+def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWindow) -> PurposeReport:
+    """Bring ``access_purpose`` up to date for every day of the window."""
+    started = time.perf_counter()
+    wh.script("schema/derived.sql")
+    register_function_rules(wh, settings)
+    plan = _plan(wh, window, _config_fingerprint(settings))
+    stored = dict(
+        wh.execute(
+            "SELECT local_day, version_key FROM purpose_days WHERE local_day BETWEEN $a AND $b",
+            {"a": window.start, "b": window.as_of},
+        )
+    )
+    todo = [p for p in plan if stored.get(p["local_day"]) != p["version_key"]]
+    labelled = 0
+    if todo:
+        schema = {"local_day": pl.Date, **{f"v_{t}": pl.Date for t in PURPOSE_SNAPSHOTS}}
+        frame = pl.DataFrame([{k: p[k] for k in schema} for p in todo], schema=schema)
+        wh.register_frame("purpose_todo_frame", frame)
+        wh.execute("CREATE OR REPLACE TEMP TABLE purpose_todo AS SELECT * FROM purpose_todo_frame", step="purpose: todo")
+        wh.unregister("purpose_todo_frame")
+        first, last = min(p["local_day"] for p in todo), max(p["local_day"] for p in todo)
+        params = {
+            "tz": window.timezone,
+            # A local day spans at most 25 hours of UTC; widen and let the day join decide.
+            "todo_start_utc": window.local_midnight_utc(first) - timedelta(hours=1),
+            "todo_end_utc": window.local_midnight_utc(last + timedelta(days=1)) + timedelta(hours=1),
+            **_purpose_params(settings),
+        }
+        with wh.transaction():
+            wh.run_file("transforms/policing_purpose.sql", params, step="policing purpose")
+            labelled = wh.scalar("SELECT count(*) FROM purpose_labels")
+            wh.execute("DELETE FROM purpose_days WHERE local_day IN (SELECT local_day FROM purpose_todo)")
+            wh.executemany(
+                "INSERT INTO purpose_days VALUES (?, ?, ?, now())",
+                [(p["local_day"], p["version_key"], p["events"]) for p in todo],
+                step="purpose: record days",
+            )
+    return PurposeReport(
+        days_in_window=len(plan),
+        days_labelled=[p["local_day"] for p in todo],
+        events_labelled=labelled,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,86 @@
+"""The check catalogue: metadata, configuration, and each check's own fixtures."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from acu_audit.checks import load_catalogue
+from acu_audit.checks.catalogue import CheckMeta
+from acu_audit.config import load_settings
+from acu_audit.contract import UNIT_FUNCTIONS
+from acu_audit.resources import sql_dir
+
+from check_fixtures import fixture_ids, load_fixture, run_fixture_case
+
+CATALOGUE = load_catalogue()
+SETTINGS = load_settings()
+RUN_PARAMETERS = {"tz", "as_of", "window_start", "window_start_utc", "window_end_utc", "baseline_start_utc",
+                  "shift_margin_minutes", "min_peer_group", "unit_case_days_after_close"}
+
+
+def test_every_check_has_valid_metadata_and_sql():
+    files = sorted(p.stem for p in (sql_dir() / "checks").glob("*.sql"))
+    assert files == sorted(c.id for c in CATALOGUE), "every .sql has a .yaml beside it and vice versa"
+    for check in CATALOGUE:
+        CheckMeta.model_validate(check.meta.model_dump())
+        assert check.sql.lstrip().startswith(("--", "WITH", "SELECT")), check.id
+
+
+def test_every_category_letter_is_covered():
+    assert {c.meta.category for c in CATALOGUE if c.scores} == set("STUDIOMB")
+
+
+def test_check_parameters_are_declared_configured_and_used():
+    shared = set(SETTINGS.checks["shared"]) - {"baseline_days"} | RUN_PARAMETERS
+    for check in CATALOGUE:
+        used = check.sql_parameters()
+        declared = set(check.meta.parameters)
+        assert used - shared <= declared, (check.id, "uses undeclared parameters", used - shared - declared)
+        assert declared <= used, (check.id, "declares parameters its SQL never uses", declared - used)
+        assert set(SETTINGS.check_params(check.id)) == declared, (check.id, "configs/ values differ from declared parameters")
+
+
+def test_no_unit_function_names_in_check_sql():
+    # Which functions legitimately view what lives in configs/, never in check SQL.
+    # Look for them as SQL string literals ('control_room'); "other" also occurs in prose.
+    pattern = re.compile(r"'(" + "|".join(UNIT_FUNCTIONS) + r")'")
+    for check in CATALOGUE:
+        found = pattern.findall(check.sql)
+        assert not found, f"{check.id} names unit functions {found}; move that knowledge to configs/"
+
+
+def test_changed_parameter_value_changes_check_version_not_code():
+    check = next(c for c in CATALOGUE if c.meta.parameters)
+    params = SETTINGS.check_params(check.id)
+    name = sorted(params)[0]
+    changed = load_settings(overrides={"checks": {"parameters": {check.id: {name: 999}}}}).check_params(check.id)
+    assert check.version(params) != check.version(changed)
+
+
+def test_every_check_has_positive_and_negative_fixtures():
+    assert fixture_ids() == sorted(c.id for c in CATALOGUE)
+    for check_id in fixture_ids():
+        fixture = load_fixture(check_id)
+        assert fixture["positive"]["expect"], check_id
+        assert fixture["negative"]["expect_none_for"] and fixture["negative"]["why"], check_id
+
+
+@pytest.mark.parametrize("check_id", fixture_ids())
+def test_positive_fixture_hits(check_id, tmp_path):
+    hits = run_fixture_case(check_id, "positive", tmp_path)
+    for expected in load_fixture(check_id)["positive"]["expect"]:
+        matching = [h for h in hits if all(h[k] == v for k, v in expected.items())]
+        assert matching, f"{check_id}: expected a hit like {expected}, got {[(h['staff_id'], h['subject']) for h in hits]}"
+        for hit in matching:
+            assert hit["reason"] and hit["evidence"] and hit["weight"] > 0
+            assert all(":" in e for e in hit["evidence"])
+
+
+@pytest.mark.parametrize("check_id", fixture_ids())
+def test_negative_fixture_does_not_hit(check_id, tmp_path):
+    hits = run_fixture_case(check_id, "negative", tmp_path)
+    quiet = set(load_fixture(check_id)["negative"]["expect_none_for"])
+    assert not [h for h in hits if h["staff_id"] in quiet], [(h["staff_id"], h["reason"]) for h in hits]
