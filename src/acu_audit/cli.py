@@ -41,14 +41,14 @@ def _fail(exc: Exception) -> None:
 
 @app.command()
 def generate(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write landing/ and truth.json into.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write landing/ and the ground truth into.")],
     staff: Annotated[int, typer.Option(help="Workforce size.")] = 2000,
     days: Annotated[int, typer.Option(help="Nights of data.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
     start: Annotated[Optional[str], typer.Option(help="First day, YYYY-MM-DD.")] = None,
     plant_intensity: Annotated[float, typer.Option(help="Scale of the planted insiders' signals (1 = realistic).")] = 1.0,
 ) -> None:
-    """Generate a demo force: DIR/landing/ per the data contract and DIR/truth.json beside it."""
+    """Generate a demo force: DIR/landing/ per the data contract, and its ground truth beside landing/."""
     from acu_audit.synth import generate_force  # the generator is never on the pipeline path
 
     kwargs = {"staff": staff, "days": days, "seed": seed, "plant_intensity": plant_intensity}

@@ -18,7 +18,16 @@ from typing import Protocol
 from acu_audit.contract import TABLES, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
 from acu_audit.ingest.landing import LandingFile, file_id_for, sha256_of
-from acu_audit.ingest.staging import StagedFile, UnreadableFile, raw_text_sql, stage_csv, stage_parquet, typing_sql
+from acu_audit.ingest.staging import (
+    StagedFile,
+    UnreadableFile,
+    prepare_line_numbers,
+    raw_text_sql,
+    same_content,
+    stage_csv,
+    stage_parquet,
+    typing_sql,
+)
 
 
 class StagedValidator(Protocol):
@@ -64,19 +73,6 @@ class FileResult:
         d = asdict(self)
         d["drop_date"] = self.drop_date.isoformat()
         return d
-
-
-def _key_expression(spec: TableSpec) -> str:
-    if spec.id_column:
-        return quote_identifier(spec.id_column)
-    parts = ", ".join(f"coalesce(CAST({quote_identifier(k)} AS VARCHAR), chr(0))" for k in spec.key)
-    return f"left(md5(concat_ws(chr(31), {parts})), 24)"
-
-
-def _hash_expression(spec: TableSpec) -> str:
-    # Typed values, so 22:15+01:00 and 21:15Z are the same content.
-    parts = ", ".join(f"coalesce(CAST({quote_identifier(c)} AS VARCHAR), chr(0))" for c in spec.column_names)
-    return f"md5_number(concat_ws(chr(31), {parts}))"
 
 
 def _json_expression(spec: TableSpec, alias: str) -> str:
@@ -183,6 +179,7 @@ def load_file(
         return result
     result.extra_columns = staged.extra_columns
 
+    prepare_line_numbers(wh, staged)
     sql, params = typing_sql(spec, staged)
     wh.execute(sql, params, step=f"type {landing_file.name}")
     if validator is not None and staged.records:
@@ -213,115 +210,148 @@ def load_file(
 
 
 def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
-    """Decide each good row's fate: load, duplicate, or conflict (in file or with storage)."""
+    """Find the good rows that are not plain loads, into ``stg_exceptions``.
+
+    A key repeated in the file: later rows with the same content are duplicates,
+    with other content conflicts (the first row stands). A key already stored
+    (events: anywhere; snapshots: in this drop's version): same content is a
+    duplicate, other content a conflict. Everything else loads. Content is
+    compared only for these few rows, so the common path reads no stored
+    content at all and the load is one anti-joined insert.
+    """
     table = quote_identifier(spec.name)
-    key = _key_expression(spec)
     stored_key = quote_identifier(spec.row_id_column)
-    version_filter = "WHERE _drop_date = $drop_date" if spec.kind == "snapshot" else ""
-    params = {"drop_date": drop_date} if spec.kind == "snapshot" else None
+    wh.execute("CREATE OR REPLACE TEMP TABLE stg_exceptions (_ord BIGINT, _disposition VARCHAR, _first_ord BIGINT)")
     wh.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE stg_sorted AS
-        WITH good AS (
-            SELECT *, {_hash_expression(spec)} AS _row_hash, {key} AS _key
-            FROM stg_typed WHERE len(_problems) = 0
-        ), ranked AS (
-            SELECT *, row_number() OVER w AS _key_rank, first_value(_row_hash) OVER w AS _first_hash,
-                   first_value(_ord) OVER w AS _first_ord
-            FROM good WINDOW w AS (PARTITION BY _key ORDER BY _ord)
-        ), stored AS (
-            SELECT {stored_key} AS _key, _row_hash AS _stored_hash FROM {table} {version_filter}
-        )
-        SELECT r.*, s._stored_hash,
-               CASE WHEN r._key_rank > 1 AND r._row_hash = r._first_hash THEN 'duplicate'
-                    WHEN r._key_rank > 1 THEN 'conflict_in_file'
-                    WHEN s._stored_hash IS NULL THEN 'load'
-                    WHEN s._stored_hash = r._row_hash THEN 'duplicate'
-                    ELSE 'conflict' END AS _disposition
-        FROM ranked r LEFT JOIN stored s ON s._key = r._key AND r._key_rank = 1
+        INSERT INTO stg_exceptions
+        SELECT r._ord, CASE WHEN {same_content(spec, "t", "f")} THEN 'duplicate' ELSE 'conflict_in_file' END, r._first_ord
+        FROM (
+            SELECT _ord, row_number() OVER w AS _rank, first_value(_ord) OVER w AS _first_ord
+            FROM stg_typed
+            WHERE _ok AND _key IN (SELECT _key FROM stg_typed WHERE _ok GROUP BY _key HAVING count(*) > 1)
+            WINDOW w AS (PARTITION BY _key ORDER BY _ord)
+        ) r
+        JOIN stg_typed t ON t._ord = r._ord
+        JOIN stg_typed f ON f._ord = r._first_ord
+        WHERE r._rank > 1
+        """,
+        step=f"repeated keys in {spec.name}",
+    )
+    version = "WHERE _drop_date = $drop_date" if spec.kind == "snapshot" else ""
+    params = {"drop_date": drop_date} if spec.kind == "snapshot" else None
+    if spec.kind == "snapshot" and not wh.scalar(f"SELECT count(*) > 0 FROM {table} {version}", params):
+        return  # a new snapshot version: nothing stored to compare with (zone maps make this cheap)
+    # Keys already stored: reads only the key column of the stored table.
+    wh.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE stg_stored_keys AS
+        SELECT t._ord, t._key FROM stg_typed t
+        WHERE t._ok AND t._key IN (SELECT {stored_key} FROM {table} {version})
+          AND t._ord NOT IN (SELECT _ord FROM stg_exceptions)
         """,
         params,
-        step=f"sort rows of {spec.name}",
+        step=f"stored keys of {spec.name}",
     )
+    if wh.scalar("SELECT count(*) FROM stg_stored_keys"):
+        wh.execute(
+            f"""
+            INSERT INTO stg_exceptions
+            SELECT k._ord, CASE WHEN {same_content(spec, "t", "s")} THEN 'duplicate' ELSE 'conflict' END, NULL
+            FROM stg_stored_keys k
+            JOIN stg_typed t ON t._ord = k._ord
+            JOIN (SELECT * FROM {table} {version}) s ON s.{stored_key} = k._key
+            WHERE s.{stored_key} IN (SELECT _key FROM stg_stored_keys)
+            """,
+            params,
+            step=f"compare with stored {spec.name}",
+        )
 
 
 def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: FileResult) -> dict[str, int]:
     table = quote_identifier(spec.name)
     content = [quote_identifier(c) for c in spec.column_names]
     id_cols = [] if spec.id_column else ["row_id"]
-    target_cols = ", ".join(id_cols + content + ["_drop_date", "_file_id", "_line", "_row_hash"])
-    source_cols = ", ".join((["_key"] if not spec.id_column else []) + content + ["$drop_date", "$file_id", "_line", "_row_hash"])
+    target_cols = ", ".join(id_cols + content + ["_drop_date", "_file_id", "_line"])
+    source_cols = ", ".join((["_key"] if not spec.id_column else []) + content + ["$drop_date", "$file_id", "_line"])
     file_params = {"drop_date": result.drop_date, "file_id": result.file_id}
     loaded = wh.execute(
-        f"INSERT INTO {table} ({target_cols}) SELECT {source_cols} FROM stg_sorted WHERE _disposition = 'load' ORDER BY _ord",
+        f"""INSERT INTO {table} ({target_cols})
+            SELECT {source_cols} FROM stg_typed t
+            WHERE _ok AND NOT EXISTS (SELECT 1 FROM stg_exceptions e WHERE e._ord = t._ord)
+            ORDER BY _ord""",
         file_params,
         step=f"insert {spec.name}",
     )[0][0]
+    counts = dict(
+        wh.execute("SELECT _disposition, count(*) FROM stg_exceptions GROUP BY ALL", step="count exceptions")
+    )
+    problems = wh.scalar("SELECT count(*) FROM stg_typed WHERE NOT _ok")
 
     q_params = {**file_params, "table_name": spec.name, "file_name": result.file_name}
     raw_text = raw_text_sql(staged)
-    # Rows with problems: first problem names the column; the reason lists them all.
-    problems = wh.execute(
-        f"""
-        INSERT INTO quarantine
-        SELECT $file_id, $drop_date, $table_name, $file_name, t._line, t._problems[1].col, {raw_text},
-               'line ' || t._line || ': ' || array_to_string(list_transform(t._problems, lambda p: p.msg), '; '),
-               t._problems[1].kind, NULL, now()
-        FROM stg_typed t JOIN stg_raw r USING (_ord)
-        WHERE len(t._problems) > 0
-        """,
-        q_params,
-        step="quarantine rows with problems",
-    )[0][0]
-
+    raw_rows = "(SELECT rowid + 1 AS _ord, * FROM stg_raw)"
+    if problems:
+        # The first problem names the column; the reason lists them all.
+        wh.execute(
+            f"""
+            INSERT INTO quarantine
+            SELECT $file_id, $drop_date, $table_name, $file_name, t._line, t._problems[1].col, {raw_text},
+                   'line ' || t._line || ': ' || array_to_string(list_transform(t._problems, lambda p: p.msg), '; '),
+                   t._problems[1].kind, NULL, now()
+            FROM stg_typed t JOIN {raw_rows} r USING (_ord)
+            WHERE NOT t._ok
+            """,
+            q_params,
+            step="quarantine rows with problems",
+        )
     key_desc = ", ".join(spec.key)
-    stored_json = _json_expression(spec, "s")
-    version_filter = "AND s._drop_date = $drop_date" if spec.kind == "snapshot" else ""
-    stored_key = quote_identifier(spec.row_id_column)
-    conflicts = wh.execute(
-        f"""
-        INSERT INTO quarantine
-        SELECT $file_id, $drop_date, $table_name, $file_name, c._line, NULL, {raw_text},
-               'line ' || c._line || ': conflict: the key (' || $key_desc || ') is already stored with different content; both versions kept here',
-               'conflict', {stored_json}, now()
-        FROM stg_sorted c JOIN stg_raw r USING (_ord)
-        JOIN {table} s ON s.{stored_key} = c._key {version_filter}
-        WHERE c._disposition = 'conflict'
-        """,
-        {**q_params, "key_desc": key_desc},
-        step="quarantine conflicts with stored rows",
-    )[0][0]
-    first_json = _json_expression(spec, "f")
-    conflicts += wh.execute(
-        f"""
-        INSERT INTO quarantine
-        SELECT $file_id, $drop_date, $table_name, $file_name, c._line, NULL, {raw_text},
-               'line ' || c._line || ': conflict: the key (' || $key_desc || ') appears earlier in this file (line '
-               || f._line || ') with different content; the earlier row was kept',
-               'conflict', {first_json}, now()
-        FROM stg_sorted c JOIN stg_raw r USING (_ord)
-        JOIN stg_sorted f ON f._ord = c._first_ord
-        WHERE c._disposition = 'conflict_in_file'
-        """,
-        {**q_params, "key_desc": key_desc},
-        step="quarantine conflicts within the file",
-    )[0][0]
-
-    # Parse rejects name the positional field (f<i>); report the header's name instead.
-    wh.execute(
-        """
-        INSERT INTO quarantine
-        SELECT $file_id, $drop_date, $table_name, $file_name, line,
-               coalesce(list_extract($header, TRY_CAST(substr(column_name, 2) AS INTEGER) + 1), column_name), csv_line,
-               'line ' || line || ': the CSV parser refused this record: ' || lower(error_type) || ' (' || error_message || ')',
-               'parse', NULL, now()
-        FROM stg_rejects
-        """,
-        {**q_params, "header": staged.header},
-        step="quarantine parse rejects",
-    )
-    duplicates = wh.scalar("SELECT count(*) FROM stg_sorted WHERE _disposition = 'duplicate'")
-    return {"load": loaded, "problem": problems, "conflict": conflicts, "duplicate": duplicates}
+    if counts.get("conflict"):
+        version_filter = "AND s._drop_date = $drop_date" if spec.kind == "snapshot" else ""
+        wh.execute(
+            f"""
+            INSERT INTO quarantine
+            SELECT $file_id, $drop_date, $table_name, $file_name, t._line, NULL, {raw_text},
+                   'line ' || t._line || ': conflict: the key (' || $key_desc || ') is already stored with different content; both versions kept here',
+                   'conflict', {_json_expression(spec, "s")}, now()
+            FROM stg_exceptions e JOIN stg_typed t USING (_ord) JOIN {raw_rows} r USING (_ord)
+            JOIN {table} s ON s.{quote_identifier(spec.row_id_column)} = t._key {version_filter}
+            WHERE e._disposition = 'conflict'
+            """,
+            {**q_params, "key_desc": key_desc},
+            step="quarantine conflicts with stored rows",
+        )
+    if counts.get("conflict_in_file"):
+        wh.execute(
+            f"""
+            INSERT INTO quarantine
+            SELECT $file_id, $drop_date, $table_name, $file_name, t._line, NULL, {raw_text},
+                   'line ' || t._line || ': conflict: the key (' || $key_desc || ') appears earlier in this file (line '
+                   || f._line || ') with different content; the earlier row was kept',
+                   'conflict', {_json_expression(spec, "f")}, now()
+            FROM stg_exceptions e JOIN stg_typed t USING (_ord) JOIN {raw_rows} r USING (_ord)
+            JOIN stg_typed f ON f._ord = e._first_ord
+            WHERE e._disposition = 'conflict_in_file'
+            """,
+            {**q_params, "key_desc": key_desc},
+            step="quarantine conflicts within the file",
+        )
+    if staged.parse_rejects:
+        # Parse rejects name the positional field (f<i>); report the header's name instead.
+        wh.execute(
+            """
+            INSERT INTO quarantine
+            SELECT $file_id, $drop_date, $table_name, $file_name, line,
+                   coalesce(list_extract($header, TRY_CAST(substr(column_name, 2) AS INTEGER) + 1), column_name), csv_line,
+                   'line ' || line || ': the CSV parser refused this record: ' || lower(error_type) || ' (' || error_message || ')',
+                   'parse', NULL, now()
+            FROM stg_rejects
+            """,
+            {**q_params, "header": staged.header},
+            step="quarantine parse rejects",
+        )
+    conflicts = counts.get("conflict", 0) + counts.get("conflict_in_file", 0)
+    return {"load": loaded, "problem": problems, "conflict": conflicts, "duplicate": counts.get("duplicate", 0)}
 
 
 def _first_problem(wh: Warehouse, result: FileResult) -> str:

@@ -3,13 +3,10 @@
 Two temp tables per file:
 
 ``stg_raw``
-    every record the CSV parser accepted, as text, in file order: ``_ord``
-    (1-based record number), ``_line`` (line in the file, header = 1) and one
-    column per field, ``f0 .. fN`` in the file's own order.
+    every record the CSV parser accepted, as text, in file order (rowid + 1 is
+    the record number), one column per field, ``f0 .. fN`` in file order.
 ``stg_typed``
-    ``_ord``, ``_line``, for each contract column the raw text (``r__<name>``)
-    and the typed value (``<name>``), and ``_problems``: a list of
-    ``{col, kind, msg}`` structs, empty when the row is good.
+    the same records typed and checked; see :func:`typing_sql`.
 
 Records the parser itself refused (wrong number of fields, bad quoting, bad
 UTF-8) are kept by DuckDB's ``store_rejects`` with their line and raw text.
@@ -89,10 +86,11 @@ def stage_csv(wh: Warehouse, path: Path, spec: TableSpec) -> StagedFile:
     wh.execute(f"DROP TABLE IF EXISTS {REJECTS_TABLE}", step="stage: reset rejects")
     wh.execute(f"DROP TABLE IF EXISTS {REJECTS_SCAN}", step="stage: reset rejects")
     try:
+        # Rows keep file order (preserve_insertion_order), so rowid + 1 is the record number.
         wh.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE stg_raw AS
-            SELECT row_number() OVER () AS _ord, *
+            SELECT *
             FROM read_csv($path, header = false, skip = 1, all_varchar = true, auto_detect = false,
                           delim = ',', quote = '"', escape = '"', null_padding = false,
                           columns = {{{columns}}},
@@ -112,18 +110,6 @@ def stage_csv(wh: Warehouse, path: Path, spec: TableSpec) -> StagedFile:
         FROM {REJECTS_TABLE} GROUP BY line
         """,
         step="stage: collect parse rejects",
-    )
-    # Line of an accepted record = its ordinal + 1 (header) + rejected records before it.
-    wh.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE stg_raw AS
-        WITH rejected AS (
-            SELECT line - row_number() OVER (ORDER BY line) - 1 AS accepted_before FROM stg_rejects
-        )
-        SELECT _ord + 1 + (SELECT count(*) FROM rejected WHERE accepted_before < _ord) AS _line, *
-        FROM stg_raw
-        """,
-        step="stage: line numbers",
     )
     staged.records = wh.scalar("SELECT count(*) FROM stg_raw")
     staged.parse_rejects = wh.scalar("SELECT count(*) FROM stg_rejects")
@@ -147,8 +133,9 @@ def stage_parquet(wh: Warehouse, path: Path, spec: TableSpec) -> StagedFile:
         wh.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE stg_raw AS
-            SELECT file_row_number + 1 AS _ord, file_row_number + 2 AS _line {"," if fields else ""} {fields}
+            SELECT {fields if fields else "NULL AS f_none"}
             FROM read_parquet($path, file_row_number = true)
+            ORDER BY file_row_number
             """,
             {"path": str(path)},
             step=f"stage {path.name}",
@@ -162,97 +149,139 @@ def stage_parquet(wh: Warehouse, path: Path, spec: TableSpec) -> StagedFile:
 # ---- typing ------------------------------------------------------------------------
 _PATTERNS = {"timestamp": TIMESTAMP_PATTERN, "date": DATE_PATTERN, "int": INT_PATTERN}
 _SQL_TYPES = {"timestamp": "TIMESTAMPTZ", "date": "DATE", "int": "BIGINT"}
+_NULL = "CAST(NULL AS VARCHAR)"
 
 
-def _typed_expression(column: Column, raw: str) -> str:
-    if column.type in _PATTERNS and raw != "CAST(NULL AS VARCHAR)":
-        return (
-            f"CASE WHEN regexp_full_match(trim({raw}), $pattern_{column.type}) "
-            f"THEN TRY_CAST(trim({raw}) AS {_SQL_TYPES[column.type]}) END"
-        )
-    return raw
+def raw_column(column: Column) -> str:
+    """The raw-text column kept beside a typed column (text and enum columns are their own raw)."""
+    return f"r__{column.name}" if column.type in _PATTERNS else column.name
+
+
+def key_expression(spec: TableSpec) -> str:
+    """The natural key of a row: its id column, or a hash of the key columns (``row_id``)."""
+    if spec.id_column:
+        return quote_identifier(spec.id_column)
+    parts = ", ".join(f"coalesce(CAST({quote_identifier(k)} AS VARCHAR), chr(0))" for k in spec.key)
+    return f"left(md5(concat_ws(chr(31), {parts})), 24)"
+
+
+def same_content(spec: TableSpec, left: str, right: str) -> str:
+    """True when two rows (table aliases) hold the same typed content.
+
+    Typed values compare, so 22:15+01:00 and 21:15Z are the same content.
+    """
+    return " AND ".join(
+        f"{left}.{quote_identifier(c)} IS NOT DISTINCT FROM {right}.{quote_identifier(c)}" for c in spec.column_names
+    )
 
 
 def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
-    """SQL that builds ``stg_typed`` from ``stg_raw``, and its parameters."""
+    """SQL that builds ``stg_typed`` from ``stg_raw``, and its parameters.
+
+    ``stg_typed`` holds ``_ord`` (record number), ``_line`` (line in the file,
+    header = 1), each contract column typed (plus ``r__<name>``, its raw text,
+    for typed columns), ``_ok``, ``_problems`` (``{col, kind, msg}`` structs,
+    NULL when ok) and ``_key`` (natural key).
+    """
     params: dict[str, object] = {}
-    selects = ["_ord", "_line"]
-    problems: list[str] = []
+    projections: list[str] = []
+    problems: list[tuple[str, str]] = []  # (condition, problem struct)
+
+    def problem(col: str, condition: str, kind: str, message_sql: str) -> None:
+        params[f"col_{col}"] = col  # bound only when used: DuckDB refuses unused parameters
+        problems.append((condition, f"{{'col': $col_{col}, 'kind': '{kind}', 'msg': {message_sql}}}"))
+
     for column in spec.columns:
         name = column.name
         qname = quote_identifier(name)
-        raw_name = quote_identifier(f"r__{name}")
         position = staged.columns_present.get(name)
-        raw_expr = "CAST(NULL AS VARCHAR)" if position is None else f"NULLIF(f{position}, '')"
-        selects.append(f"{raw_expr} AS {raw_name}")
-        selects.append(f"{_typed_expression(column, raw_expr)} AS {qname}")
-        if column.type in _PATTERNS and position is not None:
-            params[f"pattern_{column.type}"] = _PATTERNS[column.type]
-
-        col_param = f"col_{name}"
-
-        def problem(condition: str, kind: str, message_sql: str) -> None:
-            params[col_param] = name  # DuckDB refuses parameters a statement does not use
-            problems.append(
-                f"CASE WHEN {condition} THEN {{'col': ${col_param}, 'kind': '{kind}', 'msg': {message_sql}}} END"
-            )
+        raw_expr = _NULL if position is None else f"NULLIF(f{position}, '')"
+        raw = quote_identifier(raw_column(column))
+        if column.type in _PATTERNS:
+            projections.append(f"{raw_expr} AS {raw}")
+            if position is None:
+                projections.append(f"CAST(NULL AS {_SQL_TYPES[column.type]}) AS {qname}")
+            else:
+                params[f"pattern_{column.type}"] = _PATTERNS[column.type]
+                projections.append(
+                    f"CASE WHEN regexp_full_match(trim({raw_expr}), $pattern_{column.type}) "
+                    f"THEN TRY_CAST(trim({raw_expr}) AS {_SQL_TYPES[column.type]}) END AS {qname}"
+                )
+        else:
+            projections.append(f"{raw_expr} AS {qname}")
 
         if position is None:
             if not column.nullable:
                 params[f"msg_absent_{name}"] = f"the file has no column '{name}', which is required"
-                problem("true", "missing", f"$msg_absent_{name}")
+                problem(name, "true", "missing", f"$msg_absent_{name}")
             continue
-        shown = f"left({raw_name}, 80)"
+        shown = f"left({raw}, 80)"
         if not column.nullable:
             params[f"msg_missing_{name}"] = f"column '{name}' is empty but required"
-            problem(f"{raw_name} IS NULL", "missing", f"$msg_missing_{name}")
+            problem(name, f"{raw} IS NULL", "missing", f"$msg_missing_{name}")
         if column.type in _PATTERNS:
             params[f"msg_type_{name}"] = f"' is not {TYPE_DESCRIPTIONS[column.type]}"
-            problem(
-                f"{raw_name} IS NOT NULL AND {qname} IS NULL",
-                "type",
-                f"'column ''{name}'': ''' || {shown} || $msg_type_{name}",
-            )
+            problem(name, f"{raw} IS NOT NULL AND {qname} IS NULL", "type",
+                    f"'column ''{name}'': ''' || {shown} || $msg_type_{name}")
         if column.type == "enum":
             params[f"values_{name}"] = list(column.values)
             params[f"msg_enum_{name}"] = "' is not one of: " + ", ".join(column.values)
-            problem(
-                f"{raw_name} IS NOT NULL AND NOT list_contains($values_{name}, {raw_name})",
-                "value",
-                f"'column ''{name}'': ''' || {shown} || $msg_enum_{name}",
-            )
+            problem(name, f"{raw} IS NOT NULL AND NOT list_contains($values_{name}, {raw})", "value",
+                    f"'column ''{name}'': ''' || {shown} || $msg_enum_{name}")
         if column.min_value is not None:
             params[f"min_{name}"] = column.min_value
-            problem(
-                f"{qname} < $min_{name}",
-                "value",
-                f"'column ''{name}'': ' || {qname} || ' is below the minimum ' || $min_{name}",
-            )
+            problem(name, f"{qname} < $min_{name}", "value",
+                    f"'column ''{name}'': ' || {qname} || ' is below the minimum ' || $min_{name}")
     for rule in spec.pair_rules:
-        later, earlier = quote_identifier(rule.later), quote_identifier(rule.earlier)
-        params[f"col_{rule.later}"] = rule.later
-        problems.append(
-            f"CASE WHEN {later} IS NOT NULL AND {earlier} IS NOT NULL AND {later} <= {earlier} "
-            f"THEN {{'col': $col_{rule.later}, 'kind': 'rule', 'msg': "
-            f"'column ''{rule.later}'' (' || r__{rule.later} || ') is not after ''{rule.earlier}'' (' || r__{rule.earlier} || ')'}} END"
-        )
-    problem_list = "list_filter([" + ", ".join(problems) + "], lambda p: p IS NOT NULL)" if problems else "[]"
+        if rule.later in staged.columns_present and rule.earlier in staged.columns_present:
+            later, earlier = quote_identifier(rule.later), quote_identifier(rule.earlier)
+            problem(
+                rule.later,
+                f"{later} IS NOT NULL AND {earlier} IS NOT NULL AND {later} <= {earlier}",
+                "rule",
+                f"'column ''{rule.later}'' (' || r__{rule.later} || ') is not after ''{rule.earlier}'' (' || r__{rule.earlier} || ')'",
+            )
+
+    # Line = record number + 1 (header) + records the parser rejected before it.
+    line = "_ord + 1"
+    if staged.parse_rejects:
+        line = "_ord + 1 + (SELECT count(*) FROM stg_reject_gaps g WHERE g.accepted_before < _ord)"
+    ok = " AND ".join(f"NOT coalesce({cond}, false)" for cond, _ in problems) or "true"
+    listed = ", ".join(f"CASE WHEN coalesce({cond}, false) THEN {struct} END" for cond, struct in problems)
+    problem_list = f"list_filter([{listed}], lambda p: p IS NOT NULL)" if problems else "NULL"
     sql = f"""
         CREATE OR REPLACE TEMP TABLE stg_typed AS
-        SELECT *, {problem_list} AS _problems
-        FROM (SELECT {", ".join(selects)} FROM stg_raw)
+        WITH typed AS (
+            SELECT CAST(rowid + 1 AS BIGINT) AS _ord, {", ".join(projections)} FROM stg_raw
+        ), checked AS (
+            SELECT {line} AS _line, *, {ok} AS _ok FROM typed
+        )
+        SELECT *,
+               CASE WHEN NOT _ok THEN {problem_list} END AS _problems,
+               CASE WHEN _ok THEN {key_expression(spec)} END AS _key
+        FROM checked
     """
     return sql, params
 
 
+def prepare_line_numbers(wh: Warehouse, staged: StagedFile) -> None:
+    """For files with parser rejects: how many accepted records precede each rejected one."""
+    if staged.parse_rejects:
+        wh.execute(
+            """CREATE OR REPLACE TEMP TABLE stg_reject_gaps AS
+               SELECT line - row_number() OVER (ORDER BY line) - 1 AS accepted_before FROM stg_rejects""",
+            step="stage: line numbers",
+        )
+
+
 def raw_text_sql(staged: StagedFile) -> str:
-    """Expression rendering ``stg_raw``'s fields back into one CSV line (alias ``r``)."""
+    """Expression rendering ``stg_raw`` (alias ``r``) back into one CSV line."""
     fields = [f"r.f{i}" for i in staged.raw_fields]
     if not fields:
-        return "CAST(NULL AS VARCHAR)"
+        return _NULL
     rendered = [
-        f"CASE WHEN {f} IS NULL THEN '' WHEN regexp_matches({f}, '[,\"\\n\\r]') "
-        f"THEN '\"' || replace({f}, '\"', '\"\"') || '\"' ELSE {f} END"
+        f"""CASE WHEN {f} IS NULL THEN '' WHEN regexp_matches({f}, '[,"\\n\\r]') """
+        f"""THEN '"' || replace({f}, '"', '""') || '"' ELSE {f} END"""
         for f in fields
     ]
     return "concat_ws(',', " + ", ".join(rendered) + ")"

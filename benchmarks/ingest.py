@@ -1,0 +1,109 @@
+"""Ingest throughput against the floor: a bare DuckDB ``read_csv`` of the same files.
+
+    python benchmarks/ingest.py --landing /tmp/force40k/landing [--drops N] [--validate]
+
+Generate a force first, e.g. ``acu-audit generate --out /tmp/force40k --staff 40000 --days 30``.
+Prints rows per second for (1) the floor: every file read with read_csv (types
+auto-detected) into a table of a fresh DuckDB file, and (2) acu-audit's typed
+load with quarantine and ledger into another fresh file, their ratio, and peak
+memory of each phase. With --validate, also the Great Expectations time.
+Each phase runs in its own process so peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _floor(landing: Path, db: Path, drops: int | None) -> dict:
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    folders = sorted(p for p in landing.iterdir() if p.is_dir())[:drops]
+    rows = 0
+    started = time.perf_counter()
+    for i, folder in enumerate(folders):
+        for file in sorted(folder.glob("*.csv")):
+            table = f"{file.stem}_{i}"
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv(?)", [str(file)])
+            rows += con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    con.execute("CHECKPOINT")
+    seconds = time.perf_counter() - started
+    return {"rows": rows, "seconds": seconds}
+
+
+def _ingest(landing: Path, db: Path, drops: int | None, validate: bool) -> dict:
+    from acu_audit.db import Warehouse
+    from acu_audit.ingest import ingest_landing
+    from acu_audit.validation import GxValidator
+
+    folders = sorted(p for p in landing.iterdir() if p.is_dir())[:drops]
+    up_to = None
+    if drops:
+        from datetime import date
+
+        up_to = date.fromisoformat(folders[-1].name)
+    validator = GxValidator() if validate else None
+    with Warehouse(db) as wh:
+        started = time.perf_counter()
+        report = ingest_landing(wh, landing, up_to=up_to, validator=validator)
+        wh.checkpoint()
+        seconds = time.perf_counter() - started
+    totals = report.totals()
+    return {"rows": totals["read"], "loaded": totals["loaded"], "seconds": seconds, "gx_seconds": report.gx_seconds}
+
+
+def _child(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        if args.phase == "floor":
+            result = _floor(args.landing, db, args.drops)
+        else:
+            result = _ingest(args.landing, db, args.drops, args.validate)
+        result["db_bytes"] = db.stat().st_size if db.exists() else 0
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--landing", type=Path, required=True)
+    parser.add_argument("--drops", type=int, default=None, help="only the first N drops")
+    parser.add_argument("--validate", action="store_true", help="run the Great Expectations suites too")
+    parser.add_argument("--phase", choices=["floor", "ingest"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        _child(args)
+        return
+
+    def run(phase: str) -> dict:
+        cmd = [sys.executable, __file__, "--landing", str(args.landing), "--phase", phase]
+        if args.drops:
+            cmd += ["--drops", str(args.drops)]
+        if args.validate:
+            cmd.append("--validate")
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    floor = run("floor")
+    ingest = run("ingest")
+    print(f"landing: {args.landing} ({args.drops or 'all'} drops)")
+    print(f"floor  (bare read_csv into DuckDB): {floor['rows']:>12,} rows in {floor['seconds']:7.1f} s = "
+          f"{floor['rows'] / floor['seconds']:>12,.0f} rows/s, peak {floor['peak_rss_mb']:,.0f} MB")
+    print(f"ingest (typed, quarantine, ledger): {ingest['rows']:>12,} rows in {ingest['seconds']:7.1f} s = "
+          f"{ingest['rows'] / ingest['seconds']:>12,.0f} rows/s, peak {ingest['peak_rss_mb']:,.0f} MB")
+    print(f"ratio ingest / floor time: {ingest['seconds'] / floor['seconds']:.2f}x")
+    if args.validate:
+        print(f"Great Expectations: {ingest['gx_seconds']:.1f} s of the ingest time")
+
+
+if __name__ == "__main__":
+    main()
