@@ -1,28 +1,49 @@
--- No-purpose look-ups of OCG nominals, or of cases with OCG nominals on them.
+-- No-purpose look-ups of OCG nominals, or of cases with OCG nominals on them. Captures and
+-- off-duty views are always reported; repeated views when the staff member has more repeated
+-- subjects than nearly all peers of the same function (in some functions, e.g. call handling,
+-- searching prolific nominals with no linked record is routine).
 WITH ocg_cases AS (
     SELECT DISTINCT cp.case_id
     FROM ref_case_people cp JOIN ref_person_flags f USING (person_id)
     WHERE f.is_ocg
 ), looked AS (
-    SELECT l.staff_id, l.event_id, l.occurred_at, l.action, l.local_day,
+    SELECT l.staff_id, l.event_id, l.occurred_at, l.action, l.local_day, l.on_duty,
            CASE WHEN f.is_ocg THEN 'person:' || l.person_id ELSE 'case:' || l.case_id END AS subject,
            f.is_ocg AS person_marked
     FROM run_lookups l
     LEFT JOIN ref_person_flags f ON f.person_id = l.person_id
     WHERE NOT l.has_purpose
       AND (coalesce(f.is_ocg, false) OR l.case_id IN (SELECT case_id FROM ocg_cases))
+), pairs AS (
+    SELECT staff_id, subject, count(*) AS views, count(DISTINCT local_day) AS days,
+           bool_or(person_marked) AS person_marked,
+           bool_or(list_contains($capture_actions, action)) AS captured,
+           bool_or(NOT on_duty) AS off_duty,
+           min(occurred_at) AS first_at, max(occurred_at) AS last_at, list(event_id) AS ids
+    FROM looked GROUP BY staff_id, subject
+), repeated AS (
+    SELECT staff_id, count(*) FILTER (WHERE views >= $min_views) AS repeated_subjects FROM pairs GROUP BY staff_id
+), peers AS (
+    SELECT s.peer_group, quantile_cont(coalesce(r.repeated_subjects, 0), $peer_quantile) AS peer_q
+    FROM ref_staff s LEFT JOIN repeated r USING (staff_id) GROUP BY s.peer_group
 )
-SELECT staff_id,
-       max(occurred_at) AS occurred_at,
-       min(occurred_at) AS window_start,
-       max(occurred_at) AS window_end,
-       subject,
-       count(*) || ' look-up(s) on ' || count(DISTINCT local_day) || ' day(s) of '
-           || CASE WHEN bool_or(person_marked) THEN 'an OCG nominal' ELSE 'a case with OCG nominals on it' END
-           || CASE WHEN bool_or(list_contains($capture_actions, action)) THEN ', including a print/export/screenshot' ELSE '' END
-           || '; ' || no_purpose_phrase() AS reason,
-       evidence_ids('access_events', list(event_id)) AS evidence,
-       least($max_weight, 1 + $repeat_weight * (count(*) - 1)
-                            + CASE WHEN bool_or(list_contains($capture_actions, action)) THEN 0.5 ELSE 0 END) AS weight
-FROM looked
-GROUP BY staff_id, subject
+SELECT p.staff_id,
+       p.last_at AS occurred_at,
+       p.first_at AS window_start,
+       p.last_at AS window_end,
+       p.subject,
+       p.views || ' look-up(s) on ' || p.days || ' day(s) of '
+           || CASE WHEN p.person_marked THEN 'an OCG nominal' ELSE 'a case with OCG nominals on it' END
+           || CASE WHEN p.captured THEN ', including a print/export/screenshot' ELSE '' END
+           || CASE WHEN p.off_duty THEN ', off duty' ELSE '' END
+           || '; ' || no_purpose_phrase()
+           || CASE WHEN p.views >= $min_views THEN '; ' || r.repeated_subjects || ' OCG subject(s) viewed repeatedly (peers'' '
+                   || CAST(round($peer_quantile * 100) AS INTEGER) || 'th percentile: ' || round(pe.peer_q, 1) || ')' ELSE '' END AS reason,
+       evidence_ids('access_events', p.ids) AS evidence,
+       least($max_weight, 1 + $repeat_weight * (p.views - 1) + CASE WHEN p.captured THEN 0.5 ELSE 0 END) AS weight
+FROM pairs p
+JOIN repeated r USING (staff_id)
+LEFT JOIN ref_staff s USING (staff_id)
+LEFT JOIN peers pe ON pe.peer_group = coalesce(s.peer_group, 'force')
+WHERE p.captured OR p.off_duty
+   OR (p.views >= $min_views AND r.repeated_subjects > coalesce(pe.peer_q, 0))

@@ -33,4 +33,4 @@ JOIN peers p ON p.peer_group = vp.peer_group
 GROUP BY n.staff_id, n.person_id
 HAVING count(*) >= $min_views
    AND count(DISTINCT n.local_day) >= $min_view_days
-   AND any_value(vp.messages) >= greatest($min_messages, any_value(p.peer_q))
+   AND any_value(vp.messages) >= greatest($min_messages, $peer_multiple * any_value(p.peer_q))

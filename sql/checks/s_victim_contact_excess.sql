@@ -19,10 +19,15 @@ WITH victim_messages AS (
     SELECT staff_id, count(DISTINCT CAST(hour_start AS DATE)) AS days
     FROM device_messages WHERE hour_start >= $baseline_start_utc AND hour_start < $window_start_utc
     GROUP BY staff_id
+), open_case AS (
+    -- Still assigned to an open case she is on during the recent period: rising contact is expected.
+    SELECT DISTINCT staff_id, person_id FROM staff_case_people
+    WHERE coalesce(unassigned_at, TIMESTAMPTZ 'infinity') > $window_end_utc - to_days($recent_days)
+      AND coalesce(closed_at, TIMESTAMPTZ 'infinity') > $window_end_utc - to_days($recent_days)
 ), peers AS (
     SELECT peer_group, quantile_cont(total, $peer_quantile) AS peer_q, count(*) AS peer_pairs FROM pairs GROUP BY peer_group
 ), measured AS (
-    SELECT p.*, pe.peer_q, pe.peer_pairs,
+    SELECT p.*, pe.peer_q, pe.peer_pairs, oc.person_id IS NOT NULL AS open_case,
            coalesce(h.days, 0) >= $min_history_days AS has_history,
            p.early_window + CASE WHEN coalesce(h.days, 0) >= $min_history_days THEN coalesce(b.messages, 0) ELSE 0 END AS earlier,
            -- days covered by "earlier": the early window, plus the baseline when history is long enough
@@ -32,10 +37,11 @@ WITH victim_messages AS (
     JOIN peers pe USING (peer_group)
     LEFT JOIN before_window b USING (staff_id, person_id)
     LEFT JOIN history h USING (staff_id)
+    LEFT JOIN open_case oc USING (staff_id, person_id)
 ), judged AS (
     SELECT *,
            total >= $peer_multiple * peer_q AS excess,
-           earlier >= $min_earlier_messages AND recent >= $min_recent_messages
+           NOT open_case AND earlier >= $min_earlier_messages AND recent >= $min_recent_messages
              AND recent / $recent_days >= $growth_ratio * earlier / greatest(earlier_days, 1) AS rising
     FROM measured
     WHERE total >= $min_messages
@@ -51,6 +57,7 @@ SELECT staff_id,
                                     || round(peer_q) || ')' ELSE '' END
            || CASE WHEN rising THEN '; rising: ' || recent || ' in the last ' || $recent_days || ' days against '
                                     || earlier || ' in the ' || round(earlier_days) || ' days before' ELSE '' END
+           || CASE WHEN open_case THEN '; she is on an open case of theirs' ELSE '; no open case of theirs involves her' END
            || CASE WHEN NOT has_history THEN ' (little history: compared with peers only)' ELSE '' END AS reason,
        evidence_ids('device_messages', ids) AS evidence,
        least(2.5, greatest(CASE WHEN excess THEN total / greatest(peer_q * $peer_multiple, 1) ELSE 0 END,

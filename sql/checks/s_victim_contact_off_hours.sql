@@ -1,24 +1,38 @@
--- Off-duty and night contact with victims, against all contact with the same person.
+-- Off-duty and night contact with one victim, against what peers exchange with any victim
+-- out of hours, and against all contact with the same person.
 WITH victim_messages AS (
     SELECT m.*
     FROM run_messages m JOIN ref_person_flags f ON f.person_id = m.cp_person_id
     WHERE f.is_victim AND f.person_staff_id IS NULL
+), pairs AS (
+    SELECT staff_id, cp_person_id AS person_id, any_value(peer_group) AS peer_group,
+           sum(message_count) AS total,
+           coalesce(sum(message_count) FILTER (WHERE NOT on_duty OR at_night), 0) AS off_hours,
+           coalesce(sum(message_count) FILTER (WHERE NOT on_duty), 0) AS off_duty,
+           coalesce(sum(message_count) FILTER (WHERE at_night), 0) AS night,
+           min(hour_start) FILTER (WHERE NOT on_duty OR at_night) AS first_at,
+           max(hour_start) FILTER (WHERE NOT on_duty OR at_night) + INTERVAL 1 HOUR AS last_at,
+           list(row_id) FILTER (WHERE NOT on_duty OR at_night) AS ids
+    FROM victim_messages
+    GROUP BY staff_id, cp_person_id
+), peers AS (
+    SELECT peer_group, quantile_cont(off_hours, $peer_quantile) AS peer_q FROM pairs GROUP BY peer_group
 )
-SELECT v.staff_id,
-       max(v.hour_start) FILTER (WHERE NOT v.on_duty OR v.at_night) AS occurred_at,
-       min(v.hour_start) FILTER (WHERE NOT v.on_duty OR v.at_night) AS window_start,
-       max(v.hour_start) FILTER (WHERE NOT v.on_duty OR v.at_night) + INTERVAL 1 HOUR AS window_end,
-       'person:' || v.cp_person_id AS subject,
-       sum(v.message_count) FILTER (WHERE NOT v.on_duty OR v.at_night) || ' of ' || sum(v.message_count)
-           || ' messages/calls with a victim or vulnerable person were off duty or at night ('
-           || coalesce(sum(v.message_count) FILTER (WHERE NOT v.on_duty), 0) || ' off duty, '
-           || coalesce(sum(v.message_count) FILTER (WHERE v.at_night), 0) || ' at night)'
-           || CASE WHEN any_value(pc.declared) THEN '; an association is declared' ELSE '' END AS reason,
-       evidence_ids('device_messages', list(v.row_id) FILTER (WHERE NOT v.on_duty OR v.at_night)) AS evidence,
-       least(2.0, sum(v.message_count) FILTER (WHERE NOT v.on_duty OR v.at_night) / $min_messages / 2 + 0.5)
-         * CASE WHEN any_value(pc.declared) THEN 0.5 ELSE 1.0 END AS weight
-FROM victim_messages v
-JOIN run_person_contact pc ON pc.staff_id = v.staff_id AND pc.person_id = v.cp_person_id
-GROUP BY v.staff_id, v.cp_person_id
-HAVING coalesce(sum(v.message_count) FILTER (WHERE NOT v.on_duty OR v.at_night), 0) >= $min_messages
-   AND sum(v.message_count) FILTER (WHERE NOT v.on_duty OR v.at_night) >= $min_share * sum(v.message_count)
+SELECT p.staff_id,
+       p.last_at AS occurred_at,
+       p.first_at AS window_start,
+       p.last_at AS window_end,
+       'person:' || p.person_id AS subject,
+       p.off_hours || ' of ' || p.total || ' messages/calls with a victim or vulnerable person were off duty or at night ('
+           || p.off_duty || ' off duty, ' || p.night || ' at night); ' || p.peer_group || ' peers'' '
+           || CAST(round($peer_quantile * 100) AS INTEGER) || 'th percentile out of hours per victim: ' || round(pe.peer_q)
+           || CASE WHEN pc.declared THEN '; an association is declared' ELSE '' END AS reason,
+       evidence_ids('device_messages', p.ids) AS evidence,
+       least(2.0, p.off_hours / greatest($peer_multiple * pe.peer_q, $min_messages))
+         * CASE WHEN pc.declared THEN 0.5 ELSE 1.0 END AS weight
+FROM pairs p
+JOIN peers pe USING (peer_group)
+JOIN run_person_contact pc ON pc.staff_id = p.staff_id AND pc.person_id = p.person_id
+WHERE p.off_hours >= $min_messages
+  AND p.off_hours >= $peer_multiple * pe.peer_q
+  AND p.off_hours >= $min_share * p.total

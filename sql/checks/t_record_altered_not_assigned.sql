@@ -3,8 +3,8 @@
 WITH altered AS (
     SELECT l.staff_id, l.event_id, l.occurred_at, l.action, l.record_type, l.record_id, l.case_id, l.person_id
     FROM run_lookups l
-    WHERE l.action IN ('delete', 'update')
-      AND list_contains($record_types, l.record_type)
+    WHERE ((l.action = 'delete' AND list_contains($delete_record_types, l.record_type))
+           OR (l.action = 'update' AND list_contains($update_record_types, l.record_type)))
       AND NOT l.via_assignment AND NOT l.via_unit_case
 ), record_people AS (
     -- The record's own person, and the offenders and suspects on its case.

@@ -1,15 +1,34 @@
--- Prints, exports and screenshots with no purpose, one hit per staff member and record.
-SELECT staff_id,
-       max(occurred_at) AS occurred_at,
-       min(occurred_at) AS window_start,
-       max(occurred_at) AS window_end,
-       record_type || ':' || record_id AS subject,
-       array_to_string(list(DISTINCT action ORDER BY action), '/') || ' of ' || record_type || ' record '
-           || record_id || ' (' || count(*) || ' time(s))'
-           || CASE WHEN any_value(person_id) IS NOT NULL THEN ' about person ' || any_value(person_id) ELSE '' END
+-- Prints, exports and screenshots with no purpose, one hit per staff member and record:
+-- every screenshot; prints and exports when the staff member captured at least
+-- $min_captures records and more than nearly all peers of the same function.
+WITH captured AS (
+    SELECT *, count(DISTINCT record_type || ':' || record_id) OVER (PARTITION BY staff_id) AS records_captured
+    FROM run_lookups
+    WHERE NOT has_purpose AND list_contains($capture_actions, action)
+), per_staff AS (
+    SELECT staff_id, any_value(records_captured) AS records_captured FROM captured GROUP BY staff_id
+), peers AS (
+    SELECT s.peer_group, quantile_cont(coalesce(c.records_captured, 0), $peer_quantile) AS peer_q
+    FROM ref_staff s LEFT JOIN per_staff c USING (staff_id) GROUP BY s.peer_group
+)
+SELECT c.staff_id,
+       max(c.occurred_at) AS occurred_at,
+       min(c.occurred_at) AS window_start,
+       max(c.occurred_at) AS window_end,
+       c.record_type || ':' || c.record_id AS subject,
+       array_to_string(list(DISTINCT c.action ORDER BY c.action), '/') || ' of ' || c.record_type || ' record '
+           || c.record_id || ' (' || count(*) || ' time(s))'
+           || CASE WHEN any_value(c.person_id) IS NOT NULL THEN ' about person ' || any_value(c.person_id) ELSE '' END
+           || CASE WHEN any_value(c.records_captured) > 1
+                   THEN '; ' || any_value(c.records_captured) || ' records captured without purpose in the window (peers'' '
+                        || CAST(round($peer_quantile * 100) AS INTEGER) || 'th percentile: ' || round(any_value(pe.peer_q), 1) || ')'
+                   ELSE '' END
            || '; ' || no_purpose_phrase() AS reason,
-       evidence_ids('access_events', list(event_id)) AS evidence,
-       CASE WHEN bool_or(action = 'screenshot') THEN $screenshot_weight ELSE 1.0 END AS weight
-FROM run_lookups
-WHERE NOT has_purpose AND list_contains($capture_actions, action)
-GROUP BY staff_id, record_type, record_id
+       evidence_ids('access_events', list(c.event_id)) AS evidence,
+       CASE WHEN bool_or(c.action = 'screenshot') THEN $screenshot_weight ELSE 1.0 END AS weight
+FROM captured c
+LEFT JOIN ref_staff s USING (staff_id)
+LEFT JOIN peers pe ON pe.peer_group = coalesce(s.peer_group, 'force')
+GROUP BY c.staff_id, c.record_type, c.record_id
+HAVING bool_or(c.action = 'screenshot')
+    OR (any_value(c.records_captured) >= $min_captures AND any_value(c.records_captured) > coalesce(any_value(pe.peer_q), 0))

@@ -26,3 +26,4 @@ SELECT staff_id,
        CASE WHEN bool_or(same_surname OR same_address) THEN $relative_weight ELSE 1.0 END AS weight
 FROM looked
 GROUP BY staff_id, person_id
+HAVING bool_or(same_surname OR same_address) OR count(*) >= $min_neighbour_lookups

@@ -13,6 +13,28 @@
 -- $days_after_close, $op_days_before, $op_days_after, $reason_code_counts,
 -- $shift_margin_minutes.
 
+-- Only the snapshot versions these days use (snapshots keep every version; the
+-- versions are contiguous by _drop_date, so these scans are cheap).
+CREATE OR REPLACE TEMP TABLE pv_staff AS
+SELECT * FROM staff WHERE _drop_date IN (SELECT v_staff FROM purpose_todo);
+CREATE OR REPLACE TEMP TABLE pv_persons AS
+SELECT * FROM persons WHERE _drop_date IN (SELECT v_persons FROM purpose_todo);
+CREATE OR REPLACE TEMP TABLE pv_markers AS
+SELECT _drop_date, person_id, list(DISTINCT marker ORDER BY marker) AS markers
+FROM person_markers WHERE _drop_date IN (SELECT v_person_markers FROM purpose_todo) GROUP BY ALL;
+CREATE OR REPLACE TEMP TABLE pv_cases AS
+SELECT * FROM cases WHERE _drop_date IN (SELECT v_cases FROM purpose_todo);
+CREATE OR REPLACE TEMP TABLE pv_case_people AS
+SELECT * FROM case_people WHERE _drop_date IN (SELECT v_case_people FROM purpose_todo);
+CREATE OR REPLACE TEMP TABLE pv_assignments AS
+SELECT * FROM assignments WHERE _drop_date IN (SELECT v_assignments FROM purpose_todo);
+CREATE OR REPLACE TEMP TABLE pv_operations AS
+SELECT * FROM operations WHERE _drop_date IN (SELECT v_operations FROM purpose_todo);
+CREATE OR REPLACE TEMP TABLE pv_operation_targets AS
+SELECT * FROM operation_targets WHERE _drop_date IN (SELECT v_operation_targets FROM purpose_todo);
+CREATE OR REPLACE TEMP TABLE pv_operation_staff AS
+SELECT * FROM operation_staff WHERE _drop_date IN (SELECT v_operation_staff FROM purpose_todo);
+
 CREATE OR REPLACE TEMP TABLE purpose_events AS
 SELECT e.event_id, e.occurred_at, e.staff_id, e.system, e.action, e.record_type, e.record_id,
        e.person_id, e.case_id, e.reason_code, t.*
@@ -23,41 +45,37 @@ WHERE e.occurred_at >= $todo_start_utc AND e.occurred_at < $todo_end_utc;
 CREATE OR REPLACE TEMP TABLE purpose_labels AS
 WITH who AS (
     SELECT ev.event_id, s.unit, s.unit_function
-    FROM purpose_events ev JOIN staff s ON s._drop_date = ev.v_staff AND s.staff_id = ev.staff_id
+    FROM purpose_events ev JOIN pv_staff s ON s._drop_date = ev.v_staff AND s.staff_id = ev.staff_id
 ), subject AS (
     SELECT ev.event_id, p.staff_id AS subject_staff_id, m.markers
     FROM purpose_events ev
-    LEFT JOIN persons p ON p._drop_date = ev.v_persons AND p.person_id = ev.person_id
-    LEFT JOIN (
-        SELECT _drop_date, person_id, list(DISTINCT marker ORDER BY marker) AS markers
-        FROM person_markers WHERE _drop_date IN (SELECT DISTINCT v_person_markers FROM purpose_todo)
-        GROUP BY ALL
-    ) m ON m._drop_date = ev.v_person_markers AND m.person_id = ev.person_id
+    LEFT JOIN pv_persons p ON p._drop_date = ev.v_persons AND p.person_id = ev.person_id
+    LEFT JOIN pv_markers m ON m._drop_date = ev.v_person_markers AND m.person_id = ev.person_id
     WHERE ev.person_id IS NOT NULL
 ), by_assignment AS (
     SELECT ev.event_id
     FROM purpose_events ev
-    JOIN assignments a ON a._drop_date = ev.v_assignments AND a.case_id = ev.case_id AND a.staff_id = ev.staff_id
+    JOIN pv_assignments a ON a._drop_date = ev.v_assignments AND a.case_id = ev.case_id AND a.staff_id = ev.staff_id
     WHERE ev.occurred_at BETWEEN a.assigned_at - to_hours($grace_hours)
                              AND coalesce(a.unassigned_at, TIMESTAMPTZ 'infinity') + to_hours($grace_hours)
     UNION
     SELECT ev.event_id
     FROM purpose_events ev
-    JOIN case_people cp ON cp._drop_date = ev.v_case_people AND cp.person_id = ev.person_id
-    JOIN assignments a ON a._drop_date = ev.v_assignments AND a.case_id = cp.case_id AND a.staff_id = ev.staff_id
+    JOIN pv_case_people cp ON cp._drop_date = ev.v_case_people AND cp.person_id = ev.person_id
+    JOIN pv_assignments a ON a._drop_date = ev.v_assignments AND a.case_id = cp.case_id AND a.staff_id = ev.staff_id
     WHERE ev.occurred_at BETWEEN a.assigned_at - to_hours($grace_hours)
                              AND coalesce(a.unassigned_at, TIMESTAMPTZ 'infinity') + to_hours($grace_hours)
 ), by_unit_case AS (
     SELECT ev.event_id
     FROM purpose_events ev JOIN who USING (event_id)
-    JOIN cases c ON c._drop_date = ev.v_cases AND c.case_id = ev.case_id AND c.owning_unit = who.unit
+    JOIN pv_cases c ON c._drop_date = ev.v_cases AND c.case_id = ev.case_id AND c.owning_unit = who.unit
     WHERE ev.occurred_at BETWEEN c.opened_at - to_hours($grace_hours)
                              AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($days_after_close)
     UNION
     SELECT ev.event_id
     FROM purpose_events ev JOIN who USING (event_id)
-    JOIN case_people cp ON cp._drop_date = ev.v_case_people AND cp.person_id = ev.person_id
-    JOIN cases c ON c._drop_date = ev.v_cases AND c.case_id = cp.case_id AND c.owning_unit = who.unit
+    JOIN pv_case_people cp ON cp._drop_date = ev.v_case_people AND cp.person_id = ev.person_id
+    JOIN pv_cases c ON c._drop_date = ev.v_cases AND c.case_id = cp.case_id AND c.owning_unit = who.unit
     WHERE ev.occurred_at BETWEEN c.opened_at - to_hours($grace_hours)
                              AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($days_after_close)
 ), by_function AS (
@@ -73,9 +91,9 @@ WITH who AS (
 ), by_operation AS (
     SELECT DISTINCT ev.event_id
     FROM purpose_events ev
-    JOIN operation_targets ot ON ot._drop_date = ev.v_operation_targets AND ot.person_id = ev.person_id
-    JOIN operations o ON o._drop_date = ev.v_operations AND o.operation_id = ot.operation_id
-    JOIN operation_staff os ON os._drop_date = ev.v_operation_staff AND os.operation_id = ot.operation_id
+    JOIN pv_operation_targets ot ON ot._drop_date = ev.v_operation_targets AND ot.person_id = ev.person_id
+    JOIN pv_operations o ON o._drop_date = ev.v_operations AND o.operation_id = ot.operation_id
+    JOIN pv_operation_staff os ON os._drop_date = ev.v_operation_staff AND os.operation_id = ot.operation_id
                            AND os.staff_id = ev.staff_id
     WHERE ev.occurred_at BETWEEN o.executed_at - to_days($op_days_before) AND o.executed_at + to_days($op_days_after)
 ), rostered AS (

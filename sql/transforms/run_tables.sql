@@ -2,7 +2,7 @@
 -- reference_as_of.sql and the policing-purpose labels. Parameters:
 --   $tz, $as_of, $window_start, $window_start_utc, $window_end_utc,
 --   $shift_margin_minutes, $night_start_hour, $night_end_hour,
---   $victim_markers, $ocg_markers, $drug_markers
+--   $victim_markers, $victim_role_excluded_markers, $ocg_markers, $drug_markers, $minor_case_types
 
 -- What the force knows about each person, as of the run date.
 CREATE OR REPLACE TEMP TABLE ref_person_flags AS
@@ -11,7 +11,10 @@ WITH ids AS (
     UNION SELECT person_id FROM ref_person_markers
     UNION SELECT person_id FROM ref_case_people
 ), roles AS (
-    SELECT person_id, list(DISTINCT role ORDER BY role) AS case_roles FROM ref_case_people GROUP BY person_id
+    SELECT cp.person_id, list(DISTINCT cp.role ORDER BY cp.role) AS case_roles,
+           bool_or(cp.role IN ('suspect', 'offender') AND NOT list_contains($minor_case_types, coalesce(c.case_type, ''))) AS is_offender
+    FROM ref_case_people cp LEFT JOIN ref_cases c USING (case_id)
+    GROUP BY cp.person_id
 ), ocg_cases AS (
     SELECT DISTINCT cp.case_id
     FROM ref_case_people cp JOIN ref_person_markers m USING (person_id)
@@ -22,8 +25,10 @@ WITH ids AS (
 SELECT ids.person_id, p.surname, p.postcode, p.address_id, p.staff_id AS person_staff_id,
        coalesce(m.markers, []) AS markers,
        coalesce(r.case_roles, []) AS case_roles,
-       list_contains(coalesce(r.case_roles, []), 'victim') OR list_has_any(coalesce(m.markers, []), $victim_markers) AS is_victim,
-       list_has_any(coalesce(r.case_roles, []), ['suspect', 'offender']) AS is_offender,
+       (list_contains(coalesce(r.case_roles, []), 'victim')
+        AND NOT list_has_any(coalesce(m.markers, []), $victim_role_excluded_markers))
+         OR list_has_any(coalesce(m.markers, []), $victim_markers) AS is_victim,
+       coalesce(r.is_offender, false) AS is_offender,
        list_has_any(coalesce(m.markers, []), $ocg_markers) AS is_ocg,
        ol.person_id IS NOT NULL AS is_ocg_linked,
        list_has_any(coalesce(m.markers, []), $drug_markers) AS is_drugs
