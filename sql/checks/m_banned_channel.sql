@@ -12,6 +12,6 @@ SELECT staff_id,
        evidence_ids('device_messages', list(row_id)) AS evidence,
        CASE WHEN bool_or(cp_kind <> 'colleague') THEN $public_weight ELSE $colleague_weight END AS weight
 FROM run_messages
-WHERE list_contains($channels, channel)
+WHERE list_contains($banned_channels, channel)
 GROUP BY staff_id, channel
 HAVING sum(message_count) >= $min_messages

@@ -15,11 +15,12 @@ SELECT pc.staff_id,
            || CASE WHEN count(n.operation_id) > 0
                    THEN ', within ' || $operation_days || ' days of operation ' || string_agg(DISTINCT n.operation_id, ', ') || ' against them'
                    ELSE '' END
-           || '; on no case of theirs or their unit and no declared association' AS reason,
+           || '; on no case they were assigned to and no declared association' AS reason,
        evidence_ids('device_messages', any_value(pc.row_ids)) AS evidence,
        CASE WHEN count(n.operation_id) > 0 THEN $operation_weight ELSE 1.0 END AS weight
 FROM run_person_contact pc
 JOIN ref_person_flags f USING (person_id)
 LEFT JOIN near_operation n USING (staff_id, person_id)
-WHERE f.is_ocg AND NOT pc.explained_by_case AND NOT pc.declared
+-- Only an assignment explains contact with OCG nominals: being on a case the unit owns is not enough.
+WHERE f.is_ocg AND NOT pc.explained_by_assignment AND NOT pc.declared
 GROUP BY pc.staff_id, pc.person_id, pc.last_at, pc.first_at, pc.messages, pc.days, f.markers

@@ -5,6 +5,10 @@ WITH victim_pairs AS (
     WHERE f.is_victim AND f.person_staff_id IS NULL
 ), peers AS (
     SELECT peer_group, quantile_cont(messages, $peer_quantile) AS peer_q FROM victim_pairs GROUP BY peer_group
+), open_case AS (
+    SELECT DISTINCT staff_id, person_id FROM staff_case_people
+    WHERE coalesce(unassigned_at, TIMESTAMPTZ 'infinity') > $window_start_utc
+      AND coalesce(closed_at, TIMESTAMPTZ 'infinity') > $window_start_utc
 ), views AS (
     SELECT l.staff_id, l.person_id, l.event_id, l.occurred_at, l.local_day
     FROM run_lookups l
@@ -30,7 +34,9 @@ SELECT n.staff_id,
 FROM near_contact n
 JOIN victim_pairs vp USING (staff_id, person_id)
 JOIN peers p ON p.peer_group = vp.peer_group
+LEFT JOIN open_case oc ON oc.staff_id = n.staff_id AND oc.person_id = n.person_id
 GROUP BY n.staff_id, n.person_id
 HAVING count(*) >= $min_views
    AND count(DISTINCT n.local_day) >= $min_view_days
-   AND any_value(vp.messages) >= greatest($min_messages, $peer_multiple * any_value(p.peer_q))
+   AND any_value(vp.messages) >= greatest($min_messages,
+           CASE WHEN bool_or(oc.person_id IS NOT NULL) THEN $open_case_multiple ELSE $peer_multiple END * any_value(p.peer_q))

@@ -40,7 +40,7 @@ WITH victim_messages AS (
     LEFT JOIN open_case oc USING (staff_id, person_id)
 ), judged AS (
     SELECT *,
-           total >= $peer_multiple * peer_q AS excess,
+           total >= CASE WHEN open_case THEN $open_case_multiple ELSE $peer_multiple END * peer_q AS excess,
            NOT open_case AND earlier >= $min_earlier_messages AND recent >= $min_recent_messages
              AND recent / $recent_days >= $growth_ratio * earlier / greatest(earlier_days, 1) AS rising
     FROM measured
@@ -60,7 +60,7 @@ SELECT staff_id,
            || CASE WHEN open_case THEN '; she is on an open case of theirs' ELSE '; no open case of theirs involves her' END
            || CASE WHEN NOT has_history THEN ' (little history: compared with peers only)' ELSE '' END AS reason,
        evidence_ids('device_messages', ids) AS evidence,
-       least(2.5, greatest(CASE WHEN excess THEN total / greatest(peer_q * $peer_multiple, 1) ELSE 0 END,
+       least(2.5, greatest(CASE WHEN excess THEN total / greatest(peer_q * CASE WHEN open_case THEN $open_case_multiple ELSE $peer_multiple END, 1) ELSE 0 END,
                            CASE WHEN rising THEN 1.0 + 0.25 * (recent / $recent_days) / greatest(earlier / greatest(earlier_days, 1), 0.1) / $growth_ratio ELSE 0 END)) AS weight
 FROM judged
 WHERE excess OR rising

@@ -40,4 +40,5 @@ JOIN repeated r USING (staff_id)
 LEFT JOIN ref_staff s USING (staff_id)
 LEFT JOIN peers pe ON pe.peer_group = coalesce(s.peer_group, 'force')
 WHERE p.off_duty_views > 0
-   OR (p.days >= $min_days AND r.repeated_subjects > coalesce(pe.peer_q, 0))
+   OR (p.days >= $min_days AND r.repeated_subjects > coalesce(pe.peer_q, 0)
+        AND r.repeated_subjects >= $peer_multiple * coalesce(pe.peer_q, 0))

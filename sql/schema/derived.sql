@@ -73,3 +73,44 @@ CREATE TABLE IF NOT EXISTS check_runs (
     error         VARCHAR,
     parameters    VARCHAR                -- JSON of the bound parameter values
 );
+
+-- Per as-of date: the outlier score and raw features of every member of staff.
+CREATE TABLE IF NOT EXISTS outlier_scores (
+    as_of               DATE NOT NULL,
+    staff_id            VARCHAR NOT NULL,
+    peer_group          VARCHAR,
+    anomaly_score       DOUBLE NOT NULL,
+    anomaly_percentile  DOUBLE NOT NULL,
+    features            VARCHAR              -- JSON of the raw feature values
+);
+
+-- Per as-of date: the ranked leads (the analyst-facing copy, with lifecycle, is in the state store).
+CREATE TABLE IF NOT EXISTS lead_scores (
+    as_of              DATE NOT NULL,
+    lead_id            VARCHAR NOT NULL,
+    staff_id           VARCHAR NOT NULL,
+    rank               INTEGER NOT NULL,
+    score              DOUBLE NOT NULL,
+    evidence           DOUBLE NOT NULL,
+    agreement          DOUBLE NOT NULL,
+    outlier_component  DOUBLE NOT NULL,
+    anomaly_score      DOUBLE,
+    categories         VARCHAR[] NOT NULL,
+    top_checks         VARCHAR[] NOT NULL,
+    check_scores       VARCHAR,             -- JSON: each check's contribution
+    hit_ids            VARCHAR[] NOT NULL,
+    first_seen         TIMESTAMPTZ,
+    last_seen          TIMESTAMPTZ,
+    change             VARCHAR NOT NULL,
+    status             VARCHAR NOT NULL,
+    what_is_new        VARCHAR,
+    summary            VARCHAR NOT NULL,
+    explanation        VARCHAR
+);
+
+-- Hits not scored tonight because an analyst suppression covers them.
+CREATE TABLE IF NOT EXISTS suppressed_hits (
+    as_of           DATE NOT NULL,
+    hit_id          VARCHAR NOT NULL,
+    suppression_id  INTEGER NOT NULL
+);

@@ -133,9 +133,12 @@ SELECT m.staff_id, m.cp_person_id AS person_id, any_value(m.peer_group) AS peer_
        list(DISTINCT m.channel ORDER BY m.channel) AS channels,
        list(m.row_id) AS row_ids,
        ec.person_id IS NOT NULL AS explained_by_case,
+       bool_or(ea.person_id IS NOT NULL) AS explained_by_assignment,
        bool_or(dp.person_id IS NOT NULL OR dn.counterparty IS NOT NULL) AS declared
 FROM run_messages m
 LEFT JOIN explained_contacts ec ON ec.staff_id = m.staff_id AND ec.person_id = m.cp_person_id
+LEFT JOIN (SELECT DISTINCT staff_id, person_id FROM staff_case_people) ea
+       ON ea.staff_id = m.staff_id AND ea.person_id = m.cp_person_id
 -- Declared by person or by the number itself; DISTINCT so a second declaration cannot double the counts.
 LEFT JOIN (SELECT DISTINCT staff_id, person_id FROM declared_contacts WHERE person_id IS NOT NULL) dp
        ON dp.staff_id = m.staff_id AND dp.person_id = m.cp_person_id

@@ -16,6 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from acu_audit.config import Settings
 from acu_audit.db import Warehouse
 from acu_audit.errors import AcuAuditError
@@ -45,6 +47,9 @@ class RunContext:
     settings: Settings
     as_of: date | None = None
     reveal_identities: bool = False
+    reveal_reason: str | None = None
+    actor: str | None = None
+    state: Path | None = None  # analyst-state file; default <db>.state.duckdb
     validate: bool = True
     run_id: str = field(default_factory=lambda: f"run-{uuid.uuid4().hex[:12]}")
     progress: Progress = _quiet
@@ -125,13 +130,144 @@ def step_checks(wh: Warehouse, ctx: RunContext) -> Any:
     return report
 
 
-def step_publish_hits(wh: Warehouse, ctx: RunContext) -> Path:
-    from acu_audit.publish import write_hits
+def step_outliers(wh: Warehouse, ctx: RunContext) -> Any:
+    """Features per member of staff, normalised within peers, scored by an isolation forest."""
+    import json
+
+    from acu_audit.checks import shared_parameters
+    from acu_audit.outliers import score_outliers
+
+    result = score_outliers(wh, ctx.settings, shared_parameters(ctx.settings, ctx.window()))
+    features = result.raw.drop("unit_function", "peer_group")
+    frame = result.scores.with_columns(
+        features=pl.Series([json.dumps(r, default=float) for r in features.drop("staff_id").iter_rows(named=True)], dtype=pl.String)
+    )
+    wh.register_frame("outlier_frame", frame)
+    with wh.transaction():
+        wh.execute("DELETE FROM outlier_scores WHERE as_of = $d", {"d": ctx.as_of})
+        wh.execute(
+            "INSERT INTO outlier_scores SELECT $d, staff_id, peer_group, anomaly_score, anomaly_percentile, features FROM outlier_frame",
+            {"d": ctx.as_of},
+            step="store outlier scores",
+        )
+    wh.unregister("outlier_frame")
+    ctx.results["outliers"] = result
+    ctx.timed("outlier score", result.seconds, f"{result.scores.height:,} staff")
+    return result
+
+
+def state_path(ctx: RunContext) -> Path:
+    from acu_audit.state import default_state_path
+
+    return Path(ctx.state or default_state_path(ctx.db))
+
+
+def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
+    """Score every member of staff with evidence, then match them to leads in the state store."""
+    import json
+
+    from acu_audit.checks import load_catalogue
+    from acu_audit.leads import publish_leads
+    from acu_audit.outliers import explain
+    from acu_audit.publish import ensure_staff_refs
+    from acu_audit.scoring import ScoringConfig, score_staff
+    from acu_audit.state import open_state
 
     started = time.perf_counter()
-    path = write_hits(wh, ctx)
-    ctx.timed("publish hits", time.perf_counter() - started, str(path))
-    return path
+    cfg = ScoringConfig.from_settings(ctx.settings)
+    window = ctx.window()
+    ensure_staff_refs(wh, ctx)
+    with open_state(state_path(ctx)) as state:
+        suppressions = state.active_suppressions(ctx.as_of)
+        _apply_suppressions(wh, ctx.as_of, suppressions)
+        hits = wh.frame(
+            """SELECT h.hit_id, h.staff_id, h.check_id, h.category, h.severity, h.risk, h.weight,
+                      coalesce(h.window_start, h.occurred_at, h.window_end) AS evidence_start,
+                      coalesce(h.window_end, h.occurred_at, h.window_start) AS evidence_at
+               FROM check_hits h
+               WHERE h.as_of = $d AND h.status = 'stable'
+                 AND h.hit_id NOT IN (SELECT hit_id FROM suppressed_hits WHERE as_of = $d)""",
+            {"d": ctx.as_of},
+            step="hits to score",
+        )
+        staff = wh.frame("SELECT staff_id, unit_function, peer_group FROM ref_staff", step="staff to score")
+        outliers = ctx.results["outliers"].scores
+        staff_suppressed = {s["staff_id"] for s in suppressions if s["kind"] == "staff"}
+        outliers = outliers.filter(~pl.col("staff_id").is_in(list(staff_suppressed)))
+        scored = score_staff(hits, staff, outliers, cfg, ctx.as_of)
+        top = scored.sort("score", descending=True).head(int(ctx.settings.outliers.get("explain_top", 50)))
+        explanations = explain(ctx.results["outliers"], top["staff_id"].to_list())
+        refs = dict(wh.execute("SELECT staff_id, staff_ref FROM staff_refs"))
+        result = publish_leads(
+            state,
+            scored,
+            as_of=ctx.as_of,
+            run_id=ctx.run_id,
+            staff_refs=refs,
+            peer_groups=dict(zip(staff["staff_id"].to_list(), staff["peer_group"].to_list())),
+            check_titles={c.id: c.meta.title for c in load_catalogue()},
+            explanations=explanations,
+            window_start=window.start_utc,
+            gap_days=int(ctx.settings.leads["episode_gap_days"]),
+            escalation_points=float(ctx.settings.leads["escalation_points"]),
+        )
+    by_staff = {r["staff_id"]: r for r in scored.iter_rows(named=True)}
+    rows = [
+        (
+            ctx.as_of, lead["lead_id"], lead["staff_id"], lead["rank"], lead["score"], by_staff[lead["staff_id"]]["evidence"],
+            by_staff[lead["staff_id"]]["agreement"], by_staff[lead["staff_id"]]["outlier_component"], lead["anomaly_score"],
+            lead["categories"], lead["top_checks"], json.dumps(by_staff[lead["staff_id"]]["check_scores"]), lead["hit_ids"],
+            lead["first_seen"], lead["last_seen"], lead["change"], lead["status"], lead["what_is_new"], lead["summary"],
+            lead["explanation"],
+        )
+        for lead in result.rows
+    ]
+    with wh.transaction():
+        wh.execute("DELETE FROM lead_scores WHERE as_of = $d", {"d": ctx.as_of})
+        wh.executemany("INSERT INTO lead_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows, step="store lead scores")
+    ctx.results["leads"] = result
+    changes = {k: sum(1 for r in result.rows if r["change"] == k) for k in ("new", "escalated", "returning", "unchanged")}
+    ctx.timed(
+        "leads",
+        time.perf_counter() - started,
+        f"{len(result.rows)} leads ({', '.join(f'{v} {k}' for k, v in changes.items())}); "
+        f"{result.held_back} closed leads held back" + ("; tonight's list unchanged (re-run)" if result.unchanged_rerun else ""),
+    )
+    return result
+
+
+def _apply_suppressions(wh: Warehouse, as_of: date, suppressions: list[dict]) -> None:
+    frame = pl.DataFrame(
+        suppressions,
+        schema={"suppression_id": pl.Int64, "kind": pl.String, "staff_id": pl.String, "check_id": pl.String, "subject": pl.String},
+    )
+    wh.register_frame("suppression_frame", frame)
+    with wh.transaction():
+        wh.execute("DELETE FROM suppressed_hits WHERE as_of = $d", {"d": as_of})
+        wh.execute(
+            """INSERT INTO suppressed_hits
+               SELECT h.as_of, h.hit_id, min(s.suppression_id)
+               FROM check_hits h JOIN suppression_frame s
+                 ON (s.kind = 'staff' AND s.staff_id = h.staff_id)
+                 OR (s.kind = 'check' AND s.check_id = h.check_id)
+                 OR (s.kind = 'pair' AND s.staff_id = h.staff_id AND s.subject = h.subject)
+               WHERE h.as_of = $d
+               GROUP BY h.as_of, h.hit_id""",
+            {"d": as_of},
+            step="apply suppressions",
+        )
+    wh.unregister("suppression_frame")
+
+
+def step_publish(wh: Warehouse, ctx: RunContext) -> dict[str, Path]:
+    """Write leads, hits and the report into --out; record a reveal if identities are shown."""
+    from acu_audit.publish import write_outputs
+
+    started = time.perf_counter()
+    paths = write_outputs(wh, ctx)
+    ctx.results["outputs"] = paths
+    ctx.timed("publish", time.perf_counter() - started, ", ".join(p.name for p in paths.values()))
+    return paths
 
 
 def run_nightly(ctx: RunContext) -> RunContext:
@@ -140,6 +276,8 @@ def run_nightly(ctx: RunContext) -> RunContext:
         step_ingest(wh, ctx)
         step_purpose(wh, ctx)
         step_checks(wh, ctx)
-        step_publish_hits(wh, ctx)
+        step_outliers(wh, ctx)
+        step_leads(wh, ctx)
+        step_publish(wh, ctx)
         wh.checkpoint()
     return ctx

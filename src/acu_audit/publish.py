@@ -41,8 +41,10 @@ def hits_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
         f"""
         SELECT {identity_column(reveal)}, h.check_id, h.category, h.status, h.severity, h.risk,
                h.occurred_at, h.window_start, h.window_end, h.subject, h.reason, h.evidence, h.weight,
+               s.suppression_id IS NOT NULL AS suppressed,
                h.check_version, h.as_of, h.run_id, h.hit_id
         FROM check_hits h JOIN staff_refs r USING (staff_id)
+        LEFT JOIN suppressed_hits s ON s.as_of = h.as_of AND s.hit_id = h.hit_id
         WHERE h.as_of = $as_of
         ORDER BY h.check_id, r.staff_ref, h.hit_id
         """,
@@ -51,6 +53,52 @@ def hits_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
     )
 
 
-def write_hits(wh: Warehouse, ctx) -> Path:
+LEAD_COLUMNS = (
+    "rank", "lead_id", "staff_ref", "score", "categories", "top_checks", "anomaly_score",
+    "first_seen", "last_seen", "summary", "change", "status", "what_is_new", "as_of",
+)
+
+
+def leads_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
+    """Tonight's list in the data contract's shape, best first (staff_id only when revealed)."""
+    identity = ", h.staff_id" if reveal else ""
+    return wh.frame(
+        f"""
+        SELECT h.rank, h.lead_id, r.staff_ref{identity}, round(h.score, 1) AS score,
+               array_to_string(h.categories, '|') AS categories,
+               array_to_string(h.top_checks, '|') AS top_checks,
+               round(h.anomaly_score, 3) AS anomaly_score,
+               strftime(h.first_seen, '%Y-%m-%dT%H:%M:%SZ') AS first_seen,
+               strftime(h.last_seen, '%Y-%m-%dT%H:%M:%SZ') AS last_seen,
+               h.summary, h.change, h.status, h.what_is_new, h.as_of
+        FROM lead_scores h JOIN staff_refs r USING (staff_id)
+        WHERE h.as_of = $as_of
+        ORDER BY h.rank
+        """,
+        {"as_of": as_of},
+        step="leads for publishing",
+    )
+
+
+def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
+    """leads.csv, leads.parquet, hits.parquet and report.html, readable by the owner only."""
+    from acu_audit.report import write_report
+    from acu_audit.state import current_actor, open_state
+
     ensure_staff_refs(wh, ctx)
-    return write_frame(hits_frame(wh, ctx.as_of, ctx.reveal_identities), Path(ctx.out) / "hits.parquet")
+    out = Path(ctx.out)
+    reveal = ctx.reveal_identities
+    if reveal:
+        from acu_audit.pipeline import state_path
+
+        with open_state(state_path(ctx)) as state:
+            state.record_reveal(current_actor(ctx.actor), ctx.reveal_reason, "run outputs", ctx.as_of, {"out": str(out), "run_id": ctx.run_id})
+    leads = leads_frame(wh, ctx.as_of, reveal)
+    paths = {
+        "leads_csv": write_frame(leads, out / "leads.csv"),
+        "leads_parquet": write_frame(leads, out / "leads.parquet"),
+        "hits": write_frame(hits_frame(wh, ctx.as_of, reveal), out / "hits.parquet"),
+    }
+    paths["report"] = write_report(wh, ctx, out / "report.html")
+    restrict_file(paths["report"])
+    return paths

@@ -1,0 +1,167 @@
+"""``report.html``: the morning list for analysts, one self-contained page.
+
+No network: no external scripts, styles or fonts; plots are PNGs embedded as
+data URIs. Staff appear as staff_ref unless identities were revealed; members
+of the public appear as person_id and warning markers, never by name.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from acu_audit.checks.catalogue import CATEGORY_NAMES, load_catalogue
+from acu_audit.db import Warehouse
+
+MAX_LEADS_DETAILED = 25
+MAX_EVIDENCE_ROWS = 15
+
+
+def _env() -> Environment:
+    return Environment(loader=PackageLoader("acu_audit", "templates"), autoescape=select_autoescape(["html", "j2"]))
+
+
+def timeline_png(wh: Warehouse, staff_id: str, window) -> str:
+    """Look-ups per day (with and without purpose), contact volume per day, days off duty shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    params = {"s": staff_id, "a": window.start, "b": window.as_of, "tz": window.timezone,
+              "from_utc": window.start_utc, "to_utc": window.end_utc}
+    days = pl.DataFrame({"day": window.days_list()})
+    lookups = wh.frame(
+        """SELECT local_day AS day, count(*) FILTER (WHERE has_purpose) AS with_purpose,
+                  count(*) FILTER (WHERE NOT has_purpose) AS no_purpose
+           FROM access_purpose WHERE staff_id = $s AND local_day BETWEEN $a AND $b GROUP BY 1""",
+        {k: params[k] for k in ("s", "a", "b")},
+    )
+    messages = wh.frame(
+        """SELECT CAST(timezone($tz, hour_start) AS DATE) AS day, sum(message_count) AS messages
+           FROM device_messages WHERE staff_id = $s AND hour_start >= $from_utc AND hour_start < $to_utc GROUP BY 1""",
+        {k: params[k] for k in ("s", "tz", "from_utc", "to_utc")},
+    )
+    on_duty = wh.frame(
+        """SELECT DISTINCT CAST(timezone($tz, shift_start) AS DATE) AS day, true AS on_duty
+           FROM duty_roster WHERE staff_id = $s AND duty_type IN ('duty', 'overtime', 'training')
+             AND shift_start >= $from_utc - INTERVAL 1 DAY AND shift_start < $to_utc""",
+        {k: params[k] for k in ("s", "tz", "from_utc", "to_utc")},
+    )
+    frame = (
+        days.join(lookups, on="day", how="left")
+        .join(messages, on="day", how="left")
+        .join(on_duty, on="day", how="left")
+        .fill_null(0)
+        .sort("day")
+    )
+    fig, ax = plt.subplots(figsize=(7.5, 2.4), dpi=90)
+    x = list(range(frame.height))
+    for i, duty in enumerate(frame["on_duty"].to_list()):
+        if not duty:
+            ax.axvspan(i - 0.5, i + 0.5, color="#eeeeee", zorder=0)
+    ax.bar(x, frame["with_purpose"], color="#8fb3d9", label="look-ups with a purpose", zorder=2)
+    ax.bar(x, frame["no_purpose"], bottom=frame["with_purpose"], color="#d9534f", label="look-ups, no purpose found", zorder=2)
+    ax.set_ylabel("look-ups")
+    ax2 = ax.twinx()
+    ax2.plot(x, frame["messages"], color="#333333", marker=".", linewidth=1, label="messages and calls")
+    ax2.set_ylabel("messages")
+    labels = [d.strftime("%d %b") for d in frame["day"].to_list()]
+    ax.set_xticks(x[::4], labels[::4], fontsize=7)
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    names = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
+    ax.legend(handles, names + [], fontsize=6, loc="upper left", frameon=False)
+    ax.set_title("Grey: days off duty", fontsize=7, loc="right")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _evidence_rows(wh: Warehouse, evidence: list[str], tz: str) -> list[dict[str, Any]]:
+    """The first evidence rows, shown without names: ids, times, systems, counts."""
+    access = [e.split(":", 1)[1] for e in evidence if e.startswith("access_events:")][:MAX_EVIDENCE_ROWS]
+    messages = [e.split(":", 1)[1] for e in evidence if e.startswith("device_messages:")][:MAX_EVIDENCE_ROWS]
+    rows: list[dict[str, Any]] = []
+    if access:
+        rows += wh.records(
+            """SELECT 'look-up' AS kind, event_id AS id, strftime(timezone($tz, occurred_at), '%d %b %H:%M') AS seen_at,
+                      system || ' ' || action || ' ' || record_type || ' ' || record_id AS what,
+                      coalesce('person ' || person_id, '') || coalesce(' case ' || case_id, '') AS about
+               FROM access_events WHERE event_id IN (SELECT unnest($ids)) ORDER BY occurred_at""",
+            {"ids": access, "tz": tz},
+        )
+    if messages:
+        rows += wh.records(
+            """SELECT 'message' AS kind, m.row_id AS id, strftime(timezone($tz, m.hour_start), '%d %b %H:00') AS seen_at,
+                      m.message_count || ' ' || m.channel || ' ' || m.direction AS what,
+                      coalesce('person ' || d.person_id, 'organisation ' || d.organisation_id,
+                               CASE WHEN d.staff_id IS NOT NULL THEN 'a colleague' END, 'unknown to force systems') AS about
+               FROM device_messages m LEFT JOIN ref_contact_directory d USING (counterparty)
+               WHERE m.row_id IN (SELECT unnest($ids)) ORDER BY m.hour_start""",
+            {"ids": messages, "tz": tz},
+        )
+    return rows
+
+
+def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
+    window = ctx.window()
+    reveal = ctx.reveal_identities
+    leads = wh.records(
+        """SELECT l.*, r.staff_ref FROM lead_scores l JOIN staff_refs r USING (staff_id)
+           WHERE l.as_of = $d ORDER BY l.rank""",
+        {"d": ctx.as_of},
+    )
+    titles = {c.id: c.meta for c in load_catalogue()}
+    detailed = []
+    for lead in leads[:MAX_LEADS_DETAILED]:
+        hits = wh.records(
+            """SELECT check_id, category, severity, reason, evidence, subject,
+                      strftime(coalesce(occurred_at, window_end), '%Y-%m-%d %H:%M') AS hit_at
+               FROM check_hits WHERE as_of = $d AND hit_id IN (SELECT unnest($ids))
+               ORDER BY check_id, hit_at""",
+            {"d": ctx.as_of, "ids": lead["hit_ids"]},
+        )
+        evidence = [e for h in hits for e in h["evidence"]]
+        detailed.append(
+            {
+                **lead,
+                "who": lead["staff_id"] if reveal else lead["staff_ref"],
+                "hits": [
+                    {**h, "title": titles[h["check_id"]].title if h["check_id"] in titles else h["check_id"],
+                     "investigation": titles[h["check_id"]].investigation_steps if h["check_id"] in titles else []}
+                    for h in hits
+                ],
+                "explanation": json.loads(lead["explanation"] or "[]"),
+                "evidence_rows": _evidence_rows(wh, evidence, window.timezone),
+                "evidence_total": len(evidence),
+                "timeline": timeline_png(wh, lead["staff_id"], window),
+            }
+        )
+    return {
+        "as_of": ctx.as_of,
+        "window_start": window.start,
+        "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "run_id": ctx.run_id,
+        "categories": CATEGORY_NAMES,
+        "leads": [{**lead, "who": lead["staff_id"] if reveal else lead["staff_ref"]} for lead in leads],
+        "detailed": detailed,
+        "reveal": reveal,
+        "warnings": list(ctx.warnings),
+        "feeds": ctx.results.get("feed_health", []),
+    }
+
+
+def write_report(wh: Warehouse, ctx, path: Path) -> Path:
+    html = _env().get_template("report.html.j2").render(**report_context(wh, ctx))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path

@@ -1,0 +1,220 @@
+"""Lead score: one number per member of staff from their hits and outlier score.
+
+The formula and its weights live in ``configs/default.yaml`` (``scoring``) and
+are explained with worked numbers in ``docs/scoring.md``. In short, for each
+hit of a stable (not shadow) check:
+
+    hit = severity_weight x risk/100 x hit weight x recency x rarity
+
+``rarity`` is how rare tripping this check is: ln(1/p) / ln(1/reference_rate),
+capped at 1, where p is the larger of the share of the force and the share of
+the staff member's unit function that tripped it -- so a check half a busy
+unit trips says little. A severe check keeps a floor however common it becomes,
+so a ring of colluders in one small unit cannot hide one another.
+
+Hits of the same check add with diminishing returns (each further hit counts
+``repeat_decay`` times the previous), categories likewise (``category_decay``),
+so many weak common hits cannot outvote one strong specific one. When
+independent categories agree the evidence is multiplied by ``1 +
+agreement_boost`` per extra category (capped). The outlier score adds when the
+staff member is in the top of the force. The total saturates into 0-100:
+
+    score = 100 x (1 - exp(-(evidence x agreement + outlier_weight x outlier)))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+import polars as pl
+
+CATEGORY_ORDER = "STUDIOMB"
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    severity_weight: dict[str, float]
+    recency_half_life_days: float
+    repeat_decay: float
+    reference_rate: float
+    rarity_floor: dict[str, float]
+    min_function_size: int
+    category_decay: float
+    agreement_boost: float
+    agreement_cap: int
+    agreement_min_category_score: float
+    outlier_weight: float
+    outlier_percentile: float
+
+    @classmethod
+    def from_settings(cls, settings) -> ScoringConfig:
+        s = settings.scoring
+        return cls(
+            severity_weight={k: float(v) for k, v in s["severity_weight"].items()},
+            recency_half_life_days=float(s["recency_half_life_days"]),
+            repeat_decay=float(s["repeat_decay"]),
+            reference_rate=float(s["rarity"]["reference_rate"]),
+            rarity_floor={k: float(v) for k, v in s["rarity"]["floor"].items()},
+            min_function_size=int(settings.checks.get("min_peer_group", 12)),
+            category_decay=float(s["category_decay"]),
+            agreement_boost=float(s["agreement"]["boost"]),
+            agreement_cap=int(s["agreement"]["max_extra_categories"]),
+            agreement_min_category_score=float(s["agreement"]["min_category_score"]),
+            outlier_weight=float(s["outlier"]["weight"]),
+            outlier_percentile=float(s["outlier"]["percentile"]),
+        )
+
+
+def rarity(p: float, severity: str, cfg: ScoringConfig) -> float:
+    """How specific tripping a check is, 0-1, given the share p of staff who trip it."""
+    p = min(max(p, 1e-9), 1.0)
+    specific = min(1.0, math.log(1 / p) / math.log(1 / cfg.reference_rate)) if p < 1 else 0.0
+    return max(specific, cfg.rarity_floor.get(severity, 0.0))
+
+
+def recency(age_days: float, cfg: ScoringConfig) -> float:
+    return 0.5 ** (max(age_days, 0.0) / cfg.recency_half_life_days)
+
+
+def diminishing_sum(values: list[float], decay: float) -> float:
+    """Largest first, each further value counts ``decay`` times the previous one's share."""
+    return sum(v * decay**i for i, v in enumerate(sorted(values, reverse=True)))
+
+
+def outlier_component(percentile: float, cfg: ScoringConfig) -> float:
+    """0 below the configured percentile of the force, rising to 1 at the top."""
+    if percentile < cfg.outlier_percentile:
+        return 0.0
+    return (percentile - cfg.outlier_percentile) / max(1 - cfg.outlier_percentile, 1e-9)
+
+
+def check_trip_rates(hits: pl.DataFrame, staff: pl.DataFrame, cfg: ScoringConfig) -> pl.DataFrame:
+    """Share of the force and of each unit function that tripped each check."""
+    force_n = max(staff.height, 1)
+    function_n = staff.group_by("unit_function").agg(pl.len().alias("function_n"))
+    tripped = hits.select("check_id", "staff_id").unique().join(staff.select("staff_id", "unit_function"), on="staff_id", how="left")
+    force_rate = tripped.group_by("check_id").agg((pl.col("staff_id").n_unique() / force_n).alias("p_force"))
+    function_rate = (
+        tripped.group_by("check_id", "unit_function")
+        .agg(pl.col("staff_id").n_unique().alias("tripped"))
+        .join(function_n, on="unit_function", how="left")
+        .with_columns(
+            # Small functions fall back to the force-wide rate, like peer groups.
+            p_function=pl.when(pl.col("function_n") >= cfg.min_function_size)
+            .then(pl.col("tripped") / pl.col("function_n"))
+            .otherwise(None)
+        )
+        .select("check_id", "unit_function", "p_function")
+    )
+    return function_rate.join(force_rate, on="check_id", how="left")
+
+
+def score_staff(
+    hits: pl.DataFrame,
+    staff: pl.DataFrame,
+    outliers: pl.DataFrame,
+    cfg: ScoringConfig,
+    as_of: date,
+) -> pl.DataFrame:
+    """Per member of staff with evidence (or an outlier score above the percentile): the lead score.
+
+    ``hits``: staff_id, hit_id, check_id, category, severity, risk, weight, evidence_at (the
+    hit's latest evidence) and optionally evidence_start (its earliest).
+    ``staff``: staff_id, unit_function. ``outliers``: staff_id, anomaly_score, anomaly_percentile.
+    """
+    end_of_day = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    rates = check_trip_rates(hits, staff, cfg)
+    scored_hits = (
+        hits.join(staff.select("staff_id", "unit_function"), on="staff_id", how="left")
+        .join(rates, on=["check_id", "unit_function"], how="left")
+        .with_columns(p=pl.max_horizontal(pl.col("p_force"), pl.col("p_function").fill_null(0)))
+    )
+    rows = []
+    for hit in scored_hits.iter_rows(named=True):
+        age = (end_of_day - hit["evidence_at"]).total_seconds() / 86400 if hit["evidence_at"] else 0.0
+        value = (
+            cfg.severity_weight[hit["severity"]]
+            * hit["risk"]
+            / 100
+            * hit["weight"]
+            * recency(age, cfg)
+            * rarity(hit["p"], hit["severity"], cfg)
+        )
+        rows.append({**hit, "hit_score": value})
+    per_hit = pl.DataFrame(rows, schema_overrides={"hit_score": pl.Float64}) if rows else None
+
+    outlier_by_staff = {r["staff_id"]: r for r in outliers.iter_rows(named=True)}
+    results = []
+    by_staff: dict[str, list[dict]] = {}
+    if per_hit is not None:
+        for row in per_hit.iter_rows(named=True):
+            by_staff.setdefault(row["staff_id"], []).append(row)
+    candidates = set(by_staff)
+    candidates |= {s for s, o in outlier_by_staff.items() if o["anomaly_percentile"] >= cfg.outlier_percentile}
+    for staff_id in sorted(candidates):
+        staff_hits = by_staff.get(staff_id, [])
+        per_check: dict[str, list[float]] = {}
+        check_category: dict[str, str] = {}
+        for h in staff_hits:
+            per_check.setdefault(h["check_id"], []).append(h["hit_score"])
+            check_category[h["check_id"]] = h["category"]
+        check_scores = {c: diminishing_sum(v, cfg.repeat_decay) for c, v in per_check.items()}
+        per_category: dict[str, list[float]] = {}
+        for c, v in check_scores.items():
+            per_category.setdefault(check_category[c], []).append(v)
+        category_scores = {k: diminishing_sum(v, cfg.category_decay) for k, v in per_category.items()}
+        evidence = diminishing_sum(list(category_scores.values()), cfg.category_decay)
+        agreeing = sum(1 for v in category_scores.values() if v >= cfg.agreement_min_category_score)
+        agreement = 1 + cfg.agreement_boost * min(max(agreeing - 1, 0), cfg.agreement_cap)
+        outlier = outlier_by_staff.get(staff_id, {"anomaly_score": 0.0, "anomaly_percentile": 0.0})
+        o = outlier_component(outlier["anomaly_percentile"], cfg)
+        total = evidence * agreement + cfg.outlier_weight * o
+        # A hit spans evidence_start..evidence_at (its latest evidence, which drives recency).
+        starts = [h.get("evidence_start") or h["evidence_at"] for h in staff_hits if h["evidence_at"]]
+        times = [h["evidence_at"] for h in staff_hits if h["evidence_at"]]
+        results.append(
+            {
+                "staff_id": staff_id,
+                "score": round(100 * (1 - math.exp(-total)), 2),
+                "evidence": round(evidence, 4),
+                "agreement": agreement,
+                "outlier_component": round(o, 4),
+                "anomaly_score": outlier["anomaly_score"],
+                "anomaly_percentile": outlier["anomaly_percentile"],
+                "categories": sorted(category_scores, key=lambda k: (-category_scores[k], CATEGORY_ORDER.find(k))),
+                "top_checks": sorted(check_scores, key=lambda c: (-check_scores[c], c)),
+                "check_scores": {c: round(v, 4) for c, v in check_scores.items()},
+                "hit_ids": sorted(h["hit_id"] for h in staff_hits),
+                "n_hits": len(staff_hits),
+                "first_seen": min(starts) if starts else None,
+                "last_seen": max(times) if times else None,
+                "evidence_times": sorted(starts + times),
+                "check_last_seen": {
+                    c: max((h["evidence_at"] for h in staff_hits if h["check_id"] == c and h["evidence_at"]), default=None)
+                    for c in check_scores
+                },
+            }
+        )
+    return pl.DataFrame(
+        results,
+        schema={
+            "staff_id": pl.String,
+            "score": pl.Float64,
+            "evidence": pl.Float64,
+            "agreement": pl.Float64,
+            "outlier_component": pl.Float64,
+            "anomaly_score": pl.Float64,
+            "anomaly_percentile": pl.Float64,
+            "categories": pl.List(pl.String),
+            "top_checks": pl.List(pl.String),
+            "check_scores": pl.Object,
+            "hit_ids": pl.List(pl.String),
+            "n_hits": pl.Int64,
+            "first_seen": pl.Datetime("us", "UTC"),
+            "last_seen": pl.Datetime("us", "UTC"),
+            "evidence_times": pl.List(pl.Datetime("us", "UTC")),
+            "check_last_seen": pl.Object,
+        },
+    )

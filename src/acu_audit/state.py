@@ -1,0 +1,189 @@
+"""Analyst state: statuses, notes, suppressions, reveals, the audit log and the lead registry.
+
+Kept in its own DuckDB file beside the warehouse (``<db>.state.duckdb`` unless
+``--state`` names another), because none of it can be rebuilt from landing.
+The schema is versioned: ``sql/state/NNN_*.sql`` are migrations applied in
+order and recorded in ``schema_version``. Connections wait briefly for a busy
+file and then fail with a clear "database busy" message.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from acu_audit.db import Warehouse
+from acu_audit.errors import AcuAuditError
+from acu_audit.resources import sql_dir
+
+STATUSES = ("new", "reviewing", "referred", "no_further_action")
+_MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+def default_state_path(db: str | Path) -> Path:
+    db = Path(db)
+    return db.with_name(db.stem + ".state.duckdb")
+
+
+def current_actor(explicit: str | None = None) -> str:
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (containers)
+        return os.environ.get("USER") or "unknown"
+
+
+def migrations() -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted((sql_dir() / "state").glob("*.sql")):
+        match = _MIGRATION.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return found
+
+
+class StateStore:
+    """The analyst-state database; open it with :func:`open_state`."""
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = Warehouse(self.path, busy_timeout_s=busy_timeout_s)
+
+    # -- schema ----------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        if not self.db.table_exists("schema_version"):
+            return 0
+        return self.db.scalar("SELECT coalesce(max(version), 0) FROM schema_version") or 0
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction; return those applied."""
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
+        )
+        applied = []
+        current = self.version
+        for number, path in migrations():
+            if number <= current:
+                continue
+            with self.db.transaction():
+                for statement in self.db.con.extract_statements(path.read_text(encoding="utf-8")):
+                    self.db.con.execute(statement).fetchall()
+                self.db.execute(
+                    "INSERT INTO schema_version VALUES ($v, $n, now())", {"v": number, "n": path.name}, step="record migration"
+                )
+            applied.append(number)
+        return applied
+
+    # -- audit -----------------------------------------------------------------
+    def audit(self, actor: str, action: str, target: str | None = None, detail: dict | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO audit_log VALUES (now(), $actor, $action, $target, $detail)",
+            {"actor": actor, "action": action, "target": target, "detail": json.dumps(detail or {}, default=str, sort_keys=True)},
+            step="audit log",
+        )
+
+    def record_reveal(self, actor: str, reason: str | None, scope: str, as_of: date | None, detail: dict | None = None) -> None:
+        """A reveal of identities is itself recorded, with its reason (or 'not given')."""
+        reason = reason or "not given"
+        self.db.execute(
+            "INSERT INTO reveals VALUES (now(), $actor, $reason, $scope, $as_of, $detail)",
+            {"actor": actor, "reason": reason, "scope": scope, "as_of": as_of, "detail": json.dumps(detail or {}, default=str)},
+            step="record reveal",
+        )
+        self.audit(actor, "reveal_identities", scope, {"reason": reason, "as_of": as_of, **(detail or {})})
+
+    # -- statuses ---------------------------------------------------------------
+    def lead(self, lead_id: str) -> dict[str, Any]:
+        rows = self.db.records("SELECT * FROM leads WHERE lead_id = $l", {"l": lead_id})
+        if not rows:
+            raise AcuAuditError(f"no lead {lead_id!r} in {self.path}")
+        return rows[0]
+
+    def set_status(self, lead_id: str, status: str, actor: str, note: str | None = None) -> None:
+        if status not in STATUSES:
+            raise AcuAuditError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+        lead = self.lead(lead_id)
+        with self.db.transaction():
+            self.db.execute(
+                """UPDATE leads SET status = $s, status_changed_at = now(), status_actor = $a,
+                          closed_last_seen = CASE WHEN $s = 'no_further_action' THEN last_seen ELSE NULL END
+                   WHERE lead_id = $l""",
+                {"s": status, "a": actor, "l": lead_id},
+                step="set lead status",
+            )
+            if note:
+                self.db.execute(
+                    "INSERT INTO lead_notes VALUES ($l, now(), $a, $s, $n)", {"l": lead_id, "a": actor, "s": status, "n": note}
+                )
+            self.audit(actor, "set_status", lead_id, {"from": lead["status"], "to": status, "note": note})
+
+    # -- suppressions -------------------------------------------------------------
+    def add_suppression(
+        self,
+        *,
+        kind: str,
+        reason: str,
+        owner: str,
+        expires_on: date,
+        actor: str,
+        staff_id: str | None = None,
+        staff_ref: str | None = None,
+        check_id: str | None = None,
+        subject: str | None = None,
+    ) -> int:
+        if not reason.strip():
+            raise AcuAuditError("a suppression needs a reason")
+        if expires_on <= datetime.now(timezone.utc).date():
+            raise AcuAuditError(f"expiry {expires_on} is not in the future")
+        with self.db.transaction():
+            suppression_id = self.db.scalar(
+                """INSERT INTO suppressions (kind, staff_id, staff_ref, check_id, subject, reason, owner, created_by, created_at, expires_on)
+                   VALUES ($kind, $staff_id, $staff_ref, $check_id, $subject, $reason, $owner, $actor, now(), $expires)
+                   RETURNING suppression_id""",
+                {
+                    "kind": kind,
+                    "staff_id": staff_id,
+                    "staff_ref": staff_ref,
+                    "check_id": check_id,
+                    "subject": subject,
+                    "reason": reason,
+                    "owner": owner,
+                    "actor": actor,
+                    "expires": expires_on,
+                },
+                step="add suppression",
+            )
+            self.audit(actor, "suppress", f"suppression:{suppression_id}",
+                       {"kind": kind, "staff_ref": staff_ref, "check_id": check_id, "subject": subject, "expires_on": expires_on})
+        return suppression_id
+
+    def active_suppressions(self, on: date) -> list[dict[str, Any]]:
+        """Suppressions in force on ``on``; expired ones stop applying by themselves."""
+        return self.db.records(
+            "SELECT suppression_id, kind, staff_id, check_id, subject FROM suppressions WHERE expires_on >= $d ORDER BY suppression_id",
+            {"d": on},
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@contextmanager
+def open_state(path: Path, *, busy_timeout_s: float = 10.0) -> Iterator[StateStore]:
+    """Open (creating and migrating as needed) the analyst-state database."""
+    store = StateStore(path, busy_timeout_s=busy_timeout_s)
+    try:
+        store.migrate()
+        yield store
+    finally:
+        store.close()
