@@ -104,6 +104,9 @@ def run(
     reveal_identities: Annotated[bool, typer.Option("--reveal-identities", help="Also write staff_id (the reveal is recorded).")] = False,
     config: Annotated[Optional[Path], typer.Option(help="A force configuration overriding configs/default.yaml.")] = None,
     no_validation: Annotated[bool, typer.Option("--no-validation", help="Skip the Great Expectations suites.")] = False,
+    state: Annotated[Optional[Path], typer.Option(help="The analyst-state file (default: <db>.state.duckdb).")] = None,
+    reason: Annotated[Optional[str], typer.Option(help="Why identities are revealed (recorded with the reveal).")] = None,
+    actor: Annotated[Optional[str], typer.Option(help="Who is running this (default: the login name).")] = None,
 ) -> None:
     """Load new drops, run the checks over the review window and write the outputs."""
     from acu_audit.config import load_settings
@@ -117,6 +120,9 @@ def run(
             settings=load_settings(config),
             as_of=_date(as_of),
             reveal_identities=reveal_identities,
+            reveal_reason=reason,
+            actor=actor,
+            state=state,
             validate=not no_validation,
             progress=lambda msg: console.print(f"[dim]{msg}[/]"),
         )
@@ -126,6 +132,263 @@ def run(
     for warning in ctx.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     out.print(f"as of {ctx.as_of}: outputs in {out_dir}")
+
+
+# ---- analyst commands -------------------------------------------------------------------
+leads_app = typer.Typer(help="Tonight's lead list and one lead with its evidence.", no_args_is_help=True)
+lead_app = typer.Typer(help="Act on one lead: status, referral pack.", no_args_is_help=True)
+checks_app = typer.Typer(help="The check catalogue and its outcomes.", no_args_is_help=True)
+app.add_typer(leads_app, name="leads")
+app.add_typer(lead_app, name="lead")
+app.add_typer(checks_app, name="checks")
+
+DbOption = Annotated[Path, typer.Option(help="The warehouse DuckDB file.")]
+StateOption = Annotated[Optional[Path], typer.Option(help="The analyst-state file (default: <db>.state.duckdb).")]
+ActorOption = Annotated[Optional[str], typer.Option(help="Who is acting (default: the login name).")]
+
+
+def _state_path(db: Path, state: Optional[Path]) -> Path:
+    from acu_audit.state import default_state_path
+
+    return state or default_state_path(db)
+
+
+@leads_app.command("list")
+def leads_list(
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of")] = None,
+    status: Annotated[Optional[str], typer.Option(help="Only leads with this status.")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+) -> None:
+    """Tonight's ranked list (staff_ref only)."""
+    from acu_audit.analyst import latest_list
+    from acu_audit.state import open_state
+
+    try:
+        with open_state(_state_path(db, state)) as store:
+            rows = latest_list(store, _date(as_of), status)
+    except AcuAuditError as exc:
+        _fail(exc)
+    if not rows:
+        out.print("no published leads yet")
+        return
+    table = Table(title=f"Leads as of {rows[0]['as_of']} ({len(rows)})")
+    for col in ("#", "lead", "staff_ref", "score", "cat.", "change", "status", "summary"):
+        table.add_column(col, overflow="fold")
+    for r in rows[:limit]:
+        table.add_row(str(r["rank"]), r["lead_id"], r["staff_ref"], f"{r['score']:.1f}", "|".join(r["categories"]),
+                      r["change"], r["status"], r["summary"])
+    out.print(table)
+
+
+@leads_app.command("show")
+def leads_show(
+    lead_id: str,
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    reveal_identities: Annotated[bool, typer.Option("--reveal-identities", help="Show the staff_id (recorded).")] = False,
+    reason: Annotated[Optional[str], typer.Option(help="Why identities are revealed (recorded).")] = None,
+    actor: ActorOption = None,
+) -> None:
+    """One lead: versions, checks that fired with their reasons and evidence ids, notes."""
+    from acu_audit.analyst import lead_detail, open_warehouse_read_only
+    from acu_audit.state import current_actor, open_state
+
+    try:
+        with open_state(_state_path(db, state)) as store, open_warehouse_read_only(db) as wh:
+            detail = lead_detail(store, wh, lead_id)
+            who = current_actor(actor)
+            store.audit(who, "show_lead", lead_id, {"revealed": reveal_identities})
+            if reveal_identities:
+                store.record_reveal(who, reason, "lead", None, {"lead_id": lead_id})
+    except AcuAuditError as exc:
+        _fail(exc)
+    lead = detail["lead"]
+    identity = f" ({lead['staff_id']})" if reveal_identities else ""
+    out.print(f"[bold]{lead['lead_id']}[/] {lead['staff_ref']}{identity}  status: {lead['status']}  "
+              f"episode from {lead['episode_start']}, evidence {lead['first_seen']} to {lead['last_seen']}")
+    for v in detail["versions"]:
+        out.print(f"  {v['as_of']}: rank {v['rank']}, score {v['score']:.1f}, {'|'.join(v['categories'])}, {v['change']}"
+                  + (f" ({v['what_is_new']})" if v["what_is_new"] else ""))
+    if detail["versions"]:
+        explanation = json.loads(detail["versions"][-1]["explanation"] or "[]")
+        if explanation:
+            out.print("  unusual among peers: " + "; ".join(e["text"] for e in explanation))
+    for h in detail["hits"]:
+        out.print(f"  [{h['category']}] {h['check_id']} ({h['severity']}): {h['reason']}")
+        out.print(f"      evidence: {', '.join(h['evidence'][:8])}" + (f" and {len(h['evidence']) - 8} more" if len(h["evidence"]) > 8 else ""))
+    for n in detail["notes"]:
+        out.print(f"  note {n['recorded_at']:%Y-%m-%d %H:%M} {n['actor']} ({n['status']}): {n['note']}")
+
+
+@lead_app.command("set-status")
+def lead_set_status(
+    lead_id: str,
+    status: Annotated[str, typer.Argument(help="new | reviewing | referred | no_further_action")],
+    note: Annotated[Optional[str], typer.Option(help="Why (kept with the lead).")] = None,
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Set a lead's status; closing with no further action keeps it off the list until new evidence arrives."""
+    from acu_audit.state import current_actor, open_state
+
+    status = status.replace(" ", "_").replace("-", "_")
+    try:
+        with open_state(_state_path(db, state)) as store:
+            store.set_status(lead_id, status, current_actor(actor), note)
+    except AcuAuditError as exc:
+        _fail(exc)
+    out.print(f"{lead_id}: {status}")
+
+
+@lead_app.command("export")
+def lead_export(
+    lead_id: str,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the referral pack into.")] = Path("."),
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    reveal_identities: Annotated[bool, typer.Option("--reveal-identities", help="Include staff_id (recorded).")] = False,
+    reason: Annotated[Optional[str], typer.Option(help="Why identities are revealed (recorded).")] = None,
+    actor: ActorOption = None,
+) -> None:
+    """A frozen referral pack: evidence rows, check versions, drop files and a hash of each file."""
+    from acu_audit.analyst import export_referral_pack, open_warehouse_read_only
+    from acu_audit.state import current_actor, open_state
+
+    try:
+        with open_state(_state_path(db, state)) as store, open_warehouse_read_only(db) as wh:
+            pack = export_referral_pack(store, wh, lead_id, out_dir, actor=current_actor(actor), reveal=reveal_identities, reason=reason)
+    except AcuAuditError as exc:
+        _fail(exc)
+    out.print(f"referral pack: {pack}")
+
+
+@app.command()
+def suppress(
+    reason: Annotated[str, typer.Option(help="Why this is allowed (required).")],
+    owner: Annotated[str, typer.Option(help="Who owns the decision.")],
+    expires: Annotated[str, typer.Option(help="Expiry date, YYYY-MM-DD; it stops applying after that day.")],
+    staff_ref_: Annotated[Optional[str], typer.Option("--staff-ref", help="A member of staff (their staff_ref).")] = None,
+    check: Annotated[Optional[str], typer.Option(help="A check id.")] = None,
+    subject: Annotated[Optional[str], typer.Option(help="With --staff-ref: only hits about this subject (e.g. person:P123).")] = None,
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Allow-list a staff member, a check, or a staff member and subject pair, with a reason, owner and expiry."""
+    from acu_audit.analyst import open_warehouse_read_only, resolve_staff_ref
+    from acu_audit.checks import check_by_id
+    from acu_audit.state import current_actor, open_state
+
+    if check and (staff_ref_ or subject):
+        _fail(AcuAuditError("--check suppresses a check for everyone; give it on its own"))
+    if not check and not staff_ref_:
+        _fail(AcuAuditError("give --check, --staff-ref, or --staff-ref with --subject"))
+    kind = "check" if check else ("pair" if subject else "staff")
+    try:
+        staff_id = None
+        if staff_ref_:
+            with open_warehouse_read_only(db) as wh:
+                staff_id = resolve_staff_ref(wh, staff_ref_)
+        if check:
+            check_by_id(check)
+        with open_state(_state_path(db, state)) as store:
+            suppression_id = store.add_suppression(
+                kind=kind, reason=reason, owner=owner, expires_on=_date(expires), actor=current_actor(actor),
+                staff_id=staff_id, staff_ref=staff_ref_, check_id=check, subject=subject,
+            )
+    except (AcuAuditError, KeyError) as exc:
+        _fail(exc)
+    out.print(f"suppression {suppression_id} ({kind}) until {expires}")
+
+
+@app.command()
+def reveal(
+    staff_ref_: Annotated[str, typer.Argument(metavar="STAFF_REF")],
+    reason: Annotated[Optional[str], typer.Option(help="Why (recorded).")] = None,
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Show who a staff_ref is. The reveal is recorded with its actor and reason."""
+    from acu_audit.analyst import open_warehouse_read_only, resolve_staff_ref
+    from acu_audit.state import current_actor, open_state
+
+    try:
+        with open_warehouse_read_only(db) as wh:
+            staff_id = resolve_staff_ref(wh, staff_ref_)
+            person = wh.records("SELECT surname, forenames, unit, unit_function FROM staff WHERE staff_id = $s ORDER BY _drop_date DESC LIMIT 1", {"s": staff_id})
+        with open_state(_state_path(db, state)) as store:
+            store.record_reveal(current_actor(actor), reason, "staff_ref", None, {"staff_ref": staff_ref_})
+    except AcuAuditError as exc:
+        _fail(exc)
+    p = person[0] if person else {}
+    out.print(f"{staff_ref_} = {staff_id} {p.get('forenames', '')} {p.get('surname', '')}, {p.get('unit', '')} ({p.get('unit_function', '')})")
+
+
+@checks_app.command("list")
+def checks_list() -> None:
+    """Every check: id, category, status, severity, risk, title."""
+    from acu_audit.checks import load_catalogue
+
+    table = Table(title="STUDIOSB check catalogue (M = social media)")
+    for col in ("id", "cat.", "status", "severity", "risk", "title", "seed case"):
+        table.add_column(col, overflow="fold")
+    for c in load_catalogue():
+        m = c.meta
+        table.add_row(m.id, m.category, m.status, m.severity, str(m.risk), m.title, m.seed_cases[0])
+    out.print(table)
+
+
+@checks_app.command("stats")
+def checks_stats(db: DbOption = Path("acu_audit.duckdb"), state: StateOption = None) -> None:
+    """Outcomes per check: leads it contributed to, referred, closed with no further action."""
+    from acu_audit.analyst import check_outcomes
+    from acu_audit.state import open_state
+
+    try:
+        with open_state(_state_path(db, state)) as store:
+            rows = check_outcomes(store)
+    except AcuAuditError as exc:
+        _fail(exc)
+    table = Table(title="Check outcomes")
+    for col in ("check", "leads", "referred", "no further action", "open"):
+        table.add_column(col, justify="left" if col == "check" else "right")
+    for r in rows:
+        table.add_row(r["check_id"], str(r["leads"]), str(r["referred"]), str(r["no_further_action"]), str(r["open"]))
+    out.print(table)
+
+
+@app.command()
+def rebuild(
+    landing: Annotated[Path, typer.Option(help="The landing folder.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")],
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="A force configuration.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Re-derive the warehouse from landing (the analyst-state file is left untouched)."""
+    from acu_audit.config import load_settings
+    from acu_audit.pipeline import RunContext, run_nightly
+
+    state_file = _state_path(db, state)
+    if not yes:
+        typer.confirm(f"Delete {db} and rebuild it from {landing}? ({state_file} is kept)", abort=True)
+    for suffix in ("", ".wal"):
+        target = Path(str(db) + suffix)
+        if target.exists():
+            target.unlink()
+    try:
+        ctx = RunContext(landing=landing, out=out_dir, db=db, state=state_file, settings=load_settings(config),
+                         as_of=_date(as_of), progress=lambda msg: console.print(f"[dim]{msg}[/]"))
+        run_nightly(ctx)
+    except (AcuAuditError, FileNotFoundError) as exc:
+        _fail(exc)
+    out.print(f"rebuilt {db} as of {ctx.as_of}; {state_file} untouched")
 
 
 def print_ingest_report(report) -> None:

@@ -138,7 +138,7 @@ def step_outliers(wh: Warehouse, ctx: RunContext) -> Any:
     from acu_audit.outliers import score_outliers
 
     result = score_outliers(wh, ctx.settings, shared_parameters(ctx.settings, ctx.window()))
-    features = result.raw.drop("unit_function", "peer_group")
+    features = result.raw.drop("peer_group")
     frame = result.scores.with_columns(
         features=pl.Series([json.dumps(r, default=float) for r in features.drop("staff_id").iter_rows(named=True)], dtype=pl.String)
     )

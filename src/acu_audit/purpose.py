@@ -142,32 +142,41 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
     )
     todo = [p for p in plan if stored.get(p["local_day"]) != p["version_key"]]
     labelled = 0
-    if todo:
-        schema = {"local_day": pl.Date, **{f"v_{t}": pl.Date for t in PURPOSE_SNAPSHOTS}}
-        frame = pl.DataFrame([{k: p[k] for k in schema} for p in todo], schema=schema)
-        wh.register_frame("purpose_todo_frame", frame)
-        wh.execute("CREATE OR REPLACE TEMP TABLE purpose_todo AS SELECT * FROM purpose_todo_frame", step="purpose: todo")
-        wh.unregister("purpose_todo_frame")
-        first, last = min(p["local_day"] for p in todo), max(p["local_day"] for p in todo)
-        params = {
-            "tz": window.timezone,
-            # A local day spans at most 25 hours of UTC; widen and let the day join decide.
-            "todo_start_utc": window.local_midnight_utc(first) - timedelta(hours=1),
-            "todo_end_utc": window.local_midnight_utc(last + timedelta(days=1)) + timedelta(hours=1),
-            **_purpose_params(settings),
-        }
-        with wh.transaction():
-            wh.run_file("transforms/policing_purpose.sql", params, step="policing purpose")
-            labelled = wh.scalar("SELECT count(*) FROM purpose_labels")
-            wh.execute("DELETE FROM purpose_days WHERE local_day IN (SELECT local_day FROM purpose_todo)")
-            wh.executemany(
-                "INSERT INTO purpose_days VALUES (?, ?, ?, now())",
-                [(p["local_day"], p["version_key"], p["events"]) for p in todo],
-                step="purpose: record days",
-            )
+    # Days in small batches: each batch joins only its own snapshot versions, so memory stays
+    # bounded however many days a first run or a late drop has to (re)label.
+    batch_days = max(1, int(settings.runtime.get("purpose_batch_days") or 1))
+    for start in range(0, len(todo), batch_days):
+        labelled += _label_days(wh, settings, window, todo[start : start + batch_days])
     return PurposeReport(
         days_in_window=len(plan),
         days_labelled=[p["local_day"] for p in todo],
         events_labelled=labelled,
         seconds=time.perf_counter() - started,
     )
+
+
+def _label_days(wh: Warehouse, settings: Settings, window: ReviewWindow, todo: list[dict]) -> int:
+    """Label the look-ups of these days and record the versions they were built from."""
+    schema = {"local_day": pl.Date, **{f"v_{t}": pl.Date for t in PURPOSE_SNAPSHOTS}}
+    frame = pl.DataFrame([{k: p[k] for k in schema} for p in todo], schema=schema)
+    wh.register_frame("purpose_todo_frame", frame)
+    wh.execute("CREATE OR REPLACE TEMP TABLE purpose_todo AS SELECT * FROM purpose_todo_frame", step="purpose: todo")
+    wh.unregister("purpose_todo_frame")
+    first, last = min(p["local_day"] for p in todo), max(p["local_day"] for p in todo)
+    params = {
+        "tz": window.timezone,
+        # A local day spans at most 25 hours of UTC; widen and let the day join decide.
+        "todo_start_utc": window.local_midnight_utc(first) - timedelta(hours=1),
+        "todo_end_utc": window.local_midnight_utc(last + timedelta(days=1)) + timedelta(hours=1),
+        **_purpose_params(settings),
+    }
+    with wh.transaction():
+        wh.run_file("transforms/policing_purpose.sql", params, step="policing purpose")
+        labelled = wh.scalar("SELECT count(*) FROM purpose_labels")
+        wh.execute("DELETE FROM purpose_days WHERE local_day IN (SELECT local_day FROM purpose_todo)")
+        wh.executemany(
+            "INSERT INTO purpose_days VALUES (?, ?, ?, now())",
+            [(p["local_day"], p["version_key"], p["events"]) for p in todo],
+            step="purpose: record days",
+        )
+    return labelled

@@ -17,7 +17,8 @@ Hits of the same check add with diminishing returns (each further hit counts
 so many weak common hits cannot outvote one strong specific one. When
 independent categories agree the evidence is multiplied by ``1 +
 agreement_boost`` per extra category (capped). The outlier score adds when the
-staff member is in the top of the force. The total saturates into 0-100:
+staff member is in the top tenth of the force (and alone makes a lead in the top
+hundredth). The total saturates into 0-100:
 
     score = 100 x (1 - exp(-(evidence x agreement + outlier_weight x outlier)))
 """
@@ -46,7 +47,8 @@ class ScoringConfig:
     agreement_cap: int
     agreement_min_category_score: float
     outlier_weight: float
-    outlier_percentile: float
+    outlier_contribution_percentile: float
+    outlier_lead_percentile: float
 
     @classmethod
     def from_settings(cls, settings) -> ScoringConfig:
@@ -63,7 +65,8 @@ class ScoringConfig:
             agreement_cap=int(s["agreement"]["max_extra_categories"]),
             agreement_min_category_score=float(s["agreement"]["min_category_score"]),
             outlier_weight=float(s["outlier"]["weight"]),
-            outlier_percentile=float(s["outlier"]["percentile"]),
+            outlier_contribution_percentile=float(s["outlier"]["contribution_percentile"]),
+            outlier_lead_percentile=float(s["outlier"]["lead_percentile"]),
         )
 
 
@@ -84,10 +87,11 @@ def diminishing_sum(values: list[float], decay: float) -> float:
 
 
 def outlier_component(percentile: float, cfg: ScoringConfig) -> float:
-    """0 below the configured percentile of the force, rising to 1 at the top."""
-    if percentile < cfg.outlier_percentile:
+    """0 below the contribution percentile of the force, rising linearly to 1 at the top."""
+    floor = cfg.outlier_contribution_percentile
+    if percentile < floor:
         return 0.0
-    return (percentile - cfg.outlier_percentile) / max(1 - cfg.outlier_percentile, 1e-9)
+    return (percentile - floor) / max(1 - floor, 1e-9)
 
 
 def check_trip_rates(hits: pl.DataFrame, staff: pl.DataFrame, cfg: ScoringConfig) -> pl.DataFrame:
@@ -152,7 +156,7 @@ def score_staff(
         for row in per_hit.iter_rows(named=True):
             by_staff.setdefault(row["staff_id"], []).append(row)
     candidates = set(by_staff)
-    candidates |= {s for s, o in outlier_by_staff.items() if o["anomaly_percentile"] >= cfg.outlier_percentile}
+    candidates |= {s for s, o in outlier_by_staff.items() if o["anomaly_percentile"] >= cfg.outlier_lead_percentile}
     for staff_id in sorted(candidates):
         staff_hits = by_staff.get(staff_id, [])
         per_check: dict[str, list[float]] = {}

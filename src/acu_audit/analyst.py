@@ -1,0 +1,161 @@
+"""Analyst actions on leads: read the list, change a status, suppress, reveal, export a referral pack.
+
+Every action is written to the audit log with its actor. Identities stay
+pseudonymised (staff_ref) unless revealed, and a reveal records its reason.
+The warehouse is opened read-only and the state store briefly, so these
+commands wait a little and then report "database busy" while the nightly run
+holds a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from acu_audit.checks import load_catalogue
+from acu_audit.db import Warehouse
+from acu_audit.errors import AcuAuditError
+from acu_audit.privacy import load_secret, staff_ref
+from acu_audit.state import StateStore
+
+
+def open_warehouse_read_only(db: Path, busy_timeout_s: float = 10.0) -> Warehouse:
+    if not Path(db).exists():
+        raise AcuAuditError(f"no database at {db}: run `acu-audit run` first")
+    return Warehouse(db, read_only=True, busy_timeout_s=busy_timeout_s)
+
+
+def resolve_staff_ref(wh: Warehouse, ref: str) -> str:
+    """The staff_id behind a staff_ref (only the holder of the key can do this)."""
+    key = load_secret(create=False)
+    for (staff_id,) in wh.execute("SELECT DISTINCT staff_id FROM staff"):
+        if staff_ref(key, staff_id) == ref:
+            return staff_id
+    raise AcuAuditError(f"no member of staff has staff_ref {ref!r} (is ACU_AUDIT_SECRET the run's key?)")
+
+
+def latest_list(state: StateStore, as_of: date | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    """Tonight's (or ``as_of``'s) list with each lead's current status."""
+    as_of = as_of or state.db.scalar("SELECT max(as_of) FROM lead_versions")
+    if as_of is None:
+        return []
+    rows = state.db.records(
+        """SELECT v.as_of, v.rank, v.lead_id, l.staff_ref, v.score, v.categories, v.top_checks, v.anomaly_score,
+                  v.first_seen, v.last_seen, v.change, l.status, v.summary, v.what_is_new
+           FROM lead_versions v JOIN leads l USING (lead_id)
+           WHERE v.as_of = $d AND ($status IS NULL OR l.status = $status)
+           ORDER BY v.rank""",
+        {"d": as_of, "status": status},
+    )
+    return rows
+
+
+def lead_detail(state: StateStore, wh: Warehouse | None, lead_id: str) -> dict[str, Any]:
+    lead = state.lead(lead_id)
+    versions = state.db.records(
+        "SELECT as_of, rank, score, categories, top_checks, change, status, what_is_new, summary, hit_ids, explanation "
+        "FROM lead_versions WHERE lead_id = $l ORDER BY as_of",
+        {"l": lead_id},
+    )
+    notes = state.db.records("SELECT recorded_at, actor, status, note FROM lead_notes WHERE lead_id = $l ORDER BY recorded_at", {"l": lead_id})
+    hits: list[dict] = []
+    if wh is not None and versions:
+        latest = versions[-1]
+        hits = wh.records(
+            """SELECT hit_id, check_id, check_version, category, severity, reason, evidence, subject,
+                      occurred_at, window_start, window_end, as_of
+               FROM check_hits WHERE as_of = $d AND hit_id IN (SELECT unnest($ids)) ORDER BY check_id, occurred_at""",
+            {"d": latest["as_of"], "ids": latest["hit_ids"]},
+        )
+    return {"lead": lead, "versions": versions, "notes": notes, "hits": hits}
+
+
+def export_referral_pack(
+    state: StateStore, wh: Warehouse, lead_id: str, out_dir: Path, *, actor: str, reveal: bool, reason: str | None
+) -> Path:
+    """Freeze a lead into a folder: evidence rows, check versions, drops and a hash of each file."""
+    detail = lead_detail(state, wh, lead_id)
+    if not detail["versions"]:
+        raise AcuAuditError(f"lead {lead_id} has never been on a published list")
+    pack = Path(out_dir) / f"referral-{lead_id}"
+    pack.mkdir(parents=True, exist_ok=True)
+    lead = dict(detail["lead"])
+    if not reveal:
+        lead.pop("staff_id", None)
+    evidence = [e for h in detail["hits"] for e in h["evidence"]]
+    access_ids = sorted({e.split(":", 1)[1] for e in evidence if e.startswith("access_events:")})
+    message_ids = sorted({e.split(":", 1)[1] for e in evidence if e.startswith("device_messages:")})
+    identity = "" if reveal else " EXCLUDE (staff_id)"
+    files: dict[str, list[dict]] = {
+        "hits.csv": [{k: v for k, v in h.items()} for h in detail["hits"]],
+        "access_events.csv": wh.records(
+            f"SELECT *{identity} FROM access_events WHERE event_id IN (SELECT unnest($ids)) ORDER BY occurred_at", {"ids": access_ids}
+        ) if access_ids else [],
+        "device_messages.csv": wh.records(
+            f"SELECT *{identity} FROM device_messages WHERE row_id IN (SELECT unnest($ids)) ORDER BY hour_start", {"ids": message_ids}
+        ) if message_ids else [],
+    }
+    checks = {c.id: c for c in load_catalogue()}
+    check_ids = sorted({h["check_id"] for h in detail["hits"]})
+    files["check_versions.csv"] = wh.records(
+        """SELECT DISTINCT check_id, check_version, as_of, parameters FROM check_runs
+           WHERE check_id IN (SELECT unnest($c)) AND as_of = $d""",
+        {"c": check_ids, "d": detail["versions"][-1]["as_of"]},
+    ) if check_ids else []
+    file_ids = sorted(
+        {r["_file_id"] for r in files["access_events.csv"] + files["device_messages.csv"] if r.get("_file_id")}
+    )
+    files["source_files.csv"] = wh.records(
+        """SELECT file_id, drop_date, table_name, file_name, content_sha256, bytes, "read", loaded, status
+           FROM ingest_files WHERE file_id IN (SELECT unnest($f)) ORDER BY drop_date, file_name""",
+        {"f": file_ids},
+    ) if file_ids else []
+    for name, rows in files.items():
+        _write_csv(pack / name, rows)
+    (pack / "lead.json").write_text(
+        json.dumps(
+            {"lead": lead, "versions": detail["versions"], "notes": detail["notes"],
+             "check_sql": {c: checks[c].sql for c in check_ids if c in checks}},
+            indent=1,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
+    manifest = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(pack.iterdir()) if p.name != "manifest.json"
+    }
+    (pack / "manifest.json").write_text(json.dumps({"lead_id": lead_id, "sha256": manifest}, indent=1), encoding="utf-8")
+    state.audit(actor, "export_lead", lead_id, {"pack": str(pack), "revealed": reveal, "files": len(manifest)})
+    if reveal:
+        state.record_reveal(actor, reason, "referral pack", None, {"lead_id": lead_id, "pack": str(pack)})
+    return pack
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        if not rows:
+            handle.write("")
+            return
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (json.dumps(v, default=str) if isinstance(v, (list, dict)) else v) for k, v in row.items()})
+
+
+def check_outcomes(state: StateStore) -> list[dict[str, Any]]:
+    """Per check: leads it contributed to, and how many were referred or closed with no further action."""
+    return state.db.records(
+        """WITH contributions AS (
+               SELECT DISTINCT v.lead_id, unnest(v.top_checks) AS check_id FROM lead_versions v
+           )
+           SELECT c.check_id, count(*) AS leads,
+                  count(*) FILTER (WHERE l.status = 'referred') AS referred,
+                  count(*) FILTER (WHERE l.status = 'no_further_action') AS no_further_action,
+                  count(*) FILTER (WHERE l.status IN ('new', 'reviewing')) AS open
+           FROM contributions c JOIN leads l USING (lead_id)
+           GROUP BY c.check_id ORDER BY c.check_id"""
+    )

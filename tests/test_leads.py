@@ -1,0 +1,142 @@
+"""Lead lifecycle across nights, in a real analyst-state file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+
+from acu_audit.errors import DatabaseBusyError
+from acu_audit.leads import lead_id_for, publish_leads
+from acu_audit.state import StateStore, migrations, open_state
+
+
+def scored(rows: list[dict]) -> pl.DataFrame:
+    out = []
+    for r in rows:
+        t = r.get("times") or [datetime(2026, 3, r.get("day", 20), 12, tzinfo=timezone.utc)]
+        out.append({
+            "staff_id": r["staff_id"], "score": r.get("score", 50.0), "evidence": 1.0, "agreement": 1.0,
+            "outlier_component": 0.0, "anomaly_score": 0.5, "anomaly_percentile": 0.5,
+            "categories": r.get("categories", ["U"]), "top_checks": r.get("checks", ["u_capture_no_purpose"]),
+            "check_scores": {}, "hit_ids": r.get("hit_ids", [f"h-{r['staff_id']}-{t[-1]:%d}"]), "n_hits": 1,
+            "first_seen": min(t), "last_seen": max(t), "evidence_times": t,
+            "check_last_seen": {c: max(t) for c in r.get("checks", ["u_capture_no_purpose"])},
+        })
+    return pl.DataFrame(out)
+
+
+def night(store: StateStore, as_of: date, rows: list[dict]):
+    return publish_leads(
+        store, scored(rows), as_of=as_of, run_id=f"run-{as_of}", staff_refs={r["staff_id"]: f"sr-{r['staff_id']}" for r in rows},
+        peer_groups={}, check_titles={}, explanations={}, window_start=datetime(2026, 3, 1, tzinfo=timezone.utc),
+        gap_days=14, escalation_points=5,
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_state(tmp_path / "state.duckdb") as s:
+        yield s
+
+
+def by_staff(result) -> dict:
+    return {r["staff_id"]: r for r in result.rows}
+
+
+def test_new_then_unchanged_then_escalated_with_a_stable_lead_id(store):
+    first = by_staff(night(store, date(2026, 3, 20), [{"staff_id": "S1", "score": 50, "day": 20}]))
+    second = by_staff(night(store, date(2026, 3, 21), [{"staff_id": "S1", "score": 51, "day": 20}]))
+    third = by_staff(night(store, date(2026, 3, 22), [{"staff_id": "S1", "score": 52, "day": 22, "categories": ["U", "S"]}]))
+    assert first["S1"]["change"] == "new"
+    assert second["S1"]["change"] == "unchanged"
+    assert third["S1"]["change"] == "escalated" and "S" in third["S1"]["what_is_new"]
+    assert first["S1"]["lead_id"] == second["S1"]["lead_id"] == third["S1"]["lead_id"] == lead_id_for("sr-S1", date(2026, 3, 20))
+    assert store.db.scalar("SELECT count(*) FROM lead_versions") == 3  # each night's list is kept
+
+
+def test_score_rise_escalates(store):
+    night(store, date(2026, 3, 20), [{"staff_id": "S1", "score": 40}])
+    assert by_staff(night(store, date(2026, 3, 21), [{"staff_id": "S1", "score": 46}]))["S1"]["change"] == "escalated"
+
+
+def test_no_further_action_stays_closed_until_new_evidence_then_returns_with_same_id(store):
+    lead_id = night(store, date(2026, 3, 20), [{"staff_id": "S1", "day": 20}]).rows[0]["lead_id"]
+    store.set_status(lead_id, "no_further_action", "analyst1", "explained by a tasking")
+    held = night(store, date(2026, 3, 21), [{"staff_id": "S1", "day": 20}])
+    assert held.rows == [] and held.held_back == 1
+    back = night(store, date(2026, 3, 24), [{"staff_id": "S1", "day": 24, "checks": ["s_victim_contact_excess"],
+                                            "times": [datetime(2026, 3, 20, 12, tzinfo=timezone.utc), datetime(2026, 3, 24, 9, tzinfo=timezone.utc)]}])
+    (row,) = back.rows
+    assert row["lead_id"] == lead_id and row["change"] == "returning" and back.reopened == 1
+    assert "s_victim_contact_excess" in row["what_is_new"]
+    assert store.lead(lead_id)["status"] == "new"
+    actions = [r[0] for r in store.db.execute("SELECT action FROM audit_log ORDER BY recorded_at")]
+    assert actions == ["set_status", "reopen_lead"]
+
+
+def test_evidence_after_a_long_gap_starts_a_new_episode(store):
+    first = night(store, date(2026, 3, 1), [{"staff_id": "S1", "day": 1}]).rows[0]["lead_id"]
+    later = night(store, date(2026, 3, 25), [{"staff_id": "S1", "day": 25}]).rows[0]
+    assert later["lead_id"] != first and later["change"] == "new"
+    assert store.db.scalar("SELECT count(*) FROM leads WHERE staff_id = 'S1'") == 2
+
+
+def test_rerun_of_a_finished_night_changes_nothing(store):
+    rows = [{"staff_id": "S1", "score": 60, "day": 20}, {"staff_id": "S2", "score": 30, "day": 19}]
+    first = night(store, date(2026, 3, 20), rows)
+    published = store.db.execute("SELECT lead_id, published_at FROM lead_versions ORDER BY lead_id")
+    again = night(store, date(2026, 3, 20), rows)
+    assert again.unchanged_rerun and not first.unchanged_rerun
+    assert store.db.execute("SELECT lead_id, published_at FROM lead_versions ORDER BY lead_id") == published
+    assert [r["rank"] for r in again.rows] == [1, 2]
+
+
+def test_state_schema_is_versioned_and_migrations_apply_once(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with open_state(path) as s:
+        assert s.version == max(n for n, _ in migrations())
+    with open_state(path) as s:
+        assert s.migrate() == []
+        assert s.db.scalar("SELECT count(*) FROM schema_version") == len(migrations())
+
+
+def test_suppression_needs_reason_and_future_expiry(store):
+    from acu_audit.errors import AcuAuditError
+
+    with pytest.raises(AcuAuditError, match="reason"):
+        store.add_suppression(kind="check", reason=" ", owner="o", expires_on=date(2099, 1, 1), actor="a", check_id="m_banned_channel")
+    with pytest.raises(AcuAuditError, match="not in the future"):
+        store.add_suppression(kind="check", reason="r", owner="o", expires_on=date(2020, 1, 1), actor="a", check_id="m_banned_channel")
+    store.add_suppression(kind="check", reason="pilot", owner="ACU", expires_on=date(2099, 1, 1), actor="a", check_id="m_banned_channel")
+    assert [s["check_id"] for s in store.active_suppressions(date(2098, 12, 31))] == ["m_banned_channel"]
+    assert store.active_suppressions(date(2099, 1, 2)) == []  # expired entries stop applying by themselves
+
+
+def test_busy_state_file_gives_a_clear_error(tmp_path):
+    path = tmp_path / "busy.duckdb"
+    with open_state(path):
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, time, sys
+            con = duckdb.connect({str(path)!r})
+            print("holding", flush=True)
+            time.sleep(30)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        with pytest.raises(DatabaseBusyError, match="database busy"):
+            StateStore(path, busy_timeout_s=1.0)
+        assert time.monotonic() - started < 10
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)

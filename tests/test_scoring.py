@@ -1,0 +1,115 @@
+"""The lead score's promises (docs/scoring.md), proven on small synthetic forces."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import polars as pl
+import pytest
+
+from acu_audit.config import load_settings
+from acu_audit.scoring import ScoringConfig, diminishing_sum, rarity, score_staff
+
+AS_OF = date(2026, 3, 28)
+CFG = ScoringConfig.from_settings(load_settings())
+HIT_SCHEMA = {
+    "hit_id": pl.String, "staff_id": pl.String, "check_id": pl.String, "category": pl.String, "severity": pl.String,
+    "risk": pl.Int64, "weight": pl.Float64, "evidence_at": pl.Datetime("us", "UTC"),
+}
+
+
+def force(n_response: int = 400, n_control: int = 100, n_small: int = 8) -> pl.DataFrame:
+    rows = [{"staff_id": f"R{i}", "unit_function": "response"} for i in range(n_response)]
+    rows += [{"staff_id": f"C{i}", "unit_function": "control_room"} for i in range(n_control)]
+    rows += [{"staff_id": f"X{i}", "unit_function": "exploitation"} for i in range(n_small)]
+    return pl.DataFrame(rows)
+
+
+def hit(staff_id: str, check_id: str, severity: str = "medium", risk: int = 50, weight: float = 1.0,
+        category: str = "U", day: int = 27, n: int = 0) -> dict:
+    return {"hit_id": f"{staff_id}-{check_id}-{n}", "staff_id": staff_id, "check_id": check_id, "category": category,
+            "severity": severity, "risk": risk, "weight": weight,
+            "evidence_at": datetime(2026, 3, day, 12, tzinfo=timezone.utc)}
+
+
+def no_outliers(staff: pl.DataFrame) -> pl.DataFrame:
+    return staff.select("staff_id").with_columns(anomaly_score=pl.lit(0.4), anomaly_percentile=pl.lit(0.5))
+
+
+def scores(hits: list[dict], staff: pl.DataFrame, outliers: pl.DataFrame | None = None) -> dict[str, float]:
+    frame = pl.DataFrame(hits, schema=HIT_SCHEMA)
+    result = score_staff(frame, staff, outliers if outliers is not None else no_outliers(staff), CFG, AS_OF)
+    return dict(zip(result["staff_id"].to_list(), result["score"].to_list()))
+
+
+def test_rarity_is_full_for_rare_checks_and_small_for_common_ones():
+    assert rarity(1 / 2000, "medium", CFG) == 1.0
+    assert rarity(0.5, "low", CFG) < 0.15
+    assert rarity(0.5, "medium", CFG) == CFG.rarity_floor["medium"]
+
+
+def test_severe_check_keeps_a_floor_however_common():
+    # A ring of five colluders in an eight-person unit all trip a critical check.
+    assert rarity(5 / 8, "critical", CFG) >= 0.6
+    staff = force()
+    ring = [hit(f"X{i}", "o_ocg_contact", "critical", 85, category="O") for i in range(5)]
+    result = scores(ring, staff)
+    assert all(result[f"X{i}"] >= 40 for i in range(5)), result
+
+
+def test_one_specific_hit_outranks_many_weak_common_hits():
+    staff = force()
+    # Half of response trips a weak check, each of them ten times.
+    common = [hit(f"R{i}", "u_weak_common", "low", 30, n=k) for i in range(200) for k in range(10)]
+    specific = [hit("R399", "d_drug_nominal_contact", "high", 80, category="D")]
+    result = scores(common + specific, staff)
+    assert result["R399"] > max(result[f"R{i}"] for i in range(200)) * 2
+
+
+def test_volume_alone_does_not_reach_the_top():
+    # A control-room operator who is the force's biggest outlier but tripped no check
+    # scores below anyone with a single specific high-severity hit.
+    staff = force()
+    outliers = no_outliers(staff).with_columns(
+        anomaly_percentile=pl.when(pl.col("staff_id") == "C0").then(1.0).otherwise(0.5),
+        anomaly_score=pl.when(pl.col("staff_id") == "C0").then(0.8).otherwise(0.4),
+    )
+    result = scores([hit("R1", "t_record_altered_not_assigned", "high", 75, category="T")], staff, outliers)
+    assert "C0" in result  # an outlier still gets a lead...
+    assert result["C0"] < result["R1"]  # ...but ranks below real evidence
+
+
+def test_repeats_of_one_check_have_diminishing_returns():
+    assert diminishing_sum([1.0] * 10, CFG.repeat_decay) < 2 * 1.0
+    staff = force()
+    once = scores([hit("R1", "u_capture_no_purpose")], staff)["R1"]
+    ten = scores([hit("R1", "u_capture_no_purpose", n=k) for k in range(10)], staff)["R1"]
+    assert once < ten < 2.2 * once
+
+
+def test_independent_categories_agreeing_boost_the_score():
+    staff = force()
+    one = scores([hit("R1", "d_drug_nominal_contact", "high", 80, category="D")], staff)["R1"]
+    two = scores(
+        [hit("R1", "d_drug_nominal_contact", "high", 80, category="D"),
+         hit("R1", "u_lookup_then_contact", "critical", 85, category="U")], staff
+    )["R1"]
+    same_category = scores(
+        [hit("R1", "d_drug_nominal_contact", "high", 80, category="D"),
+         hit("R1", "d_other", "critical", 85, category="D")], staff
+    )["R1"]
+    assert two > same_category > one
+
+
+def test_recent_evidence_counts_more():
+    staff = force()
+    recent = scores([hit("R1", "b_declined_business_contact", "high", 75, category="B", day=27)], staff)["R1"]
+    old = scores([hit("R1", "b_declined_business_contact", "high", 75, category="B", day=2)], staff)["R1"]
+    assert recent > old
+
+
+@pytest.mark.parametrize("severity", ["low", "medium", "high", "critical"])
+def test_scores_stay_within_0_and_100(severity):
+    staff = force()
+    many = [hit("R1", f"c{k}", severity, 100, weight=3.0, category=c, n=k) for k, c in enumerate("STUDIOMB")]
+    assert 0 < scores(many, staff)["R1"] <= 100
