@@ -8,9 +8,9 @@ WITH associates AS (
     FROM run_lookups l JOIN associates a ON a.staff_id = l.staff_id AND a.associate_id = l.person_id
     UNION ALL
     SELECT l.staff_id, l.event_id, l.occurred_at, l.has_purpose, a.associate_id, a.relationship, 'a case they are on'
-    FROM run_lookups l
-    JOIN ref_case_people cp ON cp.case_id = l.case_id
-    JOIN associates a ON a.staff_id = l.staff_id AND a.associate_id = cp.person_id
+    FROM (SELECT DISTINCT a.staff_id, a.associate_id, a.relationship, cp.case_id
+          FROM associates a JOIN ref_case_people cp ON cp.person_id = a.associate_id) a
+    JOIN run_lookups l ON l.staff_id = a.staff_id AND l.case_id = a.case_id
     WHERE l.person_id IS DISTINCT FROM a.associate_id
 )
 SELECT staff_id,

@@ -10,10 +10,9 @@ WITH ocg_cases AS (
     SELECT l.staff_id, l.event_id, l.occurred_at, l.action, l.local_day, l.on_duty,
            CASE WHEN f.is_ocg THEN 'person:' || l.person_id ELSE 'case:' || l.case_id END AS subject,
            f.is_ocg AS person_marked
-    FROM run_lookups l
+    FROM run_unexplained l
     LEFT JOIN ref_person_flags f ON f.person_id = l.person_id
-    WHERE NOT l.has_purpose
-      AND (coalesce(f.is_ocg, false) OR l.case_id IN (SELECT case_id FROM ocg_cases))
+    WHERE coalesce(f.is_ocg, false) OR l.case_id IN (SELECT case_id FROM ocg_cases)
 ), pairs AS (
     SELECT staff_id, subject, count(*) AS views, count(DISTINCT local_day) AS days,
            bool_or(person_marked) AS person_marked,

@@ -1,11 +1,13 @@
 -- Contact with people on cases the staff member worked, after all those cases closed.
 WITH worked AS (
-    SELECT staff_id, person_id,
-           max(closed_at) AS last_closed,
-           bool_or(closed_at IS NULL) AS any_open,
-           list(DISTINCT case_id ORDER BY case_id) AS cases
-    FROM staff_case_people
-    GROUP BY staff_id, person_id
+    -- Only people the staff member was in contact with in the window.
+    SELECT scp.staff_id, scp.person_id,
+           max(scp.closed_at) AS last_closed,
+           bool_or(scp.closed_at IS NULL) AS any_open,
+           list(DISTINCT scp.case_id ORDER BY scp.case_id) AS cases
+    FROM staff_case_people scp
+    JOIN (SELECT staff_id, person_id FROM run_person_contact WHERE NOT declared) pc USING (staff_id, person_id)
+    GROUP BY scp.staff_id, scp.person_id
 ), after_close AS (
     SELECT m.staff_id, m.cp_person_id AS person_id, m.row_id, m.hour_start, m.message_count, m.on_duty, m.at_night,
            w.last_closed, w.cases

@@ -9,10 +9,14 @@ WITH victim_pairs AS (
     SELECT DISTINCT staff_id, person_id FROM staff_case_people
     WHERE coalesce(unassigned_at, TIMESTAMPTZ 'infinity') > $window_start_utc
       AND coalesce(closed_at, TIMESTAMPTZ 'infinity') > $window_start_utc
+), heavy_pairs AS (
+    -- Only pairs whose contact could qualify: the rest cannot hit, whatever the views.
+    SELECT vp.* FROM victim_pairs vp JOIN peers p USING (peer_group)
+    WHERE vp.messages >= greatest($min_messages, least($peer_multiple, $open_case_multiple) * p.peer_q)
 ), views AS (
     SELECT l.staff_id, l.person_id, l.event_id, l.occurred_at, l.local_day
     FROM run_lookups l
-    JOIN victim_pairs vp USING (staff_id, person_id)
+    JOIN heavy_pairs vp USING (staff_id, person_id)
     WHERE l.action IN ('search', 'view', 'print', 'export', 'screenshot')
 ), near_contact AS (
     SELECT DISTINCT v.staff_id, v.person_id, v.event_id, v.occurred_at, v.local_day

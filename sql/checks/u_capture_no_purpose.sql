@@ -4,10 +4,10 @@
 -- function (a rate, so heavy users are not flagged for volume alone).
 WITH captured AS (
     SELECT *, count(DISTINCT record_type || ':' || record_id) OVER (PARTITION BY staff_id) AS records_captured
-    FROM run_lookups
-    WHERE NOT has_purpose AND list_contains($capture_actions, action)
+    FROM run_unexplained
+    WHERE list_contains($capture_actions, action)
 ), volume AS (
-    SELECT staff_id, count(*) AS lookups FROM run_lookups GROUP BY staff_id
+    SELECT staff_id, lookups FROM run_lookup_totals
 ), per_staff AS (
     SELECT c.staff_id, any_value(c.records_captured) AS records_captured,
            any_value(c.records_captured) / any_value(v.lookups) AS capture_rate

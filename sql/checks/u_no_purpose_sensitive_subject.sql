@@ -5,10 +5,9 @@
 WITH looked AS (
     SELECT l.staff_id, l.person_id, l.event_id, l.occurred_at, l.local_day, l.on_duty,
            f.markers, list_contains(f.case_roles, 'victim') AS case_victim
-    FROM run_lookups l
+    FROM run_unexplained l
     JOIN ref_person_flags f USING (person_id)
-    WHERE NOT l.has_purpose
-      AND l.subject_staff_id IS NULL
+    WHERE l.subject_staff_id IS NULL
       AND NOT f.is_ocg
       AND (f.is_victim OR list_has_any(f.markers, $sensitive_markers))
 ), pairs AS (

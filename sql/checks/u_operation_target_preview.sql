@@ -4,13 +4,16 @@
 WITH targets AS (
     SELECT t.operation_id, t.person_id, o.executed_at
     FROM ref_operation_targets t JOIN ref_operations o USING (operation_id)
+), target_cases AS (
+    SELECT DISTINCT cp.case_id, cp.person_id
+    FROM ref_case_people cp WHERE cp.person_id IN (SELECT person_id FROM targets)
 ), subjects AS (
     SELECT l.staff_id, l.event_id, l.occurred_at, l.person_id
-    FROM run_lookups l WHERE NOT l.has_purpose AND l.person_id IS NOT NULL
+    FROM run_unexplained l WHERE l.person_id IN (SELECT person_id FROM targets)
     UNION ALL
-    SELECT l.staff_id, l.event_id, l.occurred_at, cp.person_id
-    FROM run_lookups l JOIN ref_case_people cp ON cp.case_id = l.case_id
-    WHERE NOT l.has_purpose AND l.person_id IS NULL
+    SELECT l.staff_id, l.event_id, l.occurred_at, tc.person_id
+    FROM run_unexplained l JOIN target_cases tc ON tc.case_id = l.case_id
+    WHERE l.person_id IS NULL
 ), looked AS (
     SELECT DISTINCT s.staff_id, s.event_id, s.occurred_at, s.person_id, t.operation_id, t.executed_at
     FROM subjects s

@@ -3,11 +3,10 @@ WITH looked AS (
     SELECT l.staff_id, l.person_id, l.event_id, l.occurred_at, l.local_day,
            f.address_id IS NOT NULL AND f.address_id = s.home_address_id AS same_address,
            upper(trim(f.surname)) = upper(trim(s.surname)) AS same_surname
-    FROM run_lookups l
+    FROM run_unexplained l
     JOIN ref_staff s USING (staff_id)
     JOIN ref_person_flags f USING (person_id)
-    WHERE NOT l.has_purpose
-      AND l.subject_staff_id IS NULL
+    WHERE l.subject_staff_id IS NULL
       AND ((f.address_id IS NOT NULL AND f.address_id = s.home_address_id)
            OR replace(upper(f.postcode), ' ', '') = replace(upper(s.home_postcode), ' ', ''))
 )

@@ -2,8 +2,8 @@
 -- always; colleagues' when $min_colleagues or more different colleagues were looked up.
 WITH looked AS (
     SELECT *, count(DISTINCT subject_staff_id) FILTER (WHERE subject_staff_id <> staff_id) OVER (PARTITION BY staff_id) AS colleagues
-    FROM run_lookups
-    WHERE NOT has_purpose AND subject_staff_id IS NOT NULL
+    FROM run_unexplained
+    WHERE subject_staff_id IS NOT NULL
 )
 SELECT staff_id,
        max(occurred_at) AS occurred_at,

@@ -28,11 +28,19 @@ WITH staff AS (
     SELECT staff_id, max(n) AS max_lookups_in_an_hour
     FROM (SELECT staff_id, date_trunc('hour', occurred_at) AS h, count(*) AS n FROM run_lookups GROUP BY ALL)
     GROUP BY staff_id
+), all_messages AS (
+    -- Every message, colleagues included (run_messages leaves colleague traffic out).
+    SELECT staff_id,
+           sum(message_count) AS messages,
+           count(DISTINCT counterparty) AS counterparties,
+           sum(message_count) FILTER (WHERE hour(timezone($tz, hour_start)) >= $night_start_hour
+                                         OR hour(timezone($tz, hour_start)) < $night_end_hour) / sum(message_count) AS night_message_share
+    FROM device_messages
+    WHERE hour_start >= $window_start_utc AND hour_start < $window_end_utc
+    GROUP BY staff_id
 ), messages AS (
+    -- Messages with anyone who is not a colleague.
     SELECT m.staff_id,
-           sum(m.message_count) AS messages,
-           count(DISTINCT m.counterparty) AS counterparties,
-           sum(m.message_count) FILTER (WHERE m.at_night) / sum(m.message_count) AS night_message_share,
            sum(m.message_count) FILTER (WHERE NOT m.on_duty) / sum(m.message_count) AS off_duty_message_share,
            coalesce(sum(m.message_count) FILTER (WHERE f.is_victim), 0) AS victim_messages,
            count(DISTINCT m.cp_person_id) FILTER (WHERE f.is_victim) AS victims_contacted,
@@ -66,9 +74,9 @@ SELECT s.staff_id, s.unit_function, s.peer_group,
        coalesce(l.captures_unexplained, 0) AS captures_unexplained,
        coalesce(l.alterations_unassigned, 0) AS alterations_unassigned,
        coalesce(b.max_lookups_in_an_hour, 0) AS max_lookups_in_an_hour,
-       coalesce(m.messages, 0) AS messages,
-       coalesce(m.counterparties, 0) AS counterparties,
-       coalesce(m.night_message_share, 0) AS night_message_share,
+       coalesce(am.messages, 0) AS messages,
+       coalesce(am.counterparties, 0) AS counterparties,
+       coalesce(am.night_message_share, 0) AS night_message_share,
        coalesce(m.off_duty_message_share, 0) AS off_duty_message_share,
        coalesce(m.victim_messages, 0) AS victim_messages,
        coalesce(m.victims_contacted, 0) AS victims_contacted,
@@ -82,6 +90,7 @@ SELECT s.staff_id, s.unit_function, s.peer_group,
 FROM staff s
 LEFT JOIN lookups l USING (staff_id)
 LEFT JOIN busiest_hour b USING (staff_id)
+LEFT JOIN all_messages am USING (staff_id)
 LEFT JOIN messages m USING (staff_id)
 LEFT JOIN risky_contact r USING (staff_id)
 LEFT JOIN declarations d USING (staff_id)

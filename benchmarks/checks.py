@@ -1,0 +1,68 @@
+"""Check-stage speed against a floor, on a loaded warehouse.
+
+    python benchmarks/checks.py --db /tmp/force40k.duckdb [--as-of YYYY-MM-DD] [--repeat 1]
+
+The floor is one plain DuckDB scan-and-group-by over the same window of access
+events and device messages (count per staff member and day). The check stage is
+what a run does after the policing-purpose labels: building the reference and
+run tables, then every check. Prints each part's time, the total and the ratio.
+Run it on a copy if a nightly run may be using the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import date
+from pathlib import Path
+
+from acu_audit.checks import load_catalogue
+from acu_audit.checks.runner import prepare_run_tables, run_check
+from acu_audit.config import load_settings
+from acu_audit.db import Warehouse
+from acu_audit.window import ReviewWindow
+
+FLOOR_SQL = """
+SELECT count(*) FROM (
+    SELECT staff_id, CAST(timezone($tz, occurred_at) AS DATE) AS d, count(*) AS n
+    FROM access_events WHERE occurred_at >= $start AND occurred_at < $end GROUP BY ALL
+    UNION ALL
+    SELECT staff_id, CAST(timezone($tz, hour_start) AS DATE) AS d, sum(message_count) AS n
+    FROM device_messages WHERE hour_start >= $start AND hour_start < $end GROUP BY ALL
+)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--as-of", type=date.fromisoformat)
+    args = parser.parse_args()
+    settings = load_settings()
+    with Warehouse(args.db, memory_limit=settings.runtime.get("memory_limit")) as wh:
+        as_of = args.as_of or wh.scalar("SELECT max(local_day) FROM purpose_days")
+        window = ReviewWindow(as_of, settings.review_window_days, settings.timezone)
+        rows = wh.scalar(
+            "SELECT (SELECT count(*) FROM access_events WHERE occurred_at >= $s AND occurred_at < $e)"
+            " + (SELECT count(*) FROM device_messages WHERE hour_start >= $s AND hour_start < $e)",
+            {"s": window.start_utc, "e": window.end_utc},
+        )
+        started = time.perf_counter()
+        wh.scalar(FLOOR_SQL, {"tz": window.timezone, "start": window.start_utc, "end": window.end_utc})
+        floor = time.perf_counter() - started
+        prepare = prepare_run_tables(wh, settings, window)
+        timings = []
+        for check in load_catalogue():
+            outcome = run_check(wh, check, settings, window, run_id="benchmark")
+            timings.append((outcome.seconds, check.id, outcome.hits, outcome.status))
+    total = prepare + sum(t for t, *_ in timings)
+    print(f"window {window.start} to {as_of}: {rows:,} access events and device messages")
+    print(f"floor (scan and group-by of both tables): {floor:6.2f} s")
+    print(f"run tables (reference as of, resolved messages): {prepare:6.2f} s")
+    for seconds, check_id, hits, status in sorted(timings, reverse=True):
+        print(f"  {seconds:6.2f} s  {check_id:34s} {hits:6d} hits {'' if status == 'ok' else status}")
+    print(f"check stage: {total:6.2f} s = {total / floor:.1f}x the floor")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""`acu-audit run` end to end on a small generated force, in the data contract's form."""
+
+from __future__ import annotations
+
+import os
+import stat
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from acu_audit.cli import app
+from acu_audit.contract import TABLES
+
+LEAD_COLUMNS = ["rank", "lead_id", "staff_ref", "score", "categories", "top_checks", "anomaly_score",
+                "first_seen", "last_seen", "summary"]
+
+
+@pytest.fixture(scope="module")
+def force(tmp_path_factory):
+    from acu_audit.synth import generate_force
+
+    root = tmp_path_factory.mktemp("force")
+    generate_force(root, staff=300, days=21, seed=11)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(force):
+    """One run in the contract's exact form, from the force's folder (default --db in the cwd)."""
+    cwd = os.getcwd()
+    os.chdir(force)
+    try:
+        result = CliRunner().invoke(app, ["run", "--landing", "landing", "--out", "out", "--no-validation"])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    return force
+
+
+def staff_ids(force: Path) -> set[str]:
+    first = sorted((force / "landing").iterdir())[0]
+    return set(pl.read_csv(first / "staff.csv")["staff_id"].to_list())
+
+
+def test_outputs_follow_the_contract(run):
+    out = run / "out"
+    assert (run / "acu_audit.duckdb").exists()  # the default database, in the working directory
+    leads = pl.read_csv(out / "leads.csv")
+    assert leads.columns[: len(LEAD_COLUMNS)] == LEAD_COLUMNS
+    assert "staff_id" not in leads.columns
+    assert leads["rank"].to_list() == list(range(1, leads.height + 1))
+    assert leads["score"].to_list() == sorted(leads["score"].to_list(), reverse=True)
+    assert pl.read_parquet(out / "leads.parquet").height == leads.height
+    assert leads["staff_ref"].str.starts_with("sr-").all()
+    assert leads["first_seen"].str.ends_with("Z").all() and leads["last_seen"].str.ends_with("Z").all()
+    assert set("|".join(leads["categories"].to_list()).replace("|", "")) <= set("STUDIOMB")
+    hits = pl.read_parquet(out / "hits.parquet")
+    assert {"staff_ref", "check_id", "category", "reason", "evidence"} <= set(hits.columns)
+    assert "staff_id" not in hits.columns
+
+
+def test_outputs_are_readable_by_the_owner_only(run):
+    for path in (run / "out").iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_no_output_carries_a_staff_id(run):
+    ids = staff_ids(run)
+    for path in (run / "out").iterdir():
+        text = path.read_bytes().decode("utf-8", errors="ignore")
+        found = [s for s in ids if s in text]
+        assert not found, f"{path.name} carries staff ids {found[:3]}"
+
+
+def test_every_check_ran_and_every_row_is_accounted_for(run):
+    con = duckdb.connect(str(run / "acu_audit.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM check_runs WHERE status <> 'ok'").fetchall()[0][0] == 0
+    read, loaded, dup, rejected = con.execute(
+        'SELECT sum("read"), sum(loaded), sum(duplicate), sum(rejected) FROM ingest_files'
+    ).fetchall()[0]
+    assert read == loaded + dup + rejected
+    stored = sum(con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in TABLES)
+    assert stored == loaded
+    con.close()
+
+
+class _Resources(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.external: list[str] = []
+        self.images = 0
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script" and attrs.get("src"):
+            self.external.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.external.append(attrs["href"])
+        if tag == "img":
+            self.images += 1
+            if not (attrs.get("src") or "").startswith("data:image/png;base64,"):
+                self.external.append(attrs.get("src"))
+        for key in ("src", "href"):
+            value = attrs.get(key) or ""
+            if value.startswith(("http:", "https:", "//")):
+                self.external.append(value)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_report_is_self_contained_with_legend_and_plots(run):
+    html = (run / "out" / "report.html").read_text()
+    parser = _Resources()
+    parser.feed(html)
+    assert parser.external == []
+    assert "@import" not in html and "url(http" not in html
+    text = " ".join(parser.text)
+    assert "Social media" in text and "Unauthorised disclosure" in text
+    leads = pl.read_csv(run / "out" / "leads.csv")
+    assert parser.images == min(leads.height, 25)  # one timeline per detailed lead
+
+
+def test_rerun_of_the_same_night_is_byte_identical(run):
+    before = (run / "out" / "leads.csv").read_bytes()
+    state = duckdb.connect(str(run / "acu_audit.state.duckdb"), read_only=True)
+    versions = state.execute("SELECT count(*), max(published_at) FROM lead_versions").fetchall()
+    state.close()
+    cwd = os.getcwd()
+    os.chdir(run)
+    try:
+        result = CliRunner().invoke(app, ["run", "--landing", "landing", "--out", "out", "--no-validation"])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    assert (run / "out" / "leads.csv").read_bytes() == before
+    state = duckdb.connect(str(run / "acu_audit.state.duckdb"), read_only=True)
+    assert state.execute("SELECT count(*), max(published_at) FROM lead_versions").fetchall() == versions
+    state.close()
+
+
+def test_reveal_identities_adds_staff_id_and_is_recorded(run, tmp_path):
+    result = CliRunner().invoke(app, [
+        "run", "--landing", str(run / "landing"), "--out", str(tmp_path / "revealed"), "--db", str(run / "acu_audit.duckdb"),
+        "--reveal-identities", "--no-validation", "--actor", "analyst7",
+    ])
+    assert result.exit_code == 0, result.output
+    leads = pl.read_csv(tmp_path / "revealed" / "leads.csv")
+    assert "staff_id" in leads.columns and set(leads["staff_id"]) <= staff_ids(run)
+    state = duckdb.connect(str(run / "acu_audit.state.duckdb"), read_only=True)
+    reveals = state.execute("SELECT actor, reason, scope FROM reveals").fetchall()
+    state.close()
+    assert ("analyst7", "not given", "run outputs") in reveals
