@@ -9,24 +9,31 @@ WITH staff AS (
     FROM ref_staff
     WHERE end_date IS NULL OR end_date >= $window_start
 ), lookups AS (
-    SELECT l.staff_id,
+    -- One pass over every look-up in the window: cheap counts only (the distinct count is
+    -- approximate, HyperLogLog; a feature does not need it exact).
+    SELECT staff_id,
            count(*) AS lookups,
-           count(DISTINCT l.person_id) AS persons_looked_up,
-           count(*) FILTER (WHERE NOT l.has_purpose) AS unexplained_lookups,
-           count(*) FILTER (WHERE NOT l.has_purpose) / count(*) AS unexplained_share,
-           count(*) FILTER (WHERE NOT l.on_duty) / count(*) AS off_duty_lookup_share,
-           count(DISTINCT l.person_id) FILTER (WHERE NOT l.has_purpose AND (f.is_victim OR list_has_any(f.markers, $sensitive_markers)))
-               AS sensitive_subjects_unexplained,
-           count(DISTINCT l.person_id) FILTER (WHERE NOT l.has_purpose AND f.is_ocg) AS ocg_subjects_unexplained,
-           count(*) FILTER (WHERE NOT l.has_purpose AND list_contains($capture_actions, l.action)) AS captures_unexplained,
-           count(*) FILTER (WHERE l.action IN ('delete', 'update') AND NOT l.via_assignment AND NOT l.via_unit_case)
+           approx_count_distinct(person_id) AS persons_looked_up,
+           count(*) FILTER (WHERE NOT has_purpose) AS unexplained_lookups,
+           count(*) FILTER (WHERE NOT has_purpose) / count(*) AS unexplained_share,
+           count(*) FILTER (WHERE NOT on_duty) / count(*) AS off_duty_lookup_share,
+           count(*) FILTER (WHERE action IN ('delete', 'update') AND NOT via_assignment AND NOT via_unit_case)
                AS alterations_unassigned
-    FROM run_lookups l
+    FROM run_lookups
+    GROUP BY staff_id
+), unexplained AS (
+    -- Who and what was looked up without purpose: from the small table of unexplained look-ups.
+    SELECT l.staff_id,
+           count(DISTINCT l.person_id) FILTER (WHERE f.is_victim OR list_has_any(f.markers, $sensitive_markers))
+               AS sensitive_subjects_unexplained,
+           count(DISTINCT l.person_id) FILTER (WHERE f.is_ocg) AS ocg_subjects_unexplained,
+           count(*) FILTER (WHERE list_contains($capture_actions, l.action)) AS captures_unexplained
+    FROM run_unexplained l
     LEFT JOIN ref_person_flags f USING (person_id)
     GROUP BY l.staff_id
 ), busiest_hour AS (
     SELECT staff_id, max(n) AS max_lookups_in_an_hour
-    FROM (SELECT staff_id, date_trunc('hour', occurred_at) AS h, count(*) AS n FROM run_lookups GROUP BY ALL)
+    FROM (SELECT staff_id, epoch_us(occurred_at) // 3600000000 AS h, count(*) AS n FROM run_lookups GROUP BY ALL)
     GROUP BY staff_id
 ), all_messages AS (
     -- Every message, colleagues included (run_messages leaves colleague traffic out).
@@ -69,9 +76,9 @@ SELECT s.staff_id, s.unit_function, s.peer_group,
        coalesce(l.unexplained_lookups, 0) AS unexplained_lookups,
        coalesce(l.unexplained_share, 0) AS unexplained_share,
        coalesce(l.off_duty_lookup_share, 0) AS off_duty_lookup_share,
-       coalesce(l.sensitive_subjects_unexplained, 0) AS sensitive_subjects_unexplained,
-       coalesce(l.ocg_subjects_unexplained, 0) AS ocg_subjects_unexplained,
-       coalesce(l.captures_unexplained, 0) AS captures_unexplained,
+       coalesce(u.sensitive_subjects_unexplained, 0) AS sensitive_subjects_unexplained,
+       coalesce(u.ocg_subjects_unexplained, 0) AS ocg_subjects_unexplained,
+       coalesce(u.captures_unexplained, 0) AS captures_unexplained,
        coalesce(l.alterations_unassigned, 0) AS alterations_unassigned,
        coalesce(b.max_lookups_in_an_hour, 0) AS max_lookups_in_an_hour,
        coalesce(am.messages, 0) AS messages,
@@ -89,6 +96,7 @@ SELECT s.staff_id, s.unit_function, s.peer_group,
        coalesce(d.declined_business_interests, 0) AS declined_business_interests
 FROM staff s
 LEFT JOIN lookups l USING (staff_id)
+LEFT JOIN unexplained u USING (staff_id)
 LEFT JOIN busiest_hour b USING (staff_id)
 LEFT JOIN all_messages am USING (staff_id)
 LEFT JOIN messages m USING (staff_id)

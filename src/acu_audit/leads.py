@@ -93,35 +93,51 @@ def publish_leads(
     previous_tonight = {
         r["lead_id"]: r for r in db.records("SELECT * FROM lead_versions WHERE as_of = $d", {"d": as_of})
     }
+    staff_ids = scored["staff_id"].to_list()
+    # Each staff member's latest lead, and each lead's last list before tonight: two queries, not two per lead.
+    latest = {
+        r["staff_id"]: r
+        for r in db.records(
+            """SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY staff_id ORDER BY episode_start DESC) AS rn
+                              FROM leads WHERE staff_id IN (SELECT unnest($ids))) WHERE rn = 1""",
+            {"ids": staff_ids},
+            step="latest leads",
+        )
+    }
+    previous = {
+        r["lead_id"]: r
+        for r in db.records(
+            """SELECT lead_id, score, categories FROM (
+                   SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY as_of DESC) AS rn
+                   FROM lead_versions WHERE as_of < $d) WHERE rn = 1""",
+            {"d": as_of},
+            step="previous lists",
+        )
+    }
+    new_leads, extended, reopen = [], [], []
     with db.transaction():
         for row in scored.sort(["score", "staff_id"], descending=[True, False]).iter_rows(named=True):
             staff_id = row["staff_id"]
             staff_ref = staff_refs[staff_id]
             first_seen = row["first_seen"] or window_start
             last_seen = row["last_seen"] or end_of_day
-            hit_days = _evidence_days(row, first_seen, last_seen)
-            cluster_start, _ = latest_cluster(hit_days, gap_days)
-            lead = _latest_lead(state, staff_id)
+            cluster_start, _ = latest_cluster(_evidence_days(row, first_seen, last_seen), gap_days)
+            lead = latest.get(staff_id)
             if lead is None or cluster_start > _as_date(lead["last_seen"]) + timedelta(days=gap_days):
-                lead_id = lead_id_for(staff_ref, cluster_start)
-                db.execute(
-                    """INSERT INTO leads (lead_id, staff_id, staff_ref, episode_start, first_seen, last_seen, created_as_of, status)
-                       VALUES ($l, $s, $r, $e, $f, $ls, $a, 'new') ON CONFLICT DO NOTHING""",
-                    {"l": lead_id, "s": staff_id, "r": staff_ref, "e": cluster_start, "f": first_seen, "ls": last_seen, "a": as_of},
-                    step="create lead",
-                )
-                lead = state.lead(lead_id)
+                lead = {
+                    "lead_id": lead_id_for(staff_ref, cluster_start), "staff_id": staff_id, "staff_ref": staff_ref,
+                    "episode_start": cluster_start, "first_seen": first_seen, "last_seen": last_seen,
+                    "created_as_of": as_of, "status": "new", "closed_last_seen": None,
+                }
+                new_leads.append(lead)
                 created += 1
             else:
-                db.execute(
-                    "UPDATE leads SET first_seen = least(first_seen, $f), last_seen = greatest(last_seen, $ls) WHERE lead_id = $l",
-                    {"f": first_seen, "ls": last_seen, "l": lead["lead_id"]},
-                    step="extend lead",
-                )
+                extended.append((first_seen, last_seen, lead["lead_id"]))
             lead_id = lead["lead_id"]
+            status = lead["status"]
             what_is_new = None
             returning = previous_tonight.get(lead_id, {}).get("change") == "returning"
-            if lead["status"] == "no_further_action":
+            if status == "no_further_action":
                 closed_at = lead["closed_last_seen"]
                 if closed_at is not None and last_seen <= closed_at:
                     held_back += 1  # closed, and nothing newer than what was closed
@@ -129,29 +145,20 @@ def publish_leads(
                 returning = True
                 new_checks = _checks_after(row, closed_at)
                 what_is_new = "new evidence since closure: " + (", ".join(new_checks) if new_checks else "later activity")
-                db.execute(
-                    "UPDATE leads SET status = 'new', status_changed_at = now(), status_actor = 'acu-audit' WHERE lead_id = $l",
-                    {"l": lead_id},
-                )
-                state.audit("acu-audit", "reopen_lead", lead_id, {"as_of": as_of, "what_is_new": what_is_new})
-                reopened += 1
+                reopen.append((lead_id, what_is_new))
+                status = "new"
             elif returning:
                 what_is_new = previous_tonight[lead_id]["what_is_new"]
-            prev = db.records(
-                "SELECT score, categories FROM lead_versions WHERE lead_id = $l AND as_of < $d ORDER BY as_of DESC LIMIT 1",
-                {"l": lead_id, "d": as_of},
-            )
+            prev = previous.get(lead_id)
             if returning:
                 change = "returning"
-            elif not prev:
+            elif prev is None:
                 change = "new"
             else:
-                gained = sorted(set(row["categories"]) - set(prev[0]["categories"]))
-                if gained or row["score"] >= prev[0]["score"] + escalation_points:
+                gained = sorted(set(row["categories"]) - set(prev["categories"]))
+                if gained or row["score"] >= prev["score"] + escalation_points:
                     change = "escalated"
-                    what_is_new = (
-                        f"new categories: {', '.join(gained)}" if gained else f"score up from {prev[0]['score']:.1f}"
-                    )
+                    what_is_new = f"new categories: {', '.join(gained)}" if gained else f"score up from {prev['score']:.1f}"
                 else:
                     change = "unchanged"
             candidates.append(
@@ -168,11 +175,29 @@ def publish_leads(
                     "summary": summarise(row, check_titles, peer_groups.get(staff_id)),
                     "change": change,
                     "what_is_new": what_is_new,
-                    "status": "new" if returning else state.lead(lead_id)["status"],
+                    "status": status,
                     "hit_ids": row["hit_ids"],
                     "explanation": json.dumps(explanations.get(staff_id, []), default=str),
                 }
             )
+        db.executemany(
+            """INSERT INTO leads (lead_id, staff_id, staff_ref, episode_start, first_seen, last_seen, created_as_of, status)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 'new') ON CONFLICT DO NOTHING""",
+            [(l["lead_id"], l["staff_id"], l["staff_ref"], l["episode_start"], l["first_seen"], l["last_seen"], as_of) for l in new_leads],
+            step="create leads",
+        )
+        db.executemany(
+            "UPDATE leads SET first_seen = least(first_seen, ?), last_seen = greatest(last_seen, ?) WHERE lead_id = ?",
+            extended,
+            step="extend leads",
+        )
+        for lead_id, what in reopen:
+            db.execute(
+                "UPDATE leads SET status = 'new', status_changed_at = now(), status_actor = 'acu-audit' WHERE lead_id = $l",
+                {"l": lead_id},
+            )
+            state.audit("acu-audit", "reopen_lead", lead_id, {"as_of": as_of, "what_is_new": what})
+            reopened += 1
         for rank, c in enumerate(candidates, start=1):
             c["rank"] = rank
         unchanged_rerun = _same_list(previous_tonight, candidates)
@@ -205,13 +230,6 @@ def _evidence_days(row: dict[str, Any], first_seen: datetime, last_seen: datetim
 def _checks_after(row: dict[str, Any], closed_at: datetime | None) -> list[str]:
     after = row.get("check_last_seen") or {}
     return sorted(c for c, t in after.items() if closed_at is None or (t is not None and t > closed_at))
-
-
-def _latest_lead(state: StateStore, staff_id: str) -> dict[str, Any] | None:
-    rows = state.db.records(
-        "SELECT * FROM leads WHERE staff_id = $s ORDER BY episode_start DESC LIMIT 1", {"s": staff_id}, step="latest lead"
-    )
-    return rows[0] if rows else None
 
 
 def _same_list(stored: dict[str, dict], candidates: list[dict]) -> bool:

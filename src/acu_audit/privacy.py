@@ -62,13 +62,14 @@ def staff_ref(key: bytes, staff_id: str) -> str:
 
 
 def register_staff_refs(wh: Warehouse, key: bytes, extra_ids: Iterable[str] = ()) -> int:
-    """(Re)build the temp table ``staff_refs(staff_id, staff_ref)`` for every staff_id known.
+    """(Re)build the temp table ``staff_refs(staff_id, staff_ref)``.
 
-    Covers every version of the staff table, every staff_id seen in events (an
-    unresolved reference is pseudonymised too), plus ``extra_ids``.
+    Covers every version of the staff table and every staff_id with a check hit (an
+    unresolved reference is pseudonymised too), plus ``extra_ids``: everyone an output
+    can mention.
     """
     ids: set[str] = set(extra_ids)
-    for table in ("staff", "access_events", "device_messages", "duty_roster", "timesheets"):
+    for table in ("staff", "check_hits"):
         if wh.table_exists(table):
             ids.update(r[0] for r in wh.execute(f'SELECT DISTINCT staff_id FROM "{table}" WHERE staff_id IS NOT NULL'))
     ordered = sorted(ids)

@@ -28,40 +28,52 @@ def _env() -> Environment:
     return Environment(loader=PackageLoader("acu_audit", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
 
-def timeline_png(wh: Warehouse, staff_id: str, window) -> str:
+def timeline_frames(wh: Warehouse, staff_ids: list[str], window) -> dict[str, pl.DataFrame]:
+    """Per staff member and local day: look-ups with and without purpose, messages, on duty.
+
+    One query per source for all the leads shown, not one per lead.
+    """
+    params = {"ids": staff_ids, "a": window.start, "b": window.as_of, "tz": window.timezone,
+              "from_utc": window.start_utc, "to_utc": window.end_utc}
+    lookups = wh.frame(
+        """SELECT staff_id, local_day AS day, count(*) FILTER (WHERE has_purpose) AS with_purpose,
+                  count(*) FILTER (WHERE NOT has_purpose) AS no_purpose
+           FROM access_purpose WHERE staff_id IN (SELECT unnest($ids)) AND local_day BETWEEN $a AND $b GROUP BY ALL""",
+        {k: params[k] for k in ("ids", "a", "b")},
+    )
+    messages = wh.frame(
+        """SELECT staff_id, CAST(timezone($tz, hour_start) AS DATE) AS day, sum(message_count) AS messages
+           FROM device_messages WHERE staff_id IN (SELECT unnest($ids)) AND hour_start >= $from_utc AND hour_start < $to_utc
+           GROUP BY ALL""",
+        {k: params[k] for k in ("ids", "tz", "from_utc", "to_utc")},
+    )
+    on_duty = wh.frame(
+        """SELECT DISTINCT staff_id, CAST(timezone($tz, shift_start) AS DATE) AS day, true AS on_duty
+           FROM duty_roster WHERE staff_id IN (SELECT unnest($ids)) AND duty_type IN ('duty', 'overtime', 'training')
+             AND shift_start >= $from_utc - INTERVAL 1 DAY AND shift_start < $to_utc""",
+        {k: params[k] for k in ("ids", "tz", "from_utc", "to_utc")},
+    )
+    days = pl.DataFrame({"day": window.days_list()})
+    frames = {}
+    for staff_id in staff_ids:
+        frames[staff_id] = (
+            days.join(lookups.filter(pl.col("staff_id") == staff_id).drop("staff_id"), on="day", how="left")
+            .join(messages.filter(pl.col("staff_id") == staff_id).drop("staff_id"), on="day", how="left")
+            .join(on_duty.filter(pl.col("staff_id") == staff_id).drop("staff_id"), on="day", how="left")
+            .with_columns(pl.col("with_purpose", "no_purpose", "messages").cast(pl.Int64), pl.col("on_duty").cast(pl.Boolean))
+            .fill_null(0)
+            .sort("day")
+        )
+    return frames
+
+
+def timeline_png(frame: pl.DataFrame) -> str:
     """Look-ups per day (with and without purpose), contact volume per day, days off duty shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    params = {"s": staff_id, "a": window.start, "b": window.as_of, "tz": window.timezone,
-              "from_utc": window.start_utc, "to_utc": window.end_utc}
-    days = pl.DataFrame({"day": window.days_list()})
-    lookups = wh.frame(
-        """SELECT local_day AS day, count(*) FILTER (WHERE has_purpose) AS with_purpose,
-                  count(*) FILTER (WHERE NOT has_purpose) AS no_purpose
-           FROM access_purpose WHERE staff_id = $s AND local_day BETWEEN $a AND $b GROUP BY 1""",
-        {k: params[k] for k in ("s", "a", "b")},
-    )
-    messages = wh.frame(
-        """SELECT CAST(timezone($tz, hour_start) AS DATE) AS day, sum(message_count) AS messages
-           FROM device_messages WHERE staff_id = $s AND hour_start >= $from_utc AND hour_start < $to_utc GROUP BY 1""",
-        {k: params[k] for k in ("s", "tz", "from_utc", "to_utc")},
-    )
-    on_duty = wh.frame(
-        """SELECT DISTINCT CAST(timezone($tz, shift_start) AS DATE) AS day, true AS on_duty
-           FROM duty_roster WHERE staff_id = $s AND duty_type IN ('duty', 'overtime', 'training')
-             AND shift_start >= $from_utc - INTERVAL 1 DAY AND shift_start < $to_utc""",
-        {k: params[k] for k in ("s", "tz", "from_utc", "to_utc")},
-    )
-    frame = (
-        days.join(lookups, on="day", how="left")
-        .join(messages, on="day", how="left")
-        .join(on_duty, on="day", how="left")
-        .fill_null(0)
-        .sort("day")
-    )
     fig, ax = plt.subplots(figsize=(7.5, 2.4), dpi=90)
     x = list(range(frame.height))
     for i, duty in enumerate(frame["on_duty"].to_list()):
@@ -86,30 +98,45 @@ def timeline_png(wh: Warehouse, staff_id: str, window) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _evidence_rows(wh: Warehouse, evidence: list[str], tz: str) -> list[dict[str, Any]]:
-    """The first evidence rows, shown without names: ids, times, systems, counts."""
-    access = [e.split(":", 1)[1] for e in evidence if e.startswith("access_events:")][:MAX_EVIDENCE_ROWS]
-    messages = [e.split(":", 1)[1] for e in evidence if e.startswith("device_messages:")][:MAX_EVIDENCE_ROWS]
-    rows: list[dict[str, Any]] = []
-    if access:
-        rows += wh.records(
-            """SELECT 'look-up' AS kind, event_id AS id, strftime(timezone($tz, occurred_at), '%d %b %H:%M') AS seen_at,
+def evidence_rows(wh: Warehouse, evidence_by_lead: dict[str, list[str]], tz: str) -> dict[str, list[dict[str, Any]]]:
+    """The first evidence rows of each lead, without names: ids, times, systems, counts.
+
+    One query per evidence table for all the leads shown.
+    """
+    wanted = {
+        lead: ([e.split(":", 1)[1] for e in ev if e.startswith("access_events:")][:MAX_EVIDENCE_ROWS],
+               [e.split(":", 1)[1] for e in ev if e.startswith("device_messages:")][:MAX_EVIDENCE_ROWS])
+        for lead, ev in evidence_by_lead.items()
+    }
+    access_ids = sorted({i for a, _ in wanted.values() for i in a})
+    message_ids = sorted({i for _, m in wanted.values() for i in m})
+    access = {
+        r["id"]: r
+        for r in wh.records(
+            """SELECT 'look-up' AS kind, event_id AS id, occurred_at AS t, strftime(timezone($tz, occurred_at), '%d %b %H:%M') AS seen_at,
                       system || ' ' || action || ' ' || record_type || ' ' || record_id AS what,
                       coalesce('person ' || person_id, '') || coalesce(' case ' || case_id, '') AS about
-               FROM access_events WHERE event_id IN (SELECT unnest($ids)) ORDER BY occurred_at""",
-            {"ids": access, "tz": tz},
+               FROM access_events WHERE event_id IN (SELECT unnest($ids))""",
+            {"ids": access_ids, "tz": tz},
         )
-    if messages:
-        rows += wh.records(
-            """SELECT 'message' AS kind, m.row_id AS id, strftime(timezone($tz, m.hour_start), '%d %b %H:00') AS seen_at,
+    } if access_ids else {}
+    messages = {
+        r["id"]: r
+        for r in wh.records(
+            """SELECT 'message' AS kind, m.row_id AS id, m.hour_start AS t, strftime(timezone($tz, m.hour_start), '%d %b %H:00') AS seen_at,
                       m.message_count || ' ' || m.channel || ' ' || m.direction AS what,
                       coalesce('person ' || d.person_id, 'organisation ' || d.organisation_id,
                                CASE WHEN d.staff_id IS NOT NULL THEN 'a colleague' END, 'unknown to force systems') AS about
                FROM device_messages m LEFT JOIN ref_contact_directory d USING (counterparty)
-               WHERE m.row_id IN (SELECT unnest($ids)) ORDER BY m.hour_start""",
-            {"ids": messages, "tz": tz},
+               WHERE m.row_id IN (SELECT unnest($ids))""",
+            {"ids": message_ids, "tz": tz},
         )
-    return rows
+    } if message_ids else {}
+    return {
+        lead: sorted([access[i] for i in a if i in access], key=lambda r: r["t"])
+        + sorted([messages[i] for i in m if i in messages], key=lambda r: r["t"])
+        for lead, (a, m) in wanted.items()
+    }
 
 
 def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
@@ -121,16 +148,23 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         {"d": ctx.as_of},
     )
     titles = {c.id: c.meta for c in load_catalogue()}
-    detailed = []
-    for lead in leads[:MAX_LEADS_DETAILED]:
-        hits = wh.records(
+    shown = leads[:MAX_LEADS_DETAILED]
+    timelines = timeline_frames(wh, [lead["staff_id"] for lead in shown], window)
+    hits_by_lead = {
+        lead["lead_id"]: wh.records(
             """SELECT check_id, category, severity, reason, evidence, subject,
                       strftime(coalesce(occurred_at, window_end), '%Y-%m-%d %H:%M') AS hit_at
                FROM check_hits WHERE as_of = $d AND hit_id IN (SELECT unnest($ids))
                ORDER BY check_id, hit_at""",
             {"d": ctx.as_of, "ids": lead["hit_ids"]},
         )
-        evidence = [e for h in hits for e in h["evidence"]]
+        for lead in shown
+    }
+    evidence = {lid: [e for h in hits for e in h["evidence"]] for lid, hits in hits_by_lead.items()}
+    rows = evidence_rows(wh, evidence, window.timezone)
+    detailed = []
+    for lead in shown:
+        hits = hits_by_lead[lead["lead_id"]]
         detailed.append(
             {
                 **lead,
@@ -141,9 +175,9 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
                     for h in hits
                 ],
                 "explanation": json.loads(lead["explanation"] or "[]"),
-                "evidence_rows": _evidence_rows(wh, evidence, window.timezone),
-                "evidence_total": len(evidence),
-                "timeline": timeline_png(wh, lead["staff_id"], window),
+                "evidence_rows": rows[lead["lead_id"]],
+                "evidence_total": len(evidence[lead["lead_id"]]),
+                "timeline": timeline_png(timelines[lead["staff_id"]]),
             }
         )
     return {
