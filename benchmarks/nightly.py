@@ -60,7 +60,7 @@ def _in_process(landing: Path, db: Path, out: Path, as_of: str | None, validate:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--landing", type=Path, required=True)
-    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--work", type=Path, help="working folder (required)")
     parser.add_argument("--reuse", action="store_true", help="keep WORK/history.duckdb if it exists")
     parser.add_argument("--validate", action="store_true", help="run the Great Expectations suites on the new night")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -71,6 +71,8 @@ def main() -> None:
     if args.child:
         _child(args)
         return
+    if args.work is None:
+        parser.error("--work is required")
     os.environ.setdefault("ACU_AUDIT_SECRET", "benchmark-only-key")
     drops = sorted(p for p in args.landing.iterdir() if p.is_dir())
     work = args.work

@@ -4,16 +4,36 @@ from __future__ import annotations
 
 import csv
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from acu_audit.contract import TABLES
+# Never touch the user's real key or Prefect home from tests. Prefect reads its settings
+# when first imported, so these are set before anything imports it.
+_PREFECT_TMP = Path(tempfile.mkdtemp(prefix="acu-audit-prefect-"))
+os.environ.setdefault("ACU_AUDIT_SECRET", "test-secret-not-for-production")
+os.environ["PREFECT_HOME"] = str(_PREFECT_TMP / "home")
+os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(_PREFECT_TMP / "storage")  # cached results outlive a harness
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+os.environ.pop("PREFECT_API_URL", None)
+
+from acu_audit.contract import TABLES  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-# Never touch the user's real secret or Prefect home from tests.
-os.environ.setdefault("ACU_AUDIT_SECRET", "test-secret-not-for-production")
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server for the whole session (it takes ~20 s to start)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):  # saves ~1 s per flow run
+        with prefect_test_harness(server_startup_timeout=None):
+            yield
 
 
 def write_table(folder: Path, table: str, rows: list[dict], columns: list[str] | None = None) -> Path:

@@ -29,7 +29,7 @@ def force(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run(force):
+def run(force, prefect_harness):
     """One run in the contract's exact form, from the force's folder (default --db in the cwd)."""
     cwd = os.getcwd()
     os.chdir(force)
@@ -144,7 +144,7 @@ def test_rerun_of_the_same_night_is_byte_identical(run):
     state.close()
 
 
-def test_reveal_identities_adds_staff_id_and_is_recorded(run, tmp_path):
+def test_reveal_identities_adds_staff_id_and_is_recorded(run, tmp_path, prefect_harness):
     result = CliRunner().invoke(app, [
         "run", "--landing", str(run / "landing"), "--out", str(tmp_path / "revealed"), "--db", str(run / "acu_audit.duckdb"),
         "--reveal-identities", "--no-validation", "--actor", "analyst7",

@@ -114,3 +114,25 @@ CREATE TABLE IF NOT EXISTS suppressed_hits (
     hit_id          VARCHAR NOT NULL,
     suppression_id  INTEGER NOT NULL
 );
+
+-- Feed health per as-of date: tonight's rows per event table (and per system) against the
+-- trailing baseline.
+CREATE TABLE IF NOT EXISTS feed_health (
+    as_of           DATE NOT NULL,
+    data_as_of      DATE,
+    feed            VARCHAR NOT NULL,
+    rows_tonight    BIGINT NOT NULL,
+    baseline_median DOUBLE,
+    status          VARCHAR NOT NULL     -- ok | thin | missing | new
+);
+
+-- The nightly runs that completed, per as-of date (backfill resumes from here).
+CREATE TABLE IF NOT EXISTS run_log (
+    as_of          DATE NOT NULL,
+    run_id         VARCHAR NOT NULL,
+    finished_at    TIMESTAMPTZ NOT NULL,
+    status         VARCHAR NOT NULL,     -- completed | completed_with_warnings
+    leads          INTEGER,
+    warnings       VARCHAR[],
+    leads_sha256   VARCHAR
+);

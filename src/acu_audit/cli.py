@@ -108,30 +108,94 @@ def run(
     reason: Annotated[Optional[str], typer.Option(help="Why identities are revealed (recorded with the reveal).")] = None,
     actor: Annotated[Optional[str], typer.Option(help="Who is running this (default: the login name).")] = None,
 ) -> None:
-    """Load new drops, run the checks over the review window and write the outputs."""
-    from acu_audit.config import load_settings
-    from acu_audit.pipeline import RunContext, run_nightly
+    """Load new drops, run the checks over the review window and write the outputs.
 
-    try:
-        ctx = RunContext(
-            landing=landing,
-            out=out_dir,
-            db=db,
-            settings=load_settings(config),
-            as_of=_date(as_of),
-            reveal_identities=reveal_identities,
-            reveal_reason=reason,
-            actor=actor,
-            state=state,
-            validate=not no_validation,
-            progress=lambda msg: console.print(f"[dim]{msg}[/]"),
-        )
-        run_nightly(ctx)
-    except (AcuAuditError, FileNotFoundError) as exc:
-        _fail(exc)
-    for warning in ctx.warnings:
+    Runs the nightly Prefect flow (pipelines/nightly.py) on Prefect's ephemeral API:
+    no server to start.
+    """
+    final = run_flow(
+        landing=landing, out_dir=out_dir, db=db, as_of=_date(as_of), state=state, config=config,
+        reveal_identities=reveal_identities, reason=reason, actor=actor, validate=not no_validation,
+    )
+    out.print(f"{final['message']}\n  {out_dir / 'leads.csv'}\n  {out_dir / 'report.html'}")
+
+
+def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], state: Optional[Path] = None,
+             config: Optional[Path] = None, reveal_identities: bool = False, reason: Optional[str] = None,
+             actor: Optional[str] = None, validate: bool = True) -> dict:
+    """Run the nightly flow in this process and return its final message and warnings."""
+    import os
+
+    # Plain progress lines on the terminal; Prefect's own console logging only for problems.
+    os.environ.setdefault("ACU_AUDIT_PROGRESS", "console")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not landing.is_dir():
+        _fail(AcuAuditError(f"landing folder not found: {landing}"))
+    console.print("[dim]starting the nightly flow on Prefect's ephemeral API (the first start takes about 20 s)[/]")
+    from pipelines.nightly import nightly_audit
+
+    final = nightly_audit(
+        landing=str(landing), db=str(db), out=str(out_dir), as_of=as_of, state=str(state) if state else None,
+        config=str(config) if config else None, reveal_identities=reveal_identities, reveal_reason=reason,
+        actor=actor, validate=validate, return_state=True,
+    )
+    if not final.is_completed():
+        _fail(AcuAuditError(final.message or "the nightly flow failed"))
+    data = final.result() or {}
+    for warning in data.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")
-    out.print(f"as of {ctx.as_of}: outputs in {out_dir}")
+    return {"message": final.message, **data}
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Option("--dir", help="Where the demo force and its outputs go.")] = Path("demo"),
+    staff: Annotated[int, typer.Option(help="Workforce size.")] = 2000,
+    days: Annotated[int, typer.Option(help="Nights of data.")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Generate a demo force, load its history, run the nightly flow for the latest night, show the top ten."""
+    import json as _json
+    import time
+
+    import polars as pl
+
+    from acu_audit.db import Warehouse
+    from acu_audit.ingest import ingest_landing
+    from acu_audit.synth import generate_force  # the generator is never on the pipeline path
+
+    started = time.perf_counter()
+    landing, truth = folder / "landing", folder / "truth.json"
+    wanted = {"staff": staff, "days": days, "seed": seed}
+    existing = _json.loads(truth.read_text()) if truth.exists() else {}
+    if landing.is_dir() and all(existing.get(k) == v for k, v in wanted.items()):
+        console.print(f"[dim]reusing the demo force in {landing}[/]")
+    else:
+        console.print(f"[dim]generating a demo force: {staff:,} staff, {days} nights (seed {seed}) ...[/]")
+        for stale in (folder / "acu_audit.duckdb", folder / "acu_audit.duckdb.wal", folder / "acu_audit.state.duckdb"):
+            stale.unlink(missing_ok=True)
+        generate_force(folder, staff=staff, days=days, seed=seed)
+    drops = sorted(p.name for p in landing.iterdir() if p.is_dir())
+    db = folder / "acu_audit.duckdb"
+    # A force loads its history once; the nightly flow then validates and loads each new night.
+    console.print(f"[dim]loading the history ({len(drops) - 1} nights before {drops[-1]}) ...[/]")
+    try:
+        with Warehouse(db) as wh:
+            history = ingest_landing(wh, landing, up_to=date.fromisoformat(drops[-2]))
+    except AcuAuditError as exc:
+        _fail(exc)
+    console.print(f"[dim]history: {history.totals()['loaded']:,} rows in {history.seconds:.0f} s[/]")
+    run_flow(landing=landing, out_dir=folder / "out", db=db, as_of=date.fromisoformat(drops[-1]))
+    leads = pl.read_csv(folder / "out" / "leads.csv")
+    table = Table(title=f"Top ten of {leads.height} leads as of {drops[-1]}")
+    for col in ("#", "staff_ref", "score", "categories", "summary"):
+        table.add_column(col, overflow="fold")
+    for r in leads.head(10).iter_rows(named=True):
+        table.add_row(str(r["rank"]), r["staff_ref"], f"{r['score']:.1f}", r["categories"], r["summary"])
+    out.print(table)
+    out.print(f"report: {(folder / 'out' / 'report.html').resolve()}")
+    out.print(f"done in {time.perf_counter() - started:.0f} s. Next: acu-audit leads list --db {db}")
 
 
 # ---- analyst commands -------------------------------------------------------------------

@@ -109,6 +109,55 @@ def step_ingest(wh: Warehouse, ctx: RunContext) -> Any:
     return report
 
 
+def step_feeds(wh: Warehouse, ctx: RunContext) -> Any:
+    """Tonight's rows per feed against the trailing baseline; missing or thin feeds become warnings."""
+    from acu_audit.feeds import check_feeds
+
+    started = time.perf_counter()
+    wh.script("schema/derived.sql")
+    health = check_feeds(wh, ctx.settings, ctx.as_of)
+    ctx.results["feed_health"] = health
+    ctx.warnings.extend(health.warnings())
+    bad = [s for s in health.statuses if s.status in ("missing", "thin")]
+    ctx.timed("feed health", time.perf_counter() - started, f"data as of {health.data_as_of}; {len(bad)} missing or thin feed(s)")
+    return health
+
+
+def validation_failures(wh: Warehouse, ingest_run_id: str) -> list[dict]:
+    """Great Expectations results of one ingest run that failed or could not run, for the analyst."""
+    if not wh.table_exists("validation_results"):
+        return []
+    return wh.records(
+        """SELECT CAST(drop_date AS VARCHAR) AS drop_date, table_name, expectation, column_name,
+                  unexpected_count, coalesce(error, '') AS error
+           FROM validation_results WHERE ingest_run_id = $r AND NOT success ORDER BY ALL""",
+        {"r": ingest_run_id},
+        step="validation failures",
+    )
+
+
+def record_run(wh: Warehouse, ctx: RunContext) -> None:
+    """Note the completed night (backfill resumes from here)."""
+    import hashlib
+
+    leads_csv = Path(ctx.out) / "leads.csv"
+    digest = hashlib.sha256(leads_csv.read_bytes()).hexdigest() if leads_csv.exists() else None
+    with wh.transaction():
+        wh.execute("DELETE FROM run_log WHERE as_of = $d", {"d": ctx.as_of})
+        wh.execute(
+            "INSERT INTO run_log VALUES ($d, $r, now(), $s, $n, $w, $h)",
+            {
+                "d": ctx.as_of,
+                "r": ctx.run_id,
+                "s": "completed_with_warnings" if ctx.warnings else "completed",
+                "n": len(ctx.results["leads"].rows) if ctx.results.get("leads") else 0,
+                "w": ctx.warnings,
+                "h": digest,
+            },
+            step="record run",
+        )
+
+
 def step_purpose(wh: Warehouse, ctx: RunContext) -> Any:
     from acu_audit.purpose import label_policing_purpose
 
@@ -191,12 +240,17 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
             step="hits to score",
         )
         staff = wh.frame("SELECT staff_id, unit_function, peer_group FROM ref_staff", step="staff to score")
-        outliers = ctx.results["outliers"].scores
+        outlier_result = ctx.results.get("outliers")
+        outliers = (
+            outlier_result.scores
+            if outlier_result is not None
+            else pl.DataFrame(schema={"staff_id": pl.String, "anomaly_score": pl.Float64, "anomaly_percentile": pl.Float64})
+        )
         staff_suppressed = {s["staff_id"] for s in suppressions if s["kind"] == "staff"}
         outliers = outliers.filter(~pl.col("staff_id").is_in(list(staff_suppressed)))
         scored = score_staff(hits, staff, outliers, cfg, ctx.as_of)
         top = scored.sort("score", descending=True).head(int(ctx.settings.outliers.get("explain_top", 50)))
-        explanations = explain(ctx.results["outliers"], top["staff_id"].to_list())
+        explanations = explain(outlier_result, top["staff_id"].to_list()) if outlier_result is not None else {}
         refs = dict(wh.execute("SELECT staff_id, staff_ref FROM staff_refs"))
         result = publish_leads(
             state,
@@ -271,13 +325,19 @@ def step_publish(wh: Warehouse, ctx: RunContext) -> dict[str, Path]:
 
 
 def run_nightly(ctx: RunContext) -> RunContext:
-    """Every step in order, without Prefect (the flow in pipelines/ runs the same steps as tasks)."""
+    """Every step in order, without Prefect: for benchmarks, notebooks and tests.
+
+    ``pipelines/nightly.py`` runs the same steps as Prefect tasks (with one task per drop);
+    ``acu-audit run`` uses that flow.
+    """
     with open_warehouse(ctx) as wh:
         step_ingest(wh, ctx)
+        step_feeds(wh, ctx)
         step_purpose(wh, ctx)
         step_checks(wh, ctx)
         step_outliers(wh, ctx)
         step_leads(wh, ctx)
         step_publish(wh, ctx)
+        record_run(wh, ctx)
         wh.checkpoint()
     return ctx

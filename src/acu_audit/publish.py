@@ -59,10 +59,13 @@ LEAD_COLUMNS = (
 )
 
 
-def leads_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
-    """Tonight's list in the data contract's shape, best first (staff_id only when revealed)."""
+def leads_frame(wh: Warehouse, as_of, reveal: bool, data_as_of=None, missing_feeds: list[str] | None = None) -> pl.DataFrame:
+    """Tonight's list in the data contract's shape, best first (staff_id only when revealed).
+
+    Every row also says what date its data is as of and which feeds were missing.
+    """
     identity = ", h.staff_id" if reveal else ""
-    return wh.frame(
+    frame = wh.frame(
         f"""
         SELECT h.rank, h.lead_id, r.staff_ref{identity}, round(h.score, 1) AS score,
                array_to_string(h.categories, '|') AS categories,
@@ -77,6 +80,10 @@ def leads_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
         """,
         {"as_of": as_of},
         step="leads for publishing",
+    )
+    return frame.with_columns(
+        data_as_of=pl.lit(data_as_of or as_of, dtype=pl.Date),
+        missing_feeds=pl.lit("|".join(missing_feeds or []), dtype=pl.String),
     )
 
 
@@ -93,7 +100,12 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
 
         with open_state(state_path(ctx)) as state:
             state.record_reveal(current_actor(ctx.actor), ctx.reveal_reason, "run outputs", ctx.as_of, {"out": str(out), "run_id": ctx.run_id})
-    leads = leads_frame(wh, ctx.as_of, reveal)
+    health = ctx.results.get("feed_health")
+    leads = leads_frame(
+        wh, ctx.as_of, reveal,
+        data_as_of=health.data_as_of if health else None,
+        missing_feeds=health.missing_feeds if health else None,
+    )
     paths = {
         "leads_csv": write_frame(leads, out / "leads.csv"),
         "leads_parquet": write_frame(leads, out / "leads.parquet"),

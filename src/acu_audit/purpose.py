@@ -91,7 +91,7 @@ def _config_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str) -> list[dict]:
+def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str, settings: Settings) -> list[dict]:
     """Per window day: the snapshot versions and event counts it depends on, and its key."""
     loaded = wh.execute(
         "SELECT table_name, drop_date FROM ingest_files WHERE loaded > 0 AND table_name IN (SELECT unnest($tables)) ORDER BY ALL",
@@ -106,22 +106,33 @@ def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str) -> list[dict]:
             step="purpose: events per day",
         )
     )
+    # Roster rows that can change a day's on-duty labels: shifts overlapping the day, widened by the margin.
+    margin = timedelta(minutes=int(settings.purpose["shift_margin_minutes"]))
+    days = window.days_list()
+    bounds = pl.DataFrame(
+        {
+            "d": days,
+            "lo": [window.local_midnight_utc(d) - margin for d in days],
+            "hi": [window.local_midnight_utc(d + timedelta(days=1)) + margin for d in days],
+        }
+    )
+    wh.register_frame("purpose_day_bounds", bounds)
     roster = dict(
         wh.execute(
-            """SELECT CAST(timezone($tz, shift_start) AS DATE) AS d, count(*) FROM duty_roster
-               WHERE shift_start >= $from_utc AND shift_start < $to_utc GROUP BY d""",
-            {"tz": window.timezone, "from_utc": window.start_utc - timedelta(days=2), "to_utc": window.end_utc + timedelta(days=1)},
+            """SELECT b.d, count(r.staff_id) FROM purpose_day_bounds b
+               LEFT JOIN duty_roster r ON r.shift_start < b.hi AND r.shift_end > b.lo
+               GROUP BY b.d""",
             step="purpose: roster per day",
         )
     )
+    wh.unregister("purpose_day_bounds")
     plan = []
     for day in window.days_list():
         versions = {
             f"v_{t}": max((d for table, d in loaded if table == t and d <= day), default=None) for t in PURPOSE_SNAPSHOTS
         }
-        roster_around = [roster.get(day + timedelta(days=k), 0) for k in (-1, 0, 1)]
         n_events = events.get(day, 0)
-        key_source = json.dumps([fingerprint, {k: str(v) for k, v in versions.items()}, n_events, roster_around])
+        key_source = json.dumps([fingerprint, {k: str(v) for k, v in versions.items()}, n_events, roster.get(day, 0)])
         plan.append(
             {"local_day": day, **versions, "events": n_events, "version_key": hashlib.sha256(key_source.encode()).hexdigest()[:24]}
         )
@@ -133,7 +144,7 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
     started = time.perf_counter()
     wh.script("schema/derived.sql")
     register_function_rules(wh, settings)
-    plan = _plan(wh, window, _config_fingerprint(settings))
+    plan = _plan(wh, window, _config_fingerprint(settings), settings)
     stored = dict(
         wh.execute(
             "SELECT local_day, version_key FROM purpose_days WHERE local_day BETWEEN $a AND $b",

@@ -190,7 +190,7 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         "detailed": detailed,
         "reveal": reveal,
         "warnings": list(ctx.warnings),
-        "feeds": ctx.results.get("feed_health", []),
+        "data_as_of": getattr(ctx.results.get("feed_health"), "data_as_of", ctx.as_of),
     }
 
 

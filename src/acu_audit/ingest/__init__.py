@@ -18,7 +18,10 @@ from acu_audit.db import Warehouse, quote_identifier
 from acu_audit.ingest.landing import Drop, LandingFile, discover_drops
 from acu_audit.ingest.loader import FileResult, StagedValidator, load_file
 
-__all__ = ["IngestReport", "FileResult", "ingest_landing", "ensure_schema", "discover_drops", "Drop", "LandingFile"]
+__all__ = [
+    "IngestReport", "FileResult", "ingest_landing", "ingest_drop", "start_ingest_run", "finish_ingest_run",
+    "ensure_schema", "discover_drops", "Drop", "LandingFile",
+]
 
 
 @dataclass
@@ -73,6 +76,55 @@ def _count_unresolved(wh: Warehouse, result: FileResult) -> int:
     )
 
 
+def start_ingest_run(wh: Warehouse, landing: Path, up_to: date | None, run_id: str | None = None) -> IngestReport:
+    """Record an ingest run; the caller then loads drops with :func:`ingest_drop`."""
+    ensure_schema(wh)
+    report = IngestReport(run_id=run_id or f"ingest-{uuid.uuid4().hex[:12]}")
+    wh.execute(
+        "INSERT INTO ingest_runs VALUES ($id, now(), NULL, $landing, $up_to, NULL, NULL) ON CONFLICT DO NOTHING",
+        {"id": report.run_id, "landing": str(landing), "up_to": up_to},
+        step="record ingest run",
+    )
+    return report
+
+
+def ingest_drop(
+    wh: Warehouse,
+    drop: Drop,
+    report: IngestReport,
+    validator: StagedValidator | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Load every file of one drop that is not loaded yet (reference data first, then events)."""
+    results = []
+    for landing_file in drop.files:
+        result = load_file(wh, landing_file, report.run_id, validator)
+        if result.status in ("loaded", "partial") and TABLES[result.table].kind == "event":
+            result.unresolved_refs = _count_unresolved(wh, result)
+            if result.unresolved_refs:
+                wh.execute(
+                    "UPDATE ingest_files SET unresolved_refs = $n WHERE file_id = $f",
+                    {"n": result.unresolved_refs, "f": result.file_id},
+                    step="ledger: unresolved references",
+                )
+        results.append(result)
+        if on_file is not None:
+            on_file(result)
+    report.files.extend(results)
+    return results
+
+
+def finish_ingest_run(wh: Warehouse, report: IngestReport, validator: StagedValidator | None, started: float) -> IngestReport:
+    report.seconds = time.perf_counter() - started
+    report.gx_seconds = getattr(validator, "seconds", 0.0) if validator is not None else 0.0
+    wh.execute(
+        "UPDATE ingest_runs SET finished_at = now(), files_processed = $p, files_skipped = $s WHERE ingest_run_id = $id",
+        {"p": len(report.processed), "s": len(report.files) - len(report.processed), "id": report.run_id},
+        step="finish ingest run",
+    )
+    return report
+
+
 def ingest_landing(
     wh: Warehouse,
     landing: Path,
@@ -88,33 +140,8 @@ def ingest_landing(
     call loads nothing, and a file added to or changed in a loaded drop is noticed.
     """
     started = time.perf_counter()
-    ensure_schema(wh)
-    report = IngestReport(run_id=run_id or f"ingest-{uuid.uuid4().hex[:12]}")
+    report = start_ingest_run(wh, Path(landing), up_to, run_id)
     drops, report.warnings = discover_drops(Path(landing), up_to)
-    wh.execute(
-        "INSERT INTO ingest_runs VALUES ($id, now(), NULL, $landing, $up_to, NULL, NULL)",
-        {"id": report.run_id, "landing": str(landing), "up_to": up_to},
-        step="record ingest run",
-    )
     for drop in drops:
-        for landing_file in drop.files:
-            result = load_file(wh, landing_file, report.run_id, validator)
-            if result.status in ("loaded", "partial") and TABLES[result.table].kind == "event":
-                result.unresolved_refs = _count_unresolved(wh, result)
-                if result.unresolved_refs:
-                    wh.execute(
-                        "UPDATE ingest_files SET unresolved_refs = $n WHERE file_id = $f",
-                        {"n": result.unresolved_refs, "f": result.file_id},
-                        step="ledger: unresolved references",
-                    )
-            report.files.append(result)
-            if on_file is not None:
-                on_file(result)
-    report.seconds = time.perf_counter() - started
-    report.gx_seconds = getattr(validator, "seconds", 0.0) if validator is not None else 0.0
-    wh.execute(
-        "UPDATE ingest_runs SET finished_at = now(), files_processed = $p, files_skipped = $s WHERE ingest_run_id = $id",
-        {"p": len(report.processed), "s": len(report.files) - len(report.processed), "id": report.run_id},
-        step="finish ingest run",
-    )
-    return report
+        ingest_drop(wh, drop, report, validator, on_file)
+    return finish_ingest_run(wh, report, validator, started)

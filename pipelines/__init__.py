@@ -1,0 +1,1 @@
+"""Prefect flows and deployments for acu-audit. Thin: the work is in ``acu_audit``."""

@@ -1,0 +1,73 @@
+"""Prefect artifacts for every nightly run: the top leads (staff_ref only), a summary of
+the night, and the Great Expectations results. Artifact keys: lowercase, digits, dashes."""
+
+from __future__ import annotations
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from acu_audit.pipeline import RunContext
+
+TOP_LEADS = 25
+
+
+def night_summary_markdown(ctx: RunContext) -> str:
+    ingest = ctx.results.get("ingest")
+    checks = ctx.results.get("checks")
+    leads = ctx.results.get("leads")
+    health = ctx.results.get("feed_health")
+    lines = [f"# acu-audit night of {ctx.as_of}", ""]
+    if health is not None and health.data_as_of != ctx.as_of:
+        lines += [f"**Data as of {health.data_as_of}**: there is no drop for {ctx.as_of}.", ""]
+    if ingest is not None:
+        totals = ingest.totals()
+        processed = ingest.processed
+        lines += [
+            "## Drops",
+            f"- drops loaded: {', '.join(str(d) for d in ingest.drops_loaded) or 'none new'}",
+            f"- files: {len(processed)} loaded, {len(ingest.files) - len(processed)} already loaded",
+            f"- rows: {totals['read']:,} read = {totals['loaded']:,} loaded + {totals['duplicate']:,} duplicate"
+            f" + {totals['rejected']:,} rejected ({totals['conflicts']:,} conflicts); {totals['unresolved_refs']:,} unresolved references",
+            f"- Great Expectations: {ingest.gx_seconds:.1f} s",
+            "",
+        ]
+    if checks is not None:
+        failed = [o.check_id for o in checks.failed]
+        lines += [
+            "## Checks",
+            f"- {len(checks.outcomes)} checks run, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""),
+            "- hits per category: " + (", ".join(f"{k} {v}" for k, v in checks.hits_by_category().items()) or "none"),
+            "",
+        ]
+    if leads is not None:
+        changes = {k: sum(1 for r in leads.rows if r["change"] == k) for k in ("new", "escalated", "returning", "unchanged")}
+        lines += [
+            "## Leads",
+            f"- {len(leads.rows)} on the list: " + ", ".join(f"{v} {k}" for k, v in changes.items()),
+            f"- {leads.held_back} closed with no further action and held back",
+            "",
+        ]
+    if ctx.warnings:
+        lines += ["## Warnings", *[f"- {w}" for w in ctx.warnings], ""]
+    lines += ["## Timings", *[f"- {t.name}: {t.seconds:.1f} s" for t in ctx.timings]]
+    return "\n".join(lines)
+
+
+def publish_artifacts(ctx: RunContext) -> None:
+    leads = ctx.results.get("leads")
+    rows = leads.rows[:TOP_LEADS] if leads is not None else []
+    create_table_artifact(
+        key="top-leads",
+        table=[
+            {"rank": r["rank"], "lead_id": r["lead_id"], "staff_ref": r["staff_ref"], "score": round(r["score"], 1),
+             "categories": "|".join(r["categories"]), "change": r["change"], "summary": r["summary"]}
+            for r in rows
+        ],
+        description=f"Top {len(rows)} leads as of {ctx.as_of} (staff_ref only)",
+    )
+    create_markdown_artifact(key="night-summary", markdown=night_summary_markdown(ctx), description=f"Night of {ctx.as_of}")
+    validation = ctx.results.get("validation_rows") or []
+    create_table_artifact(
+        key="validation-results",
+        table=validation or [{"result": "no new files validated tonight"}],
+        description="Great Expectations: expectations that failed or could not run, per drop and table",
+    )

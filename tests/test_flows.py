@@ -1,0 +1,151 @@
+"""The Prefect flows, run for real under one test harness per session."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from acu_audit.checks import load_catalogue, run_checks
+from acu_audit.config import load_settings
+from acu_audit.db import Warehouse
+from acu_audit.window import ReviewWindow
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture(scope="module")
+def force(tmp_path_factory):
+    from acu_audit.synth import generate_force
+
+    root = tmp_path_factory.mktemp("flows")
+    generate_force(root, staff=150, days=10, seed=5)
+    return root
+
+
+def drops(force: Path) -> list[str]:
+    return sorted(p.name for p in (force / "landing").iterdir())
+
+
+def read_artifact(key: str, flow_run_id) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+        )
+
+
+def test_full_night_completes_with_artifacts(force, tmp_path):
+    from pipelines.nightly import nightly_audit
+
+    db = tmp_path / "acu.duckdb"
+    state = nightly_audit(landing=str(force / "landing"), db=str(db), out=str(tmp_path / "out"), validate=True, return_state=True)
+    assert state.is_completed(), state.message
+    assert (tmp_path / "out" / "leads.csv").exists() and (tmp_path / "out" / "report.html").exists()
+    run_id = state.state_details.flow_run_id
+    (top,) = read_artifact("top-leads", run_id)
+    assert "staff_ref" in top.data and "sr-" in top.data
+    staff = duckdb.connect(str(db), read_only=True).execute("SELECT DISTINCT staff_id FROM staff").fetchall()
+    assert not any(s in top.data for (s,) in staff)  # staff_ref only
+    (summary,) = read_artifact("night-summary", run_id)
+    assert "rows:" in summary.data and "hits per category" in summary.data and "new" in summary.data
+    assert read_artifact("validation-results", run_id)
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM validation_results").fetchall()[0][0] > 0
+    assert con.execute("SELECT status FROM run_log").fetchall()[0][0].startswith("completed")
+
+
+def test_a_bad_drop_is_reported_and_the_night_goes_on(force, tmp_path):
+    from pipelines.nightly import nightly_audit
+
+    landing = tmp_path / "landing"
+    shutil.copytree(force / "landing", landing)
+    last = sorted(landing.iterdir())[-1]
+    (last / "access_events.csv").write_bytes(b"\x00\xff not a csv at all \x00")
+    state = nightly_audit(landing=str(landing), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"),
+                          validate=False, return_state=True)
+    assert state.is_completed(), state.message
+    warnings = state.result()["warnings"]
+    assert any("access_events.csv: unreadable" in w for w in warnings), warnings
+    assert any("missing feed: access_events" in w for w in warnings), warnings  # tonight's look-ups are missing
+    leads = (tmp_path / "out" / "leads.csv").read_text()
+    assert "missing_feeds" in leads.splitlines()[0] and "access_events" in leads
+
+
+def test_no_drops_means_failed(tmp_path):
+    from pipelines.nightly import nightly_audit
+
+    (tmp_path / "landing").mkdir()
+    state = nightly_audit(landing=str(tmp_path / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"),
+                          validate=False, return_state=True)
+    assert state.is_failed() and "no list" in state.message
+
+
+def test_rerun_of_a_night_is_idempotent(force, tmp_path):
+    from pipelines.nightly import nightly_audit
+
+    kwargs = dict(landing=str(force / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"), validate=False)
+    assert nightly_audit(**kwargs, return_state=True).is_completed()
+    first = (tmp_path / "out" / "leads.csv").read_bytes()
+    state_db = tmp_path / "acu.state.duckdb"
+    versions = duckdb.connect(str(state_db), read_only=True).execute("SELECT count(*), max(published_at) FROM lead_versions").fetchall()
+    assert nightly_audit(**kwargs, return_state=True).is_completed()
+    assert (tmp_path / "out" / "leads.csv").read_bytes() == first
+    assert duckdb.connect(str(state_db), read_only=True).execute("SELECT count(*), max(published_at) FROM lead_versions").fetchall() == versions
+
+
+def test_backfill_interrupted_then_resumed(force, tmp_path, monkeypatch):
+    import pipelines.nightly as nightly
+    from pipelines.backfill import backfill
+
+    days = [date.fromisoformat(d) for d in drops(force)]
+    start, crash, end = days[-4], days[-2], days[-1]
+    real_step = nightly.step_leads
+
+    def crashing(wh, ctx):
+        if ctx.as_of == crash:
+            raise RuntimeError("power cut")
+        return real_step(wh, ctx)
+
+    kwargs = dict(landing=str(force / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"),
+                  start=start, end=end, validate=False)
+    monkeypatch.setattr(nightly, "step_leads", crashing)
+    first = backfill(**kwargs, return_state=True)
+    assert first.is_failed() and str(crash) in first.message
+    con = duckdb.connect(str(tmp_path / "acu.duckdb"), read_only=True)
+    done = [r[0] for r in con.execute("SELECT as_of FROM run_log ORDER BY as_of").fetchall()]
+    finished = {r[0]: r[1] for r in con.execute("SELECT as_of, finished_at FROM run_log").fetchall()}
+    con.close()
+    assert done == [start, start + timedelta(days=1)]
+
+    monkeypatch.setattr(nightly, "step_leads", real_step)
+    second = backfill(**kwargs, return_state=True)
+    assert second.is_completed(), second.message
+    assert "2 night(s) run, 2 already completed" in second.message
+    con = duckdb.connect(str(tmp_path / "acu.duckdb"), read_only=True)
+    after = {r[0]: r[1] for r in con.execute("SELECT as_of, finished_at FROM run_log").fetchall()}
+    assert sorted(after) == [start + timedelta(days=i) for i in range(4)]
+    assert all(after[d] == finished[d] for d in finished)  # the finished nights were not run again
+    for day in after:
+        assert (tmp_path / "out" / day.isoformat() / "leads.csv").exists()
+
+
+def test_a_failed_check_is_reported_by_id_and_the_others_run(tmp_path):
+    # A parameter of the wrong type (a number where a list of record types belongs) makes one check's SQL fail.
+    settings = load_settings(overrides={"checks": {"parameters": {"u_lookup_burst": {"record_types": 5}}}})
+    with Warehouse(None) as wh:
+        from acu_audit.ingest import ensure_schema
+
+        ensure_schema(wh)
+        wh.script("schema/derived.sql")
+        report = run_checks(wh, settings, ReviewWindow(date(2026, 3, 28), 28, settings.timezone), "run-x")
+    failed = {o.check_id: o.error for o in report.failed}
+    assert list(failed) == ["u_lookup_burst"]
+    assert failed["u_lookup_burst"].startswith("check u_lookup_burst failed:") and "list_contains" in failed["u_lookup_burst"]
+    assert len([o for o in report.outcomes if o.status == "ok"]) == len(load_catalogue()) - 1

@@ -1,0 +1,125 @@
+"""Policing purpose: each kind of purpose, on and off duty, and incremental relabelling."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from acu_audit.config import load_settings
+from acu_audit.ingest import ingest_landing
+from acu_audit.purpose import label_policing_purpose
+from acu_audit.window import ReviewWindow
+
+from conftest import write_table
+
+SETTINGS = load_settings()
+WINDOW = ReviewWindow(date(2026, 3, 28), 28, SETTINGS.timezone)
+
+STAFF = [
+    {"staff_id": "S1", "surname": "Smith", "forenames": "Ann", "role": "officer", "unit": "Response North",
+     "unit_function": "response", "start_date": "2015-01-01", "home_postcode": "PR1 1AA"},
+    {"staff_id": "S3", "surname": "Patel", "forenames": "Cara", "role": "staff", "unit": "Control Room",
+     "unit_function": "control_room", "start_date": "2018-03-01", "home_postcode": "PR3 3CC"},
+]
+REFERENCE = {
+    "staff": STAFF,
+    "persons": [{"person_id": f"P{i}", "surname": "X", "forenames": "Y"} for i in range(1, 8)],
+    "cases": [
+        {"case_id": "C1", "case_type": "crime", "opened_at": "2026-03-01T09:00:00Z", "owning_unit": "CID"},
+        {"case_id": "C2", "case_type": "crime", "opened_at": "2026-03-01T09:00:00Z", "owning_unit": "Response North"},
+    ],
+    "case_people": [{"case_id": "C1", "person_id": "P1", "role": "victim"}, {"case_id": "C2", "person_id": "P2", "role": "suspect"}],
+    "assignments": [{"case_id": "C1", "staff_id": "S1", "assigned_at": "2026-03-01T10:00:00Z", "assignment_role": "oic"}],
+    "operations": [{"operation_id": "OP1", "executed_at": "2026-03-20T05:30:00Z", "owning_unit": "CID"}],
+    "operation_targets": [{"operation_id": "OP1", "person_id": "P3"}],
+    "operation_staff": [{"operation_id": "OP1", "staff_id": "S1"}],
+}
+ROSTER = [{"staff_id": s, "shift_start": f"2026-03-{d:02d}T08:00:00Z", "shift_end": f"2026-03-{d:02d}T18:00:00Z",
+           "duty_type": "duty"} for s in ("S1", "S3") for d in range(1, 29)]
+
+
+def event(event_id, at, staff="S1", system="PND", record_type="person", person=None, case=None, reason=None):
+    return {"event_id": event_id, "occurred_at": at, "staff_id": staff, "system": system, "action": "view",
+            "record_type": record_type, "record_id": person or case or "R", "person_id": person, "case_id": case,
+            "reason_code": reason}
+
+
+EVENTS = [
+    event("E-assigned-case", "2026-03-10T10:00:00Z", record_type="case", case="C1"),
+    event("E-person-on-my-case", "2026-03-10T10:05:00Z", person="P1"),
+    event("E-unit-case", "2026-03-10T10:10:00Z", record_type="case", case="C2"),
+    event("E-person-on-unit-case", "2026-03-10T10:15:00Z", person="P2"),
+    event("E-function", "2026-03-10T10:20:00Z", staff="S3", system="COMMAND_CONTROL", record_type="log", case="L9"),
+    event("E-briefed", "2026-03-18T10:00:00Z", person="P3"),
+    event("E-reason", "2026-03-10T10:25:00Z", person="P4", reason="CAD-7"),
+    event("E-none", "2026-03-10T10:30:00Z", person="P5"),
+    event("E-off-duty", "2026-03-10T21:30:00Z", person="P6"),
+    event("E-just-after-shift", "2026-03-10T18:30:00Z", person="P7"),
+]
+
+
+@pytest.fixture
+def loaded(tmp_path, warehouse):
+    write_table(tmp_path / "2026-03-01", "staff", STAFF)
+    for table, rows in REFERENCE.items():
+        write_table(tmp_path / "2026-03-01", table, rows)
+    write_table(tmp_path / "2026-03-01", "duty_roster", ROSTER)
+    write_table(tmp_path / "2026-03-28", "access_events", EVENTS)
+    ingest_landing(warehouse, tmp_path)
+    return warehouse, tmp_path
+
+
+def labels(wh) -> dict[str, dict]:
+    return {r["event_id"]: r for r in wh.records("SELECT * FROM access_purpose")}
+
+
+def test_each_kind_of_purpose_and_none(loaded):
+    wh, _ = loaded
+    label_policing_purpose(wh, SETTINGS, WINDOW)
+    got = labels(wh)
+    assert got["E-assigned-case"]["via_assignment"] and got["E-person-on-my-case"]["via_assignment"]
+    assert got["E-unit-case"]["via_unit_case"] and got["E-person-on-unit-case"]["via_unit_case"]
+    assert got["E-function"]["via_function"] and not got["E-function"]["via_assignment"]
+    assert got["E-briefed"]["via_operation"]
+    assert got["E-reason"]["via_reason_code"]
+    assert not got["E-none"]["has_purpose"]
+    assert all(got[e]["has_purpose"] for e in got if e not in ("E-none", "E-off-duty", "E-just-after-shift"))
+
+
+def test_on_duty_uses_the_roster_with_a_margin(loaded):
+    wh, _ = loaded
+    label_policing_purpose(wh, SETTINGS, WINDOW)
+    got = labels(wh)
+    assert got["E-none"]["on_duty"]
+    assert got["E-just-after-shift"]["on_duty"]  # 30 minutes after the shift: inside the 45-minute margin
+    assert not got["E-off-duty"]["on_duty"]
+
+
+def test_labelling_is_incremental_by_day(loaded):
+    wh, landing = loaded
+    first = label_policing_purpose(wh, SETTINGS, WINDOW)
+    assert len(first.days_labelled) == 28
+    assert label_policing_purpose(wh, SETTINGS, WINDOW).days_labelled == []  # nothing changed
+    # A late event for 12 March relabels that day only.
+    write_table(landing / "2026-03-29", "access_events", [event("E-late", "2026-03-12T11:00:00Z", person="P5")])
+    ingest_landing(wh, landing)
+    again = label_policing_purpose(wh, SETTINGS, WINDOW)
+    assert again.days_labelled == [date(2026, 3, 12)]
+    assert "E-late" in labels(wh) and "E-none" in labels(wh)
+
+
+def test_a_late_snapshot_relabels_the_days_it_covers(loaded):
+    wh, landing = loaded
+    label_policing_purpose(wh, SETTINGS, WINDOW)
+    assert not labels(wh)["E-none"]["has_purpose"]
+    # A new assignments version from 5 March: S1 was on the case P5 is on. Days from 5 March relabel.
+    cases = REFERENCE["cases"] + [{"case_id": "C5", "case_type": "crime", "opened_at": "2026-03-05T09:00:00Z", "owning_unit": "CID"}]
+    write_table(landing / "2026-03-05", "cases", cases)
+    write_table(landing / "2026-03-05", "case_people", REFERENCE["case_people"] + [{"case_id": "C5", "person_id": "P5", "role": "witness"}])
+    write_table(landing / "2026-03-05", "assignments", REFERENCE["assignments"] + [
+        {"case_id": "C5", "staff_id": "S1", "assigned_at": "2026-03-05T10:00:00Z", "assignment_role": "investigator"}])
+    ingest_landing(wh, landing)
+    again = label_policing_purpose(wh, SETTINGS, WINDOW)
+    assert min(again.days_labelled) == date(2026, 3, 5) and date(2026, 3, 4) not in again.days_labelled
+    assert labels(wh)["E-none"]["via_assignment"]
