@@ -166,16 +166,18 @@ def demo(
     from acu_audit.synth import generate_force  # the generator is never on the pipeline path
 
     started = time.perf_counter()
-    landing, truth = folder / "landing", folder / "truth.json"
+    # The demo records what it generated in its own marker; the ground truth is never read.
+    landing, marker = folder / "landing", folder / "demo.json"
     wanted = {"staff": staff, "days": days, "seed": seed}
-    existing = _json.loads(truth.read_text()) if truth.exists() else {}
-    if landing.is_dir() and all(existing.get(k) == v for k, v in wanted.items()):
+    existing = _json.loads(marker.read_text()) if marker.exists() else {}
+    if landing.is_dir() and existing == wanted:
         console.print(f"[dim]reusing the demo force in {landing}[/]")
     else:
         console.print(f"[dim]generating a demo force: {staff:,} staff, {days} nights (seed {seed}) ...[/]")
         for stale in (folder / "acu_audit.duckdb", folder / "acu_audit.duckdb.wal", folder / "acu_audit.state.duckdb"):
             stale.unlink(missing_ok=True)
         generate_force(folder, staff=staff, days=days, seed=seed)
+        marker.write_text(_json.dumps(wanted))
     drops = sorted(p.name for p in landing.iterdir() if p.is_dir())
     db = folder / "acu_audit.duckdb"
     # A force loads its history once; the nightly flow then validates and loads each new night.

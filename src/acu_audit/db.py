@@ -58,6 +58,7 @@ def connect(path: str | Path | None, *, read_only: bool = False, busy_timeout_s:
             delay = min(delay * 2, 1.0)
     # Store and compare instants in UTC; local days are derived explicitly with timezone().
     con.execute("SET TimeZone = 'UTC'").fetchall()
+    con.execute("SET enable_progress_bar = false").fetchall()
     return con
 
 
@@ -91,6 +92,19 @@ class Warehouse:
             return self.con.execute(sql, params).fetchall() if params else self.con.execute(sql).fetchall()
         except duckdb.Error as exc:
             raise QueryError(step, sql, exc) from exc
+
+    def insert_rows(self, table: str, rows: list[dict[str, Any]], schema: dict[str, Any] | None = None, *, step: str = "insert") -> int:
+        """Insert many rows at once through a frame (executemany goes row by row)."""
+        if not rows:
+            return 0
+        frame = pl.DataFrame(rows, schema=schema, infer_schema_length=None)
+        name = f"_insert_{table}"
+        self.register_frame(name, frame)
+        try:
+            self.execute(f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM {name}", step=step)
+        finally:
+            self.unregister(name)
+        return frame.height
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]], *, step: str = "query") -> None:
         if not rows:

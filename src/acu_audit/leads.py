@@ -38,6 +38,17 @@ class LeadListResult:
     unchanged_rerun: bool  # the night was already published with the same content
 
 
+VERSION_COLUMNS = ("lead_id", "rank", "score", "categories", "top_checks", "anomaly_score", "first_seen", "last_seen",
+                   "summary", "change", "what_is_new", "status", "hit_ids", "explanation")
+VERSION_SCHEMA = {
+    "lead_id": pl.String, "rank": pl.Int32, "score": pl.Float64, "categories": pl.List(pl.String),
+    "top_checks": pl.List(pl.String), "anomaly_score": pl.Float64, "first_seen": pl.Datetime("us", "UTC"),
+    "last_seen": pl.Datetime("us", "UTC"), "summary": pl.String, "change": pl.String, "what_is_new": pl.String,
+    "status": pl.String, "hit_ids": pl.List(pl.String), "explanation": pl.String, "as_of": pl.Date, "run_id": pl.String,
+    "published_at": pl.Datetime("us", "UTC"),
+}
+
+
 def lead_id_for(staff_ref: str, episode_start: date) -> str:
     return "L-" + hashlib.sha256(f"{staff_ref}|{episode_start.isoformat()}".encode()).hexdigest()[:10]
 
@@ -201,18 +212,20 @@ def publish_leads(
         for rank, c in enumerate(candidates, start=1):
             c["rank"] = rank
         unchanged_rerun = _same_list(previous_tonight, candidates)
-        if not unchanged_rerun:
+        if unchanged_rerun:
+            # Republish the night exactly as it was kept, even if later nights have since
+            # extended these leads: a re-run of a finished night changes nothing.
+            for c in candidates:
+                stored = previous_tonight[c["lead_id"]]
+                c.update({k: stored[k] for k in VERSION_COLUMNS})
+        else:
             db.execute("DELETE FROM lead_versions WHERE as_of = $d", {"d": as_of}, step="replace tonight's list")
-            db.executemany(
-                """INSERT INTO lead_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())""",
-                [
-                    (
-                        as_of, c["lead_id"], run_id, c["rank"], c["score"], c["categories"], c["top_checks"], c["anomaly_score"],
-                        c["first_seen"], c["last_seen"], c["summary"], c["change"], c["what_is_new"], c["status"],
-                        c["hit_ids"], c["explanation"],
-                    )
-                    for c in candidates
-                ],
+            published_at = datetime.now(timezone.utc)
+            db.insert_rows(
+                "lead_versions",
+                [{**{k: c[k] for k in VERSION_COLUMNS}, "as_of": as_of, "run_id": run_id, "published_at": published_at}
+                 for c in candidates],
+                VERSION_SCHEMA,
                 step="keep tonight's list",
             )
     return LeadListResult(candidates, created, reopened, held_back, unchanged_rerun)

@@ -267,18 +267,22 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
         )
     by_staff = {r["staff_id"]: r for r in scored.iter_rows(named=True)}
     rows = [
-        (
-            ctx.as_of, lead["lead_id"], lead["staff_id"], lead["rank"], lead["score"], by_staff[lead["staff_id"]]["evidence"],
-            by_staff[lead["staff_id"]]["agreement"], by_staff[lead["staff_id"]]["outlier_component"], lead["anomaly_score"],
-            lead["categories"], lead["top_checks"], json.dumps(by_staff[lead["staff_id"]]["check_scores"]), lead["hit_ids"],
-            lead["first_seen"], lead["last_seen"], lead["change"], lead["status"], lead["what_is_new"], lead["summary"],
-            lead["explanation"],
-        )
+        {
+            "as_of": ctx.as_of, "lead_id": lead["lead_id"], "staff_id": lead["staff_id"], "rank": lead["rank"],
+            "score": lead["score"], "evidence": by_staff[lead["staff_id"]]["evidence"],
+            "agreement": by_staff[lead["staff_id"]]["agreement"],
+            "outlier_component": by_staff[lead["staff_id"]]["outlier_component"], "anomaly_score": lead["anomaly_score"],
+            "categories": lead["categories"], "top_checks": lead["top_checks"],
+            "check_scores": json.dumps(by_staff[lead["staff_id"]]["check_scores"]), "hit_ids": lead["hit_ids"],
+            "first_seen": lead["first_seen"], "last_seen": lead["last_seen"], "change": lead["change"],
+            "status": lead["status"], "what_is_new": lead["what_is_new"], "summary": lead["summary"],
+            "explanation": lead["explanation"],
+        }
         for lead in result.rows
     ]
     with wh.transaction():
         wh.execute("DELETE FROM lead_scores WHERE as_of = $d", {"d": ctx.as_of})
-        wh.executemany("INSERT INTO lead_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows, step="store lead scores")
+        wh.insert_rows("lead_scores", rows, LEAD_SCORE_SCHEMA, step="store lead scores")
     ctx.results["leads"] = result
     changes = {k: sum(1 for r in result.rows if r["change"] == k) for k in ("new", "escalated", "returning", "unchanged")}
     ctx.timed(
@@ -288,6 +292,15 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
         f"{result.held_back} closed leads held back" + ("; tonight's list unchanged (re-run)" if result.unchanged_rerun else ""),
     )
     return result
+
+
+LEAD_SCORE_SCHEMA = {
+    "as_of": pl.Date, "lead_id": pl.String, "staff_id": pl.String, "rank": pl.Int32, "score": pl.Float64,
+    "evidence": pl.Float64, "agreement": pl.Float64, "outlier_component": pl.Float64, "anomaly_score": pl.Float64,
+    "categories": pl.List(pl.String), "top_checks": pl.List(pl.String), "check_scores": pl.String,
+    "hit_ids": pl.List(pl.String), "first_seen": pl.Datetime("us", "UTC"), "last_seen": pl.Datetime("us", "UTC"),
+    "change": pl.String, "status": pl.String, "what_is_new": pl.String, "summary": pl.String, "explanation": pl.String,
+}
 
 
 def _apply_suppressions(wh: Warehouse, as_of: date, suppressions: list[dict]) -> None:

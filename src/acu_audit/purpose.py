@@ -119,9 +119,14 @@ def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str, settings: Setti
     wh.register_frame("purpose_day_bounds", bounds)
     roster = dict(
         wh.execute(
-            """SELECT b.d, count(r.staff_id) FROM purpose_day_bounds b
+            # Shifts count with the on-duty margin; leave, sickness and rest on the day itself.
+            """SELECT b.d, count(r.staff_id) FILTER (
+                       WHERE r.duty_type IN ('duty', 'overtime', 'training')
+                          OR (r.shift_start < b.hi - $margin AND r.shift_end > b.lo + $margin))
+               FROM purpose_day_bounds b
                LEFT JOIN duty_roster r ON r.shift_start < b.hi AND r.shift_end > b.lo
                GROUP BY b.d""",
+            {"margin": margin},
             step="purpose: roster per day",
         )
     )
