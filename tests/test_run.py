@@ -156,3 +156,31 @@ def test_reveal_identities_adds_staff_id_and_is_recorded(run, tmp_path, prefect_
     reveals = state.execute("SELECT actor, reason, scope FROM reveals").fetchall()
     state.close()
     assert ("analyst7", "not given", "run outputs") in reveals
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium(run, tmp_path):
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    shot = tmp_path / "report.png"
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1600", f"--screenshot={shot}",
+         (run / "out" / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert shot.exists(), result.stderr[-2000:]
+    image = Image.open(shot).convert("L")
+    assert image.size == (1200, 1600)
+    # Something was drawn: the page is not blank, and its top (the title and banner) has ink.
+    dark = sum(1 for p in image.getdata() if p < 128)
+    assert dark > 0.01 * image.size[0] * image.size[1]
+    top = image.crop((0, 0, 1200, 200))
+    assert sum(1 for p in top.getdata() if p < 128) > 500

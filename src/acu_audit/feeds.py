@@ -1,7 +1,9 @@
 """Feed health: a silent feed is a blind spot.
 
 Per event table, and per source system for access events, tonight's rows are
-compared with the median of the previous ``feeds.baseline_nights`` drops. A feed
+compared with the median of the same weekday over the previous ``feeds.baseline_weeks``
+weeks (office systems are quiet at weekends), or, with too little history for that,
+of the previous ``feeds.baseline_nights`` drops. A feed
 that has data in most baseline nights but none tonight is *missing*; one below
 ``feeds.thin_ratio`` of its median is *thin*. The run carries these as warnings,
 and the published list says which feeds were missing and what date its data is as of.
@@ -55,8 +57,9 @@ class FeedHealth:
 def check_feeds(wh: Warehouse, settings: Settings, as_of: date) -> FeedHealth:
     """Compare tonight's drop with the trailing baseline; store and return the result."""
     nights = int(settings.feeds.get("baseline_nights", 14))
+    weeks = int(settings.feeds.get("baseline_weeks", 4))
     thin = float(settings.feeds.get("thin_ratio", 0.5))
-    min_rows = float(settings.feeds.get("min_rows_for_thin", 100))
+    min_rows = float(settings.feeds.get("min_rows_for_thin", 200))
     data_as_of = wh.scalar("SELECT max(drop_date) FROM ingest_files WHERE drop_date <= $d AND table_name IS NOT NULL", {"d": as_of})
     # Rows each drop brought, per event table and per source system (re-deliveries included).
     counts = wh.records(
@@ -75,10 +78,13 @@ def check_feeds(wh: Warehouse, settings: Settings, as_of: date) -> FeedHealth:
         )
         SELECT * FROM per_table UNION ALL SELECT * FROM per_system
         """,
-        {"d": as_of, "n": nights + 1, "tables": list(EVENT_TABLES)},
+        {"d": as_of, "n": max(nights, 7 * weeks) + 1, "tables": list(EVENT_TABLES)},
         step="feed health",
     )
-    baseline_days = sorted({r["drop_date"] for r in counts if r["drop_date"] < as_of}, reverse=True)[:nights]
+    earlier = sorted({r["drop_date"] for r in counts if r["drop_date"] < as_of}, reverse=True)
+    same_weekday = [d for d in earlier if (as_of - d).days % 7 == 0][:weeks]
+    # Like with like: the same weekday when there are at least two of them, else recent nights.
+    baseline_days = same_weekday if len(same_weekday) >= 2 else earlier[:nights]
     feeds = sorted({r["feed"] for r in counts})
     statuses = []
     for feed in feeds:
