@@ -58,3 +58,24 @@ def warehouse():
     ensure_schema(wh)
     yield wh
     wh.close()
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory, prefect_harness) -> Path:
+    """A small generated force with its last two nights run through the nightly flow.
+
+    What the notebooks and the explore functions read: ``out/analyst.duckdb`` holds the
+    last night and, through the lead history, the night before.
+    """
+    from datetime import date
+
+    from acu_audit.cli import run_flow
+    from acu_audit.synth import generate_force
+
+    root = tmp_path_factory.mktemp("published")
+    generate_force(root, staff=300, days=21, seed=11)
+    drops = sorted(p.name for p in (root / "landing").iterdir() if p.is_dir())
+    for night in drops[-2:]:
+        run_flow(landing=root / "landing", out_dir=root / "out", db=root / "acu_audit.duckdb",
+                 as_of=date.fromisoformat(night), validate=False)
+    return root

@@ -155,7 +155,7 @@ def demo(
     days: Annotated[int, typer.Option(help="Nights of data.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Generate a demo force, load its history, run the nightly flow for the latest night, show the top ten."""
+    """Generate a demo force, load its history, run the nightly flow for the last two nights, show the top ten."""
     import json as _json
     import time
 
@@ -181,14 +181,18 @@ def demo(
     drops = sorted(p.name for p in landing.iterdir() if p.is_dir())
     db = folder / "acu_audit.duckdb"
     # A force loads its history once; the nightly flow then validates and loads each new night.
-    console.print(f"[dim]loading the history ({len(drops) - 1} nights before {drops[-1]}) ...[/]")
+    # The demo runs the last two nights, so the morning review has a yesterday to compare with.
+    nights = [date.fromisoformat(d) for d in drops[-2:]]
+    console.print(f"[dim]loading the history ({len(drops) - len(nights)} nights before {nights[0]}) ...[/]")
     try:
         with Warehouse(db) as wh:
-            history = ingest_landing(wh, landing, up_to=date.fromisoformat(drops[-2]))
+            history = ingest_landing(wh, landing, up_to=date.fromisoformat(drops[-3]))
     except AcuAuditError as exc:
         _fail(exc)
     console.print(f"[dim]history: {history.totals()['loaded']:,} rows in {history.seconds:.0f} s[/]")
-    run_flow(landing=landing, out_dir=folder / "out", db=db, as_of=date.fromisoformat(drops[-1]))
+    for night in nights:
+        console.print(f"[dim]the night of {night}[/]")
+        run_flow(landing=landing, out_dir=folder / "out", db=db, as_of=night)
     leads = pl.read_csv(folder / "out" / "leads.csv")
     table = Table(title=f"Top ten of {leads.height} leads as of {drops[-1]}")
     for col in ("#", "staff_ref", "score", "categories", "summary"):

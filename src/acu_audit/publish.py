@@ -88,7 +88,8 @@ def leads_frame(wh: Warehouse, as_of, reveal: bool, data_as_of=None, missing_fee
 
 
 def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
-    """leads.csv, leads.parquet, hits.parquet and report.html, readable by the owner only."""
+    """leads.csv, leads.parquet, hits.parquet, report.html and analyst.duckdb, readable by the owner only."""
+    from acu_audit.analyst_copy import write_analyst_copy
     from acu_audit.report import write_report
     from acu_audit.state import current_actor, open_state
 
@@ -113,4 +114,17 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
     }
     paths["report"] = write_report(wh, ctx, out / "report.html")
     restrict_file(paths["report"])
+    paths["analyst_copy"] = write_analyst_copy(wh, ctx, lead_history(ctx))
     return paths
+
+
+def lead_history(ctx) -> list[dict]:
+    """Every published night's list (pseudonymised), for the notebooks."""
+    from acu_audit.pipeline import state_path
+    from acu_audit.state import open_state
+
+    with open_state(state_path(ctx)) as state:
+        return state.db.records(
+            """SELECT v.as_of, v.lead_id, l.staff_ref, v.rank, v.score, v.categories, v.change, v.status
+               FROM lead_versions v JOIN leads l USING (lead_id) ORDER BY v.as_of, v.rank"""
+        )

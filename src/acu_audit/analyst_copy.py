@@ -1,0 +1,131 @@
+"""The analysts' copy: what the notebooks read, published each night beside the outputs.
+
+DuckDB lets one process write a file or many read it, not both. The nightly run
+therefore never lets notebooks near the warehouse: it writes ``analyst.duckdb``
+into ``--out`` under a temporary name and renames it into place, so a notebook
+holding last night's copy open never blocks tonight's run (it keeps reading the
+old file until it reopens). The copy is pseudonymised: staff appear as staff_ref,
+members of the public as person_id and markers; no names.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from acu_audit.checks import load_catalogue
+from acu_audit.db import Warehouse
+from acu_audit.privacy import restrict_file
+
+FILE_NAME = "analyst.duckdb"
+
+# table -> SQL over the warehouse (run tables of tonight), every staff_id replaced by staff_ref.
+_TABLES = {
+    "staff": """
+        SELECT r.staff_ref, s.role, s.unit, s.unit_function, s.peer_group
+        FROM ref_staff s JOIN staff_refs r USING (staff_id)""",
+    "leads": """
+        SELECT l.rank, l.lead_id, r.staff_ref, l.score, l.evidence, l.agreement, l.outlier_component, l.anomaly_score,
+               l.categories, l.top_checks, l.check_scores, l.hit_ids, l.first_seen, l.last_seen, l.change, l.status,
+               l.what_is_new, l.summary, l.explanation
+        FROM lead_scores l JOIN staff_refs r USING (staff_id) WHERE l.as_of = $as_of""",
+    "hits": """
+        SELECT h.hit_id, r.staff_ref, h.check_id, h.category, h.status, h.severity, h.risk, h.weight,
+               h.occurred_at, h.window_start, h.window_end, h.subject, h.reason, h.evidence,
+               s.suppression_id IS NOT NULL AS suppressed, st.unit_function
+        FROM check_hits h JOIN staff_refs r USING (staff_id)
+        LEFT JOIN suppressed_hits s ON s.as_of = h.as_of AND s.hit_id = h.hit_id
+        LEFT JOIN ref_staff st USING (staff_id)
+        WHERE h.as_of = $as_of""",
+    "outliers": """
+        SELECT r.staff_ref, o.peer_group, o.anomaly_score, o.anomaly_percentile, o.features
+        FROM outlier_scores o JOIN staff_refs r USING (staff_id) WHERE o.as_of = $as_of""",
+    "lookups_daily": """
+        SELECT r.staff_ref, l.local_day, count(*) FILTER (WHERE l.has_purpose) AS with_purpose,
+               count(*) FILTER (WHERE NOT l.has_purpose) AS no_purpose,
+               count(*) FILTER (WHERE NOT l.on_duty) AS off_duty
+        FROM run_lookups l JOIN staff_refs r USING (staff_id) GROUP BY ALL""",
+    "messages_daily": """
+        SELECT r.staff_ref, CAST(timezone($tz, m.hour_start) AS DATE) AS local_day,
+               CASE WHEN d.staff_id IS NOT NULL THEN 'colleague'
+                    WHEN f.is_victim THEN 'victim'
+                    WHEN f.is_drugs OR f.is_ocg OR f.is_offender THEN 'marked person'
+                    WHEN d.person_id IS NOT NULL THEN 'other person'
+                    WHEN d.organisation_id IS NOT NULL THEN 'organisation'
+                    ELSE 'unknown' END AS counterparty_kind,
+               sum(m.message_count) AS messages
+        FROM device_messages m JOIN staff_refs r USING (staff_id)
+        LEFT JOIN ref_contact_directory d USING (counterparty)
+        LEFT JOIN ref_person_flags f ON f.person_id = d.person_id
+        WHERE m.hour_start >= $window_start_utc AND m.hour_start < $window_end_utc
+        GROUP BY ALL""",
+    "duty_days": """
+        SELECT DISTINCT r.staff_ref, CAST(timezone($tz, d.shift_start) AS DATE) AS local_day, d.duty_type
+        FROM duty_roster d JOIN staff_refs r USING (staff_id)
+        WHERE d.shift_end > $window_start_utc AND d.shift_start < $window_end_utc""",
+    "declarations": """
+        SELECT r.staff_ref, d.declaration_id, d.kind, d.person_id, d.organisation_id, d.relationship, d.status,
+               d.declared_at, d.decided_at
+        FROM ref_declarations d JOIN staff_refs r USING (staff_id)""",
+    "evidence_lookups": """
+        SELECT e.event_id, r.staff_ref, e.occurred_at, e.system, e.action, e.record_type, e.record_id, e.person_id,
+               e.case_id, e.reason_code, p.has_purpose, p.on_duty
+        FROM access_events e JOIN staff_refs r USING (staff_id)
+        LEFT JOIN access_purpose p USING (event_id)
+        WHERE e.event_id IN (SELECT split_part(unnest(evidence), ':', 2) FROM check_hits
+                             WHERE as_of = $as_of)""",
+    "evidence_messages": """
+        SELECT m.row_id, r.staff_ref, m.hour_start, m.channel, m.direction, m.message_count,
+               coalesce('person ' || d.person_id, 'organisation ' || d.organisation_id,
+                        CASE WHEN d.staff_id IS NOT NULL THEN 'a colleague' END, 'unknown to force systems') AS counterparty
+        FROM device_messages m JOIN staff_refs r USING (staff_id)
+        LEFT JOIN ref_contact_directory d USING (counterparty)
+        WHERE m.row_id IN (SELECT split_part(unnest(evidence), ':', 2) FROM check_hits WHERE as_of = $as_of)""",
+    "check_runs": "SELECT check_id, check_version, status, hits, staff_hit, seconds, error FROM check_runs WHERE as_of = $as_of",
+    "feed_health": "SELECT feed, rows_tonight, baseline_median, status FROM feed_health WHERE as_of = $as_of",
+}
+
+
+def write_analyst_copy(wh: Warehouse, ctx, lead_history: list[dict]) -> Path:
+    """Publish tonight's analyst copy into ``--out`` (atomically replacing last night's)."""
+    out = Path(ctx.out)
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / FILE_NAME
+    temporary = out / f".{FILE_NAME}.{ctx.run_id}.tmp"
+    temporary.unlink(missing_ok=True)
+    window = ctx.window()
+    params = {"as_of": ctx.as_of, "tz": window.timezone, "window_start_utc": window.start_utc, "window_end_utc": window.end_utc}
+    wh.execute("ATTACH $path AS analyst_copy", {"path": str(temporary)}, step="attach the analyst copy")
+    try:
+        for table, sql in _TABLES.items():
+            statement = wh.con.extract_statements(f"CREATE TABLE analyst_copy.{table} AS {sql}")[0]
+            wh.execute(statement.query, {k: params[k] for k in statement.named_parameters} or None, step=f"analyst copy: {table}")
+        meta = pl.DataFrame(
+            [{
+                "as_of": ctx.as_of, "window_start": window.start, "timezone": window.timezone, "run_id": ctx.run_id,
+                "data_as_of": getattr(ctx.results.get("feed_health"), "data_as_of", ctx.as_of),
+                "published_at": datetime.now(timezone.utc),
+            }]
+        )
+        checks = pl.DataFrame(
+            [{"check_id": c.id, "title": c.meta.title, "category": c.meta.category, "status": c.meta.status,
+              "severity": c.meta.severity, "risk": c.meta.risk, "seed_case": c.meta.seed_cases[0],
+              "description": c.meta.description} for c in load_catalogue()]
+        )
+        history = pl.DataFrame(
+            lead_history,
+            schema={"as_of": pl.Date, "lead_id": pl.String, "staff_ref": pl.String, "rank": pl.Int32, "score": pl.Float64,
+                    "categories": pl.List(pl.String), "change": pl.String, "status": pl.String},
+        )
+        for name, frame in (("meta", meta), ("checks", checks), ("lead_history", history)):
+            wh.register_frame(f"{name}_frame", frame)
+            wh.execute(f"CREATE TABLE analyst_copy.{name} AS SELECT * FROM {name}_frame", step=f"analyst copy: {name}")
+            wh.unregister(f"{name}_frame")
+    finally:
+        wh.execute("DETACH analyst_copy", step="detach the analyst copy")
+    restrict_file(temporary)
+    os.replace(temporary, final)  # atomic: a reader keeps last night's file until it reopens
+    return final

@@ -1,0 +1,276 @@
+"""Functions for analysts' notebooks, over the published analyst copy (``out/analyst.duckdb``).
+
+Every function opens the copy read-only for the one query and closes it, so a notebook
+never holds a file the nightly run needs, and picks up the new night once it is
+published. Staff appear as staff_ref only: identities are revealed through the CLI
+(``acu-audit reveal``), which records the reveal.
+
+    from acu_audit import explore
+    pub = explore.Published.find()          # ACU_AUDIT_PUBLISHED, or demo/out/analyst.duckdb
+    explore.todays_leads(pub).head(10)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from acu_audit.analyst_copy import FILE_NAME
+
+PUBLISHED_ENV = "ACU_AUDIT_PUBLISHED"
+
+
+@dataclass(frozen=True)
+class Published:
+    """The analysts' copy of one night."""
+
+    path: Path
+
+    @classmethod
+    def find(cls, path: str | Path | None = None) -> Published:
+        """``path``, else $ACU_AUDIT_PUBLISHED, else ``demo/out/analyst.duckdb`` up from here."""
+        candidate = path or os.environ.get(PUBLISHED_ENV)
+        if candidate is None:
+            here = Path.cwd()
+            for folder in (here, *here.parents):
+                if (folder / "demo" / "out" / FILE_NAME).exists():
+                    candidate = folder / "demo" / "out" / FILE_NAME
+                    break
+        if candidate is None:
+            raise FileNotFoundError(f"no published analyst copy: run `acu-audit demo` or set {PUBLISHED_ENV}")
+        candidate = Path(candidate)
+        if candidate.is_dir():
+            candidate = candidate / FILE_NAME
+        if not candidate.exists():
+            raise FileNotFoundError(f"no published analyst copy at {candidate}")
+        return cls(candidate)
+
+    def frame(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+        finally:
+            con.close()
+
+    def meta(self) -> dict[str, Any]:
+        return self.frame("SELECT * FROM meta").row(0, named=True)
+
+
+# ---- the morning review ----------------------------------------------------------------
+def todays_leads(pub: Published, top: int | None = None) -> pl.DataFrame:
+    """Tonight's list, best first: rank, lead, staff_ref, score, categories, change, status, summary."""
+    leads = pub.frame(
+        """SELECT rank, lead_id, staff_ref, round(score, 1) AS score, array_to_string(categories, '|') AS categories,
+                  change, status, round(anomaly_score, 3) AS anomaly_score, summary
+           FROM leads ORDER BY rank"""
+    )
+    return leads.head(top) if top else leads
+
+
+def changes_since_yesterday(pub: Published) -> dict[str, pl.DataFrame]:
+    """What is new, escalated or returning tonight, and which leads left the list since the last night."""
+    leads = todays_leads(pub)
+    history = pub.frame("SELECT * FROM lead_history")
+    as_of = pub.meta()["as_of"]
+    earlier = history.filter(pl.col("as_of") < as_of)
+    previous = earlier.filter(pl.col("as_of") == earlier["as_of"].max()) if earlier.height else earlier
+    left = previous.filter(~pl.col("lead_id").is_in(leads["lead_id"].to_list())).select("lead_id", "staff_ref", "rank", "score")
+    return {
+        kind: leads.filter(pl.col("change") == kind) for kind in ("new", "escalated", "returning", "unchanged")
+    } | {"left the list": left}
+
+
+def lead_detail(pub: Published, lead_id: str) -> dict[str, Any]:
+    """One lead: its row, the checks that fired (with reasons), evidence rows, and the outlier explanation."""
+    leads = pub.frame("SELECT * FROM leads WHERE lead_id = $l", {"l": lead_id})
+    if leads.is_empty():
+        raise KeyError(f"{lead_id} is not on this night's list")
+    lead = leads.row(0, named=True)
+    hits = pub.frame(
+        """SELECT h.check_id, c.title, h.category, h.severity, h.weight, h.occurred_at, h.subject, h.reason, h.evidence
+           FROM hits h LEFT JOIN checks c USING (check_id)
+           WHERE h.hit_id IN (SELECT unnest($ids)) ORDER BY h.check_id, h.occurred_at""",
+        {"ids": lead["hit_ids"]},
+    )
+    ids = [e for ev in hits["evidence"].to_list() for e in ev]
+    lookups = [e.split(":", 1)[1] for e in ids if e.startswith("access_events:")]
+    messages = [e.split(":", 1)[1] for e in ids if e.startswith("device_messages:")]
+    return {
+        "lead": {k: v for k, v in lead.items() if k not in ("hit_ids",)},
+        "hits": hits.drop("evidence"),
+        "evidence_lookups": pub.frame(
+            "SELECT * FROM evidence_lookups WHERE event_id IN (SELECT unnest($ids)) ORDER BY occurred_at", {"ids": lookups}
+        ),
+        "evidence_messages": pub.frame(
+            "SELECT * FROM evidence_messages WHERE row_id IN (SELECT unnest($ids)) ORDER BY hour_start", {"ids": messages}
+        ),
+        "why_unusual": [e["text"] for e in json.loads(lead["explanation"] or "[]")],
+    }
+
+
+# ---- one member of staff ---------------------------------------------------------------
+def staff_timeline(pub: Published, staff_ref: str) -> pl.DataFrame:
+    """Per local day of the window: look-ups with and without purpose, messages by counterparty kind, on duty."""
+    meta = pub.meta()
+    days = pl.DataFrame({"local_day": [meta["window_start"] + timedelta(days=i)
+                                       for i in range((meta["as_of"] - meta["window_start"]).days + 1)]})
+    lookups = pub.frame("SELECT local_day, with_purpose, no_purpose, off_duty FROM lookups_daily WHERE staff_ref = $s", {"s": staff_ref})
+    messages = pub.frame(
+        "SELECT local_day, counterparty_kind, messages FROM messages_daily WHERE staff_ref = $s", {"s": staff_ref}
+    )
+    kinds = ["colleague", "victim", "marked person", "other person", "organisation", "unknown"]
+    wide = (
+        messages.pivot(on="counterparty_kind", index="local_day", values="messages", aggregate_function="sum")
+        if messages.height else pl.DataFrame({"local_day": []}, schema={"local_day": pl.Date})
+    )
+    for kind in kinds:
+        if kind not in wide.columns:
+            wide = wide.with_columns(pl.lit(0, dtype=pl.Int64).alias(kind))
+    duty = pub.frame(
+        """SELECT local_day, bool_or(duty_type IN ('duty', 'overtime', 'training')) AS on_duty,
+                  string_agg(DISTINCT duty_type, '/') AS roster
+           FROM duty_days WHERE staff_ref = $s GROUP BY local_day""",
+        {"s": staff_ref},
+    )
+    frame = (
+        days.join(lookups, on="local_day", how="left")
+        .join(wide.select("local_day", *[pl.col(k).cast(pl.Int64) for k in kinds]), on="local_day", how="left")
+        .join(duty, on="local_day", how="left")
+    )
+    return frame.with_columns(
+        [pl.col(c).fill_null(0) for c in ("with_purpose", "no_purpose", "off_duty", *kinds)]
+        + [pl.col("on_duty").fill_null(False), pl.col("roster").fill_null("none")]
+    ).sort("local_day")
+
+
+def staff_declarations(pub: Published, staff_ref: str) -> pl.DataFrame:
+    return pub.frame(
+        "SELECT declaration_id, kind, relationship, status, declared_at, decided_at, person_id, organisation_id "
+        "FROM declarations WHERE staff_ref = $s ORDER BY declared_at",
+        {"s": staff_ref},
+    )
+
+
+def plot_staff_timeline(pub: Published, staff_ref: str):
+    """Look-ups (with/without purpose) and contact by counterparty kind per day; days off duty shaded."""
+    import matplotlib.pyplot as plt
+
+    frame = staff_timeline(pub, staff_ref)
+    x = list(range(frame.height))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True)
+    for ax in (top, bottom):
+        for i, on in enumerate(frame["on_duty"].to_list()):
+            if not on:
+                ax.axvspan(i - 0.5, i + 0.5, color="#eeeeee", zorder=0)
+    top.bar(x, frame["with_purpose"], color="#8fb3d9", label="with a purpose")
+    top.bar(x, frame["no_purpose"], bottom=frame["with_purpose"], color="#d9534f", label="no purpose found")
+    top.set_ylabel("look-ups")
+    top.legend(loc="upper left", fontsize=8)
+    top.set_title(f"{staff_ref}: grey = days off duty", fontsize=10)
+    bottom_kinds = ["colleague", "victim", "marked person", "other person", "organisation", "unknown"]
+    base = [0] * frame.height
+    colours = ["#cccccc", "#d9534f", "#8e44ad", "#5bc0de", "#f0ad4e", "#333333"]
+    for kind, colour in zip(bottom_kinds, colours):
+        values = frame[kind].to_list()
+        bottom.bar(x, values, bottom=base, color=colour, label=kind)
+        base = [b + v for b, v in zip(base, values)]
+    bottom.set_ylabel("messages and calls")
+    bottom.legend(loc="upper left", fontsize=7, ncol=3)
+    labels = [d.strftime("%d %b") for d in frame["local_day"].to_list()]
+    bottom.set_xticks(x[::3], labels[::3], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# ---- one check across the force ----------------------------------------------------------
+def check_hits(pub: Published, check_id: str) -> pl.DataFrame:
+    """One check's hits tonight, with the unit function and local day of each."""
+    tz = pub.meta()["timezone"]
+    return pub.frame(
+        """SELECT staff_ref, unit_function, CAST(timezone($tz, coalesce(occurred_at, window_end)) AS DATE) AS local_day,
+                  weight, suppressed, subject, reason
+           FROM hits WHERE check_id = $c ORDER BY local_day, staff_ref""",
+        {"c": check_id, "tz": tz},
+    )
+
+
+def check_summary(pub: Published) -> pl.DataFrame:
+    """Every check tonight: hits, staff hit, share of the force, seconds, status."""
+    return pub.frame(
+        """SELECT c.check_id, c.category, c.severity, c.status AS maturity, r.hits, r.staff_hit,
+                  round(100.0 * r.staff_hit / (SELECT count(*) FROM staff), 2) AS pct_of_staff, round(r.seconds, 2) AS seconds,
+                  r.status
+           FROM checks c LEFT JOIN check_runs r USING (check_id) ORDER BY c.check_id"""
+    )
+
+
+def plot_check_hits(pub: Published, check_id: str):
+    """A check's hits by unit function and by day."""
+    import matplotlib.pyplot as plt
+
+    hits = check_hits(pub, check_id)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    by_function = hits.group_by("unit_function").agg(pl.col("staff_ref").n_unique().alias("staff")).sort("staff")
+    left.barh(by_function["unit_function"].fill_null("unknown").to_list(), by_function["staff"].to_list(), color="#445")
+    left.set_title(f"{check_id}: staff hit by unit function", fontsize=10)
+    by_day = hits.group_by("local_day").agg(pl.len().alias("hits")).sort("local_day")
+    right.bar([d.strftime("%d %b") for d in by_day["local_day"].to_list()], by_day["hits"].to_list(), color="#8fb3d9")
+    right.set_title("hits by day", fontsize=10)
+    right.tick_params(axis="x", rotation=60, labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# ---- what if -------------------------------------------------------------------------
+def what_if(
+    pub: Published,
+    *,
+    scoring: dict[str, Any] | None = None,
+    exclude_checks: tuple[str, ...] = (),
+    min_hit_weight: dict[str, float] | None = None,
+    top: int = 50,
+) -> pl.DataFrame:
+    """Re-score tonight in memory with other weights or thresholds; nothing is written.
+
+    ``scoring`` overrides keys of ``configs/default.yaml``'s ``scoring`` section (e.g.
+    ``{"outlier": {"weight": 0.6}}``); ``exclude_checks`` drops checks; ``min_hit_weight``
+    drops a check's hits below a weight. Returns the leads that enter or leave the top
+    ``top``, with their rank before and after.
+    """
+    from acu_audit.config import load_settings
+    from acu_audit.scoring import ScoringConfig, score_staff
+
+    settings = load_settings(overrides={"scoring": scoring or {}})
+    cfg = ScoringConfig.from_settings(settings)
+    as_of = pub.meta()["as_of"]
+    hits = pub.frame(
+        """SELECT hit_id, staff_ref AS staff_id, check_id, category, severity, risk, weight,
+                  coalesce(window_start, occurred_at, window_end) AS evidence_start,
+                  coalesce(window_end, occurred_at, window_start) AS evidence_at
+           FROM hits WHERE status = 'stable' AND NOT suppressed"""
+    )
+    if exclude_checks:
+        hits = hits.filter(~pl.col("check_id").is_in(list(exclude_checks)))
+    for check_id, threshold in (min_hit_weight or {}).items():
+        hits = hits.filter((pl.col("check_id") != check_id) | (pl.col("weight") >= threshold))
+    staff = pub.frame("SELECT staff_ref AS staff_id, unit_function FROM staff")
+    outliers = pub.frame("SELECT staff_ref AS staff_id, anomaly_score, anomaly_percentile FROM outliers")
+    rescored = score_staff(hits, staff, outliers, cfg, as_of).sort(["score", "staff_id"], descending=[True, False])
+    after = rescored.with_row_index("rank_after", offset=1).select(
+        pl.col("staff_id").alias("staff_ref"), "rank_after", pl.col("score").alias("score_after")
+    )
+    before = pub.frame("SELECT staff_ref, rank AS rank_before, round(score, 1) AS score_before FROM leads")
+    both = before.join(after, on="staff_ref", how="full", coalesce=True)
+    moved = both.filter(
+        (pl.col("rank_before").fill_null(10**9) <= top) != (pl.col("rank_after").fill_null(10**9) <= top)
+    ).with_columns(
+        change=pl.when(pl.col("rank_after").fill_null(10**9) <= top).then(pl.lit("enters the top")).otherwise(pl.lit("leaves the top"))
+    )
+    return moved.sort("change", "rank_after", "rank_before", nulls_last=True)

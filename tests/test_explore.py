@@ -1,0 +1,202 @@
+"""The analysts' copy and the explore functions the notebooks call."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from acu_audit import explore
+
+
+@pytest.fixture(scope="module")
+def pub(published) -> explore.Published:
+    return explore.Published.find(published / "out")
+
+
+def _staff_ids(root: Path) -> set[str]:
+    first = sorted((root / "landing").iterdir())[0]
+    return set(pl.read_csv(first / "staff.csv")["staff_id"].to_list())
+
+
+def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(root / "acu_audit.duckdb"), read_only=True)
+
+
+def _staff_id_of(root: Path, ref: str) -> str:
+    from acu_audit.privacy import load_secret, staff_ref
+
+    key = load_secret(create=False)
+    return next(s for s in _staff_ids(root) if staff_ref(key, s) == ref)
+
+
+def test_the_copy_names_no_member_of_staff(published, pub):
+    """Scanning bytes misses compressed strings, so every text column is queried."""
+    ids = _staff_ids(published)
+    con = duckdb.connect(str(pub.path), read_only=True)
+    try:
+        columns = con.sql(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+        ).fetchall()
+        assert not [c for c in columns if c[1] == "staff_id"]
+        for table, column, data_type in columns:
+            if "VARCHAR" not in data_type:
+                continue
+            values = con.sql(f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM "{table}"').fetchall()
+            text = " ".join(v[0] for v in values if v[0])
+            found = [s for s in ids if s in text]
+            assert not found, f"{table}.{column} carries staff ids {found[:3]}"
+    finally:
+        con.close()
+
+
+def test_todays_leads_are_the_published_list(published, pub):
+    leads = explore.todays_leads(pub)
+    published_csv = pl.read_csv(published / "out" / "leads.csv")
+    assert leads["lead_id"].to_list() == published_csv["lead_id"].to_list()
+    assert leads["rank"].to_list() == list(range(1, leads.height + 1))
+    assert explore.todays_leads(pub, top=5).height == min(5, leads.height)
+    assert pub.meta()["as_of"] == max(date.fromisoformat(p.name) for p in (published / "landing").iterdir())
+
+
+def test_changes_since_yesterday_compare_with_the_night_before(pub):
+    changes = explore.changes_since_yesterday(pub)
+    leads = explore.todays_leads(pub)
+    kinds = ("new", "escalated", "returning", "unchanged")
+    assert sum(changes[k].height for k in kinds) == leads.height
+    history = pub.frame("SELECT * FROM lead_history")
+    yesterday = set(history.filter(pl.col("as_of") == pub.meta()["as_of"] - timedelta(days=1))["lead_id"])
+    assert yesterday, "the fixture runs two nights"
+    assert not set(changes["new"]["lead_id"]) & yesterday
+    assert set(changes["unchanged"]["lead_id"]) <= yesterday
+    assert set(changes["left the list"]["lead_id"]) == yesterday - set(leads["lead_id"])
+
+
+def test_lead_detail_shows_checks_evidence_and_why_unusual(published, pub):
+    top = explore.todays_leads(pub, top=1).row(0, named=True)
+    detail = explore.lead_detail(pub, top["lead_id"])
+    assert detail["lead"]["staff_ref"] == top["staff_ref"]
+    assert detail["hits"].height > 0
+    assert set(top["categories"].split("|")) <= set(detail["hits"]["category"])
+    hit_ids = pub.frame("SELECT unnest(hit_ids) AS hit_id FROM leads WHERE lead_id = $l", {"l": top["lead_id"]})
+    hits = pl.read_parquet(published / "out" / "hits.parquet").join(hit_ids, on="hit_id")
+    evidence = hits["evidence"].explode()
+    lookups = evidence.filter(evidence.str.starts_with("access_events:")).str.split(":").list.get(1)
+    assert set(detail["evidence_lookups"]["event_id"]) == set(lookups)
+    assert (detail["evidence_lookups"]["staff_ref"] == top["staff_ref"]).all()
+    assert isinstance(detail["why_unusual"], list)
+    with pytest.raises(KeyError):
+        explore.lead_detail(pub, "L-not-a-lead")
+
+
+def test_staff_timeline_counts_every_lookup_in_the_window(published, pub):
+    ref = explore.todays_leads(pub, top=1)["staff_ref"][0]
+    timeline = explore.staff_timeline(pub, ref)
+    meta = pub.meta()
+    assert timeline["local_day"].to_list() == [
+        meta["window_start"] + timedelta(days=i) for i in range((meta["as_of"] - meta["window_start"]).days + 1)
+    ]
+    con = _warehouse(published)
+    try:
+        purpose = con.execute(
+            """SELECT count(*) FILTER (WHERE has_purpose), count(*) FILTER (WHERE NOT has_purpose)
+               FROM access_purpose WHERE staff_id = $s AND local_day BETWEEN $a AND $b""",
+            {"s": _staff_id_of(published, ref), "a": meta["window_start"], "b": meta["as_of"]},
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert (timeline["with_purpose"].sum(), timeline["no_purpose"].sum()) == purpose
+    assert timeline["on_duty"].any()
+
+
+def test_check_summary_and_hits_match_the_published_hits(published, pub):
+    from acu_audit.checks import load_catalogue
+
+    summary = explore.check_summary(pub)
+    assert summary.height == len(load_catalogue())
+    hits = pl.read_parquet(published / "out" / "hits.parquet")
+    busiest = hits.group_by("check_id").len().sort("len", descending=True)["check_id"][0]
+    per_check = explore.check_hits(pub, busiest)
+    assert per_check.height == hits.filter(pl.col("check_id") == busiest).height
+    assert per_check["unit_function"].null_count() == 0
+    row = summary.filter(pl.col("check_id") == busiest).row(0, named=True)
+    assert row["hits"] == per_check.height and row["status"] == "ok"
+
+
+def test_what_if_with_the_same_weights_moves_nobody_and_writes_nothing(pub):
+    before = hashlib.sha256(pub.path.read_bytes()).hexdigest()
+    assert explore.what_if(pub, top=20).is_empty()  # the copy reproduces the night's ranking
+    assert hashlib.sha256(pub.path.read_bytes()).hexdigest() == before
+
+
+def test_what_if_without_a_check_drops_the_leads_that_rest_on_it(pub):
+    leads = explore.todays_leads(pub)
+    single = leads.filter(~pl.col("categories").str.contains("|", literal=True) & (pl.col("anomaly_score") < 0.6))
+    lead = single.row(0, named=True)
+    detail = explore.lead_detail(pub, lead["lead_id"])
+    checks = tuple(detail["hits"]["check_id"].unique())
+    moved = explore.what_if(pub, exclude_checks=checks, top=leads.height)
+    row = moved.filter(pl.col("staff_ref") == lead["staff_ref"])
+    assert row.height == 1 and row["change"][0] == "leaves the top"
+    heavier = explore.what_if(pub, scoring={"outlier": {"weight": 3.0}}, top=10)
+    assert not heavier.is_empty()  # a heavier outlier weight reorders the top ten
+    assert set(heavier["change"]) <= {"enters the top", "leaves the top"}
+
+
+def test_plots_draw_for_a_lead_and_a_check(pub):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ref = explore.todays_leads(pub, top=1)["staff_ref"][0]
+    fig = explore.plot_staff_timeline(pub, ref)
+    assert len(fig.axes) == 2 and fig.axes[0].patches
+    check = explore.check_summary(pub).sort("hits", descending=True, nulls_last=True)["check_id"][0]
+    fig = explore.plot_check_hits(pub, check)
+    assert len(fig.axes) == 2 and fig.axes[0].patches
+
+
+def test_find_fails_clearly_without_a_copy(tmp_path, monkeypatch):
+    monkeypatch.delenv(explore.PUBLISHED_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="acu-audit demo"):
+        explore.Published.find()
+
+
+_READER = textwrap.dedent(
+    """
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)    # a notebook left open overnight
+    print(con.execute("SELECT run_id FROM meta").fetchone()[0], flush=True)
+    sys.stdin.readline()                                  # ... while the nightly run completes
+    print(con.execute("SELECT run_id FROM meta").fetchone()[0], flush=True)
+    con.close()
+    print(duckdb.connect(sys.argv[1], read_only=True).execute("SELECT run_id FROM meta").fetchone()[0], flush=True)
+    """
+)
+
+
+def test_an_open_notebook_never_blocks_the_nightly_run(published, pub):
+    from acu_audit.cli import run_flow
+
+    reader = subprocess.Popen(
+        [sys.executable, "-c", _READER, str(pub.path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        before = reader.stdout.readline().strip()
+        assert before, "the reader could not open the published copy"
+        result = run_flow(landing=published / "landing", out_dir=published / "out", db=published / "acu_audit.duckdb",
+                          as_of=pub.meta()["as_of"], validate=False)
+        assert "warnings" in result
+        out, _ = reader.communicate("\n", timeout=60)
+    finally:
+        reader.kill()
+    still_open, reopened = out.split()
+    assert still_open == before  # the open reader kept last night's copy
+    assert reopened != before and reopened == pub.meta()["run_id"]  # reopening picks up the new one
