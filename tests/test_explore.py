@@ -160,6 +160,8 @@ def test_plots_draw_for_a_lead_and_a_check(pub):
     check = explore.check_summary(pub).sort("hits", descending=True, nulls_last=True)["check_id"][0]
     fig = explore.plot_check_hits(pub, check)
     assert len(fig.axes) == 2 and fig.axes[0].patches
+    fig = explore.plot_top_leads(pub, top=5)
+    assert len(fig.axes[0].patches) == min(5, explore.todays_leads(pub).height)
 
 
 def test_find_fails_clearly_without_a_copy(tmp_path, monkeypatch):

@@ -115,6 +115,26 @@ def lead_detail(pub: Published, lead_id: str) -> dict[str, Any]:
     }
 
 
+def plot_top_leads(pub: Published, top: int = 20):
+    """Tonight's top leads as bars: score, coloured by what changed since yesterday."""
+    import matplotlib.pyplot as plt
+
+    leads = todays_leads(pub, top=top)
+    colours = {"new": "#d9534f", "escalated": "#f0ad4e", "returning": "#8e44ad", "unchanged": "#8fb3d9"}
+    fig, ax = plt.subplots(figsize=(9, 0.32 * max(leads.height, 3) + 1))
+    labels = [f"#{r} {s}  [{c}]" for r, s, c in zip(leads["rank"], leads["staff_ref"], leads["categories"])]
+    ax.barh(labels[::-1], leads["score"].to_list()[::-1],
+            color=[colours.get(c, "#999999") for c in leads["change"].to_list()[::-1]])
+    for change, colour in colours.items():
+        ax.barh([], [], color=colour, label=change)
+    ax.legend(loc="lower right", fontsize=8, title="since yesterday", title_fontsize=8)
+    ax.set_xlabel("score")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_title(f"Top {leads.height} leads for {pub.meta()['as_of']}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 # ---- one member of staff ---------------------------------------------------------------
 def staff_timeline(pub: Published, staff_ref: str) -> pl.DataFrame:
     """Per local day of the window: look-ups with and without purpose, messages by counterparty kind, on duty."""
