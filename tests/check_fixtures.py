@@ -73,9 +73,10 @@ def _merge_tables(*parts: dict[str, list[dict]] | None) -> dict[str, list[dict]]
 
 
 def run_fixture_case(check_id: str, case: str, tmp_path: Path) -> list[dict[str, Any]]:
-    """Run ``check_id`` on its fixture's ``case`` (positive or negative) and return the hits."""
+    """Run ``check_id`` on its fixture's ``case`` (positive, negative, or a named extra case) and return the hits."""
     base = yaml.safe_load((CHECK_FIXTURES / "_base.yaml").read_text(encoding="utf-8"))
     fixture = load_fixture(check_id)
+    fixture = fixture | (fixture.get("extra_cases") or {})
     as_of = date.fromisoformat(str(fixture.get("as_of", base["as_of"])))
     snapshot_drop = date.fromisoformat(str(base["snapshot_drop"]))
     tables = _merge_tables(base["tables"], fixture.get("common"), fixture[case].get("tables"))

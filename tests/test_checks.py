@@ -84,3 +84,14 @@ def test_negative_fixture_does_not_hit(check_id, tmp_path):
     hits = run_fixture_case(check_id, "negative", tmp_path)
     quiet = set(load_fixture(check_id)["negative"]["expect_none_for"])
     assert not [h for h in hits if h["staff_id"] in quiet], [(h["staff_id"], h["reason"]) for h in hits]
+
+
+def test_operation_target_preview_weighs_down_targets_a_function_checks_routinely(tmp_path):
+    """Peers, not a crowd of one: the same look-ups score less when S7's peers check the targets too."""
+    alone = run_fixture_case("u_operation_target_preview", "positive", tmp_path / "alone")
+    routine = run_fixture_case("u_operation_target_preview", "routine_target", tmp_path / "routine")
+    [hit_alone] = [h for h in alone if h["staff_id"] == "S7"]
+    [hit_routine] = [h for h in routine if h["staff_id"] == "S7"]
+    assert hit_routine["weight"] == pytest.approx(hit_alone["weight"] * 0.25)
+    assert "weighted down: 57% of force peers" in hit_routine["reason"]
+    assert "weighted down" not in hit_alone["reason"]
