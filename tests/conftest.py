@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 # Never touch the user's real key or Prefect home from tests. Prefect reads its settings
 # when first imported, so these are set before anything imports it.
 _PREFECT_TMP = Path(tempfile.mkdtemp(prefix="acu-audit-prefect-"))
+atexit.register(shutil.rmtree, _PREFECT_TMP, ignore_errors=True)
 os.environ.setdefault("ACU_AUDIT_SECRET", "test-secret-not-for-production")
 os.environ["PREFECT_HOME"] = str(_PREFECT_TMP / "home")
 os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(_PREFECT_TMP / "storage")  # cached results outlive a harness
