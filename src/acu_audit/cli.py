@@ -201,6 +201,7 @@ def demo(
         table.add_row(str(r["rank"]), r["staff_ref"], f"{r['score']:.1f}", r["categories"], r["summary"])
     out.print(table)
     out.print(f"report: {(folder / 'out' / 'report.html').resolve()}")
+    out.print(f"notebooks: open notebooks/ with the kernel 'acu-audit (.venv)'; they read {folder / 'out' / 'analyst.duckdb'}")
     out.print(f"done in {time.perf_counter() - started:.0f} s. Next: acu-audit leads list --db {db}")
 
 
