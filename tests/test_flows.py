@@ -149,3 +149,22 @@ def test_a_failed_check_is_reported_by_id_and_the_others_run(tmp_path):
     assert list(failed) == ["u_lookup_burst"]
     assert failed["u_lookup_burst"].startswith("check u_lookup_burst failed:") and "list_contains" in failed["u_lookup_burst"]
     assert len([o for o in report.outcomes if o.status == "ok"]) == len(load_catalogue()) - 1
+
+
+def test_demo_command_generates_runs_two_nights_and_prints_the_top_leads(tmp_path):
+    """The README's first command, on a tiny force: a list, a report and an analyst copy with a yesterday."""
+    from typer.testing import CliRunner
+
+    from acu_audit.cli import app
+
+    folder = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--dir", str(folder), "--staff", "150", "--days", "8", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "report:" in result.output and "sr-" in result.output
+    out = folder / "out"
+    assert (out / "leads.csv").exists() and (out / "report.html").exists()
+    with duckdb.connect(str(out / "analyst.duckdb"), read_only=True) as con:
+        nights = [r[0] for r in con.execute("SELECT DISTINCT as_of FROM lead_history ORDER BY 1").fetchall()]
+    landing_nights = sorted(p.name for p in (folder / "landing").iterdir())
+    assert [d.isoformat() for d in nights][-2:] == landing_nights[-2:]
+    assert not (folder / "landing" / "truth.json").exists() and (folder / "truth.json").exists()
