@@ -183,13 +183,15 @@ def demo(
     # A force loads its history once; the nightly flow then validates and loads each new night.
     # The demo runs the last two nights, so the morning review has a yesterday to compare with.
     nights = [date.fromisoformat(d) for d in drops[-2:]]
-    console.print(f"[dim]loading the history ({len(drops) - len(nights)} nights before {nights[0]}) ...[/]")
-    try:
-        with Warehouse(db) as wh:
-            history = ingest_landing(wh, landing, up_to=date.fromisoformat(drops[-3]))
-    except AcuAuditError as exc:
-        _fail(exc)
-    console.print(f"[dim]history: {history.totals()['loaded']:,} rows in {history.seconds:.0f} s[/]")
+    history_drops = drops[: -len(nights)]
+    if history_drops:
+        console.print(f"[dim]loading the history ({len(history_drops)} nights before {nights[0]}) ...[/]")
+        try:
+            with Warehouse(db) as wh:
+                history = ingest_landing(wh, landing, up_to=date.fromisoformat(history_drops[-1]))
+        except AcuAuditError as exc:
+            _fail(exc)
+        console.print(f"[dim]history: {history.totals()['loaded']:,} rows in {history.seconds:.0f} s[/]")
     for night in nights:
         console.print(f"[dim]the night of {night}[/]")
         run_flow(landing=landing, out_dir=folder / "out", db=db, as_of=night)

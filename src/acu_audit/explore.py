@@ -25,6 +25,8 @@ import polars as pl
 from acu_audit.analyst_copy import FILE_NAME
 
 PUBLISHED_ENV = "ACU_AUDIT_PUBLISHED"
+# The counterparty kinds of the analyst copy's messages_daily, in plotting order.
+COUNTERPARTY_KINDS = ("colleague", "victim", "marked person", "other person", "organisation", "unknown")
 
 
 @dataclass(frozen=True)
@@ -145,12 +147,11 @@ def staff_timeline(pub: Published, staff_ref: str) -> pl.DataFrame:
     messages = pub.frame(
         "SELECT local_day, counterparty_kind, messages FROM messages_daily WHERE staff_ref = $s", {"s": staff_ref}
     )
-    kinds = ["colleague", "victim", "marked person", "other person", "organisation", "unknown"]
     wide = (
         messages.pivot(on="counterparty_kind", index="local_day", values="messages", aggregate_function="sum")
         if messages.height else pl.DataFrame({"local_day": []}, schema={"local_day": pl.Date})
     )
-    for kind in kinds:
+    for kind in COUNTERPARTY_KINDS:
         if kind not in wide.columns:
             wide = wide.with_columns(pl.lit(0, dtype=pl.Int64).alias(kind))
     duty = pub.frame(
@@ -161,11 +162,11 @@ def staff_timeline(pub: Published, staff_ref: str) -> pl.DataFrame:
     )
     frame = (
         days.join(lookups, on="local_day", how="left")
-        .join(wide.select("local_day", *[pl.col(k).cast(pl.Int64) for k in kinds]), on="local_day", how="left")
+        .join(wide.select("local_day", *[pl.col(k).cast(pl.Int64) for k in COUNTERPARTY_KINDS]), on="local_day", how="left")
         .join(duty, on="local_day", how="left")
     )
     return frame.with_columns(
-        [pl.col(c).fill_null(0) for c in ("with_purpose", "no_purpose", "off_duty", *kinds)]
+        [pl.col(c).fill_null(0) for c in ("with_purpose", "no_purpose", "off_duty", *COUNTERPARTY_KINDS)]
         + [pl.col("on_duty").fill_null(False), pl.col("roster").fill_null("none")]
     ).sort("local_day")
 
@@ -194,10 +195,9 @@ def plot_staff_timeline(pub: Published, staff_ref: str):
     top.set_ylabel("look-ups")
     top.legend(loc="upper left", fontsize=8)
     top.set_title(f"{staff_ref}: grey = days off duty", fontsize=10)
-    bottom_kinds = ["colleague", "victim", "marked person", "other person", "organisation", "unknown"]
     base = [0] * frame.height
     colours = ["#cccccc", "#d9534f", "#8e44ad", "#5bc0de", "#f0ad4e", "#333333"]
-    for kind, colour in zip(bottom_kinds, colours):
+    for kind, colour in zip(COUNTERPARTY_KINDS, colours):
         values = frame[kind].to_list()
         bottom.bar(x, values, bottom=base, color=colour, label=kind)
         base = [b + v for b, v in zip(base, values)]
