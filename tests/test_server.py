@@ -77,17 +77,21 @@ CLIENT = textwrap.dedent("""
     from prefect.deployments import run_deployment
 
     deadline = time.monotonic() + 300  # the serving process imports and registers in seconds; slower under load
-    with get_client(sync_client=True) as client:
+
+    def registered(client, name):
+        # serve() registers its deployments one after another: wait for each by name.
         while True:
             try:
-                deployment = client.read_deployment_by_name("nightly-audit/nightly")
-                break
+                return client.read_deployment_by_name(name)
             except Exception:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1)
+
+    with get_client(sync_client=True) as client:
+        deployment = registered(client, "nightly-audit/nightly")
         schedules = [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules]
-        backfill = client.read_deployment_by_name("backfill-audit/backfill")
+        backfill = registered(client, "backfill-audit/backfill")
     run = run_deployment("nightly-audit/nightly", timeout=600, poll_interval=1)
     print(json.dumps({"state": run.state.type.value, "message": run.state.message, "schedules": schedules,
                       "backfill": backfill.name}))
