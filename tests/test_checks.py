@@ -95,3 +95,16 @@ def test_operation_target_preview_weighs_down_targets_a_function_checks_routinel
     assert hit_routine["weight"] == pytest.approx(hit_alone["weight"] * 0.25)
     assert "weighted down: 57% of force peers" in hit_routine["reason"]
     assert "weighted down" not in hit_alone["reason"]
+
+
+def test_lookup_for_colleague_reads_either_device_and_weighs_the_senders_own_check(tmp_path):
+    """The request shows on the receiver's phone alone; the sender's own check of the same vehicle adds weight."""
+    both = run_fixture_case("u_lookup_for_colleague", "positive", tmp_path / "both")
+    receiver_only = run_fixture_case("u_lookup_for_colleague", "receiver_device_only", tmp_path / "receiver")
+    [with_own_check] = [h for h in both if h["staff_id"] == "S1"]
+    [without] = [h for h in receiver_only if h["staff_id"] == "S1"]
+    assert with_own_check["weight"] == pytest.approx(1.5)
+    assert "checked 1 of the same record(s)" in with_own_check["reason"]
+    assert without["weight"] == pytest.approx(1.0)
+    assert without["subject"] == "counterparty:N-S4"
+    assert {"access_events:V1", "access_events:V2", "access_events:V3"} <= set(without["evidence"])

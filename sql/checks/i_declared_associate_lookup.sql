@@ -3,14 +3,18 @@ WITH associates AS (
     SELECT staff_id, person_id AS associate_id, declaration_id, relationship, status
     FROM ref_declarations
     WHERE kind = 'association' AND person_id IS NOT NULL
+), declarants_lookups AS MATERIALIZED (
+    -- One pass over the window's look-ups, kept to staff who declared an association.
+    SELECT l.staff_id, l.event_id, l.occurred_at, l.has_purpose, l.person_id, l.case_id
+    FROM run_lookups l WHERE l.staff_id IN (SELECT staff_id FROM associates)
 ), looked AS (
     SELECT l.staff_id, l.event_id, l.occurred_at, l.has_purpose, a.associate_id, a.relationship, 'the record' AS what
-    FROM run_lookups l JOIN associates a ON a.staff_id = l.staff_id AND a.associate_id = l.person_id
+    FROM declarants_lookups l JOIN associates a ON a.staff_id = l.staff_id AND a.associate_id = l.person_id
     UNION ALL
     SELECT l.staff_id, l.event_id, l.occurred_at, l.has_purpose, a.associate_id, a.relationship, 'a case they are on'
     FROM (SELECT DISTINCT a.staff_id, a.associate_id, a.relationship, cp.case_id
           FROM associates a JOIN ref_case_people cp ON cp.person_id = a.associate_id) a
-    JOIN run_lookups l ON l.staff_id = a.staff_id AND l.case_id = a.case_id
+    JOIN declarants_lookups l ON l.staff_id = a.staff_id AND l.case_id = a.case_id
     WHERE l.person_id IS DISTINCT FROM a.associate_id
 )
 SELECT staff_id,

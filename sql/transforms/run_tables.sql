@@ -98,10 +98,15 @@ SELECT CAST($window_start AS DATE) AS start_day, CAST($as_of AS DATE) AS end_day
        CAST($window_start_utc AS TIMESTAMPTZ) AS start_utc, CAST($window_end_utc AS TIMESTAMPTZ) AS end_utc;
 
 -- Look-ups in the window with their policing-purpose labels (join ref_staff for the peer group).
+-- The bounds are session variables, not a join: a view cannot hold parameters, and a join
+-- with run_window hides the bounds from the scan (a nested-loop join over every label row
+-- that also stops the checks' own join filters reaching the scan).
+SET VARIABLE acu_window_start_day = CAST($window_start AS DATE);
+SET VARIABLE acu_window_end_day = CAST($as_of AS DATE);
 CREATE OR REPLACE TEMP VIEW run_lookups AS
 SELECT a.*
 FROM access_purpose a
-JOIN run_window w ON a.local_day BETWEEN w.start_day AND w.end_day;
+WHERE a.local_day BETWEEN getvariable('acu_window_start_day') AND getvariable('acu_window_end_day');
 
 -- Look-ups per member of staff in the window, and the look-ups with no purpose found (a
 -- few per cent of all), which most look-up checks start from.

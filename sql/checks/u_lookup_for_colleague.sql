@@ -1,0 +1,90 @@
+-- Check requests relayed by a colleague: S messages colleague R, and within the hour R checks
+-- a record (a registration, by default) that no case of R's explains. Hits S, the one asking.
+-- Colleagues message each other all day and some checks are routine for a function, so the
+-- rule asks that R's case-less checks cluster after S's messages: on $min_occasions separate
+-- message hours, and $min_lift times more often than R's own hourly rate of such checks would
+-- give by chance. Where case-less checks are routine for R, that rate is high and the lift
+-- cannot be reached. S checking the same record with no case behind it adds weight.
+WITH caseless AS (
+    -- Checks with no case behind them: no assignment, unit case, operation briefing or
+    -- reason code (a function-wide purpose alone does not say why this record).
+    SELECT staff_id, event_id, occurred_at, record_type, record_id, has_purpose,
+           date_trunc('hour', occurred_at) AS hour_start
+    FROM run_lookups
+    WHERE list_contains($record_types, record_type)
+      AND action IN ('search', 'view', 'print', 'export', 'screenshot')
+      AND NOT (via_assignment OR via_unit_case OR via_operation OR via_reason_code)
+), staff_numbers AS (
+    SELECT DISTINCT counterparty, staff_id FROM ref_contact_directory WHERE staff_id IS NOT NULL
+), receiver_numbers AS (
+    SELECT n.counterparty, n.staff_id FROM staff_numbers n
+    WHERE n.staff_id IN (SELECT staff_id FROM caseless)
+), asked AS (
+    -- Message hours from S to R, from either device: S's outbound row or R's inbound row.
+    SELECT m.staff_id AS sender, r.staff_id AS receiver, m.hour_start, m.row_id
+    FROM device_messages m JOIN receiver_numbers r USING (counterparty)
+    WHERE m.direction = 'out' AND m.staff_id <> r.staff_id
+      AND m.hour_start >= $window_start_utc AND m.hour_start < $window_end_utc
+    UNION ALL
+    SELECT s.staff_id AS sender, m.staff_id AS receiver, m.hour_start, m.row_id
+    FROM device_messages m JOIN staff_numbers s USING (counterparty)
+    WHERE m.direction = 'in' AND m.staff_id <> s.staff_id
+      AND m.staff_id IN (SELECT staff_id FROM caseless)
+      AND m.hour_start >= $window_start_utc AND m.hour_start < $window_end_utc
+), asked_hours AS (
+    SELECT sender, receiver, hour_start, list(row_id) AS row_ids FROM asked GROUP BY ALL
+), followed AS (
+    -- R's case-less checks in the message hour or the $follow_hours after it.
+    SELECT a.sender, a.receiver, a.hour_start, a.row_ids, c.event_id, c.record_type, c.record_id, c.occurred_at
+    FROM asked_hours a
+    JOIN caseless c ON c.staff_id = a.receiver
+     AND c.hour_start >= a.hour_start AND c.hour_start <= a.hour_start + to_hours($follow_hours)
+), corroborated AS (
+    -- The sender checked the same record himself, with no case behind it either.
+    SELECT DISTINCT f.sender, f.receiver, f.record_type, f.record_id, c.event_id AS sender_event_id
+    FROM (SELECT DISTINCT sender, receiver, record_type, record_id FROM followed) f
+    JOIN caseless c ON c.staff_id = f.sender AND c.record_type = f.record_type AND c.record_id = f.record_id
+), receiver_rate AS (
+    -- R's share of active hours (any look-up) holding a case-less check.
+    SELECT l.staff_id AS receiver,
+           count(DISTINCT date_trunc('hour', l.occurred_at)) AS active_hours,
+           count(DISTINCT c.hour_start) AS caseless_hours
+    FROM run_lookups l LEFT JOIN caseless c ON c.event_id = l.event_id
+    WHERE l.staff_id IN (SELECT receiver FROM followed)
+    GROUP BY l.staff_id
+), pairs AS (
+    SELECT f.sender, f.receiver,
+           count(DISTINCT f.hour_start) AS occasions,
+           count(DISTINCT f.record_type || ':' || f.record_id) AS records,
+           min(f.occurred_at) AS first_at, max(f.occurred_at) AS last_at,
+           flatten(list(f.row_ids)) AS message_rows,
+           list(f.event_id) AS receiver_events
+    FROM followed f GROUP BY f.sender, f.receiver
+), scored AS (
+    SELECT p.*, h.message_hours, r.active_hours, r.caseless_hours,
+           -- expected occasions if R's case-less checks fell at random in R's active hours
+           h.message_hours * least(1.0, (1 + $follow_hours) * r.caseless_hours / r.active_hours) AS expected,
+           coalesce(c.n, 0) AS corroborated, coalesce(c.events, []) AS sender_events
+    FROM pairs p JOIN receiver_rate r USING (receiver)
+    JOIN (SELECT sender, receiver, count(*) AS message_hours FROM asked_hours GROUP BY ALL) h USING (sender, receiver)
+    LEFT JOIN (SELECT sender, receiver, count(DISTINCT record_type || ':' || record_id) AS n, list(sender_event_id) AS events
+               FROM corroborated GROUP BY ALL) c USING (sender, receiver)
+)
+SELECT s.sender AS staff_id,
+       s.last_at AS occurred_at,
+       s.first_at AS window_start,
+       s.last_at AS window_end,
+       'counterparty:' || (SELECT min(counterparty) FROM receiver_numbers n WHERE n.staff_id = s.receiver) AS subject,
+       'a colleague checked ' || s.records || ' record(s) (' || array_to_string($record_types, ', ')
+           || ') that no case of theirs explains, in the same or the next clock hour after ' || s.occasions
+           || ' of the ' || s.message_hours || ' hour(s) this staff member messaged them, '
+           || round(s.occasions / s.expected, 1) || ' times their own rate'
+           || CASE WHEN s.corroborated > 0
+                   THEN '; this staff member checked ' || s.corroborated || ' of the same record(s) with no case either'
+                   ELSE '' END AS reason,
+       list_concat(evidence_ids('device_messages', s.message_rows),
+                   evidence_ids('access_events', list_concat(s.receiver_events, s.sender_events))) AS evidence,
+       least(2.0, 1.0 + $corroboration_weight * s.corroborated) AS weight
+FROM scored s
+WHERE s.occasions >= $min_occasions
+  AND s.occasions >= $min_lift * s.expected
