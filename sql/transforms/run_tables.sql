@@ -68,7 +68,7 @@ CREATE OR REPLACE TEMP TABLE run_messages AS
 SELECT m.row_id, m.staff_id, m.channel, m.direction, m.counterparty, m.hour_start, m.message_count,
        CAST(m.local_hour_start AS DATE) AS local_day,
        CAST(hour(m.local_hour_start) AS INTEGER) AS local_hour,
-       coalesce(m.hour_start < ds.shift_end + to_minutes($shift_margin_minutes), false) AS on_duty,
+       m.on_duty,
        (hour(m.local_hour_start) >= $night_start_hour OR hour(m.local_hour_start) < $night_end_hour) AS at_night,
        d.person_id AS cp_person_id, d.staff_id AS cp_staff_id, d.organisation_id AS cp_organisation_id, d.source AS cp_source,
        CASE WHEN d.staff_id IS NOT NULL THEN 'colleague'
@@ -78,29 +78,28 @@ SELECT m.row_id, m.staff_id, m.channel, m.direction, m.counterparty, m.hour_star
             ELSE 'other' END AS cp_kind,
        s.unit, s.peer_group
 FROM (
-    SELECT row_id, staff_id, channel, direction, counterparty, hour_start, message_count,
-           timezone($tz, hour_start) AS local_hour_start
-    FROM device_messages
-    WHERE hour_start >= $window_start_utc AND hour_start < $window_end_utc
-      AND (counterparty NOT IN (SELECT counterparty FROM ref_contact_directory WHERE staff_id IS NOT NULL)
-           OR list_contains($banned_channels, channel))
+    -- The latest shift starting before the message hour ends (with the margin): on duty when the
+    -- hour also starts before that shift ends (with the margin). Joined before the directory so
+    -- the as-of join sorts narrow rows.
+    SELECT m.*, timezone($tz, m.hour_start) AS local_hour_start,
+           coalesce(m.hour_start < ds.shift_end + to_minutes($shift_margin_minutes), false) AS on_duty
+    FROM (
+        SELECT row_id, staff_id, channel, direction, counterparty, hour_start, message_count
+        FROM device_messages
+        WHERE hour_start >= $window_start_utc AND hour_start < $window_end_utc
+          AND (counterparty NOT IN (SELECT counterparty FROM ref_contact_directory WHERE staff_id IS NOT NULL)
+               OR list_contains($banned_channels, channel))
+    ) m
+    ASOF LEFT JOIN duty_shifts ds
+        ON ds.staff_id = m.staff_id AND m.hour_start + INTERVAL 1 HOUR + to_minutes($shift_margin_minutes) > ds.shift_start
 ) m
 LEFT JOIN ref_contact_directory d USING (counterparty)
--- The latest shift starting before the message hour ends (with the margin): on duty when the
--- hour also starts before that shift ends (with the margin).
-ASOF LEFT JOIN duty_shifts ds
-    ON ds.staff_id = m.staff_id AND m.hour_start + INTERVAL 1 HOUR + to_minutes($shift_margin_minutes) > ds.shift_start
 LEFT JOIN ref_staff s ON s.staff_id = m.staff_id;
 
--- The window as a one-row table, so views can use it (views cannot hold parameters).
-CREATE OR REPLACE TEMP TABLE run_window AS
-SELECT CAST($window_start AS DATE) AS start_day, CAST($as_of AS DATE) AS end_day,
-       CAST($window_start_utc AS TIMESTAMPTZ) AS start_utc, CAST($window_end_utc AS TIMESTAMPTZ) AS end_utc;
-
 -- Look-ups in the window with their policing-purpose labels (join ref_staff for the peer group).
--- The bounds are session variables, not a join: a view cannot hold parameters, and a join
--- with run_window hides the bounds from the scan (a nested-loop join over every label row
--- that also stops the checks' own join filters reaching the scan).
+-- The bounds are session variables: a view cannot hold parameters, and a join with a
+-- one-row window table hides the bounds from the scan (a nested-loop join over every label
+-- row, which also keeps the checks' own join filters from reaching the scan).
 SET VARIABLE acu_window_start_day = CAST($window_start AS DATE);
 SET VARIABLE acu_window_end_day = CAST($as_of AS DATE);
 CREATE OR REPLACE TEMP VIEW run_lookups AS
