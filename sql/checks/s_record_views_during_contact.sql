@@ -17,7 +17,7 @@ WITH victim_pairs AS (
     SELECT l.staff_id, l.person_id, l.event_id, l.occurred_at, l.local_day
     FROM run_lookups l
     JOIN heavy_pairs vp USING (staff_id, person_id)
-    WHERE l.action IN ('search', 'view', 'print', 'export', 'screenshot')
+    WHERE reads_record(l.action)
 ), near_contact AS (
     SELECT DISTINCT v.staff_id, v.person_id, v.event_id, v.occurred_at, v.local_day
     FROM views v

@@ -8,11 +8,11 @@
 WITH caseless AS (
     -- Checks with no case behind them: no assignment, unit case, operation briefing or
     -- reason code (a function-wide purpose alone does not say why this record).
-    SELECT staff_id, event_id, occurred_at, record_type, record_id, has_purpose,
+    SELECT staff_id, event_id, occurred_at, record_type, record_id,
            date_trunc('hour', occurred_at) AS hour_start
     FROM run_lookups
     WHERE list_contains($record_types, record_type)
-      AND action IN ('search', 'view', 'print', 'export', 'screenshot')
+      AND reads_record(action)
       AND NOT (via_assignment OR via_unit_case OR via_operation OR via_reason_code)
 ), staff_numbers AS (
     SELECT DISTINCT counterparty, staff_id FROM ref_contact_directory WHERE staff_id IS NOT NULL

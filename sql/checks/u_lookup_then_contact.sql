@@ -14,7 +14,7 @@ WITH risky AS (
     JOIN risky r ON r.staff_id = l.staff_id
      AND r.hour_start >= date_trunc('hour', l.occurred_at)
      AND r.hour_start <= l.occurred_at + to_minutes($within_minutes)
-    WHERE l.action IN ('search', 'view', 'print', 'export', 'screenshot')
+    WHERE reads_record(l.action)
 )
 SELECT staff_id,
        min(hour_start) AS occurred_at,

@@ -80,7 +80,7 @@ SELECT m.row_id, m.staff_id, m.channel, m.direction, m.counterparty, m.hour_star
 FROM (
     -- The latest shift starting before the message hour ends (with the margin): on duty when the
     -- hour also starts before that shift ends (with the margin). Joined before the directory so
-    -- the as-of join sorts narrow rows.
+    -- the as-of join sorts rows without the directory's columns.
     SELECT m.*, timezone($tz, m.hour_start) AS local_hour_start,
            coalesce(m.hour_start < ds.shift_end + to_minutes($shift_margin_minutes), false) AS on_duty
     FROM (
@@ -117,6 +117,9 @@ CREATE OR REPLACE TEMP TABLE run_unexplained AS
 SELECT l.*, s.peer_group FROM run_lookups l LEFT JOIN ref_staff s USING (staff_id) WHERE NOT l.has_purpose;
 
 -- Phrases shared by the checks' reasons.
+-- Actions that read a record (the contract's others create, update or delete one).
+CREATE OR REPLACE TEMP MACRO reads_record(action) AS
+    action IN ('search', 'view', 'print', 'export', 'screenshot');
 CREATE OR REPLACE TEMP MACRO no_purpose_phrase() AS
     'no policing purpose found (looked for: an assignment, a case of their unit, a function-wide purpose, an operation briefing, a reason code)';
 CREATE OR REPLACE TEMP MACRO marker_phrase(markers) AS
