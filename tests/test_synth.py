@@ -386,3 +386,130 @@ def test_innocent_noise_exists(force: Force) -> None:
     curious_staff = no_purpose["staff_id"].n_unique()
     active_staff = force.events("access_events")["staff_id"].n_unique()
     assert curious_staff > 0.3 * active_staff
+
+
+# --- profiles: forces unlike the demo force ----------------------------------------------------
+from acu_audit.synth.profiles import BUSY_CASE_PEOPLE, EARLY_CLEAR_DAYS, parse_profile  # noqa: E402
+
+SINGLE_SIGNAL = {"overtime_claims_single", "neighbour_lookups_off_duty", "declined_business_single", "whatsapp_public_single"}
+
+
+def test_parse_profile_combines_in_a_canonical_order() -> None:
+    assert parse_profile(None).label == parse_profile("default").label == "default"
+    both = parse_profile("busy, noisy,noisy")
+    assert both.names == ("noisy", "busy") and both.noise > 2 and both.case_people == BUSY_CASE_PEOPLE
+    assert parse_profile("mix").function_share == {"control_room": 2.0, "intelligence": 2.0}
+    assert parse_profile("early").early and parse_profile("noisy").noise == parse_profile("noisy,early").noise
+    with pytest.raises(ValueError, match="unknown profile"):
+        parse_profile("noisy,loud")
+
+
+def test_single_signal_plants_exist(force: Force) -> None:
+    assert SINGLE_SIGNAL <= {i["scenario"] for i in force.truth["insiders"]}
+    ins = force.insider("whatsapp_public_single")
+    wa = _device_of(force, ins["staff_id"]).filter(pl.col("channel") == "whatsapp")
+    assert wa.height >= 3 and set(wa["counterparty"]) == set(ins["counterparties"])
+    assert not set(ins["counterparties"]) & set(force.snapshot("contact_directory")["counterparty"])
+    ins = force.insider("overtime_claims_single")
+    claims = force.events("timesheets").filter((pl.col("staff_id") == ins["staff_id"]) & (pl.col("claim_type") == "overtime"))
+    assert claims.height >= 2
+    ins = force.insider("neighbour_lookups_off_duty")
+    home = force.staff_row(ins["staff_id"])
+    looked = _lookups_of(force, ins["staff_id"]).filter(pl.col("person_id").is_in(ins["persons"]))
+    assert looked.height >= 2
+    people = force.snapshot("persons").filter(pl.col("person_id").is_in(ins["persons"]))
+    assert (people["postcode"] == home["home_postcode"]).all() and (people["surname"] != home["surname"]).all()
+    # Off duty: no on-duty shift of theirs covers any of those look-ups.
+    shifts = force.events("duty_roster").filter((pl.col("staff_id") == ins["staff_id"]) & pl.col("duty_type").is_in(["duty", "overtime", "training"]))
+    spans = shifts.select(ts("shift_start").alias("s"), ts("shift_end").alias("e"))
+    for t in looked.select(ts("occurred_at").alias("t"))["t"]:
+        assert spans.filter((pl.col("s") <= t) & (pl.col("e") > t)).height == 0
+
+
+@pytest.fixture(scope="module")
+def profiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Force]:
+    """The same small force (seed 5) under each profile, over 45 days so `early` fits."""
+    out = tmp_path_factory.mktemp("profiles")
+    return {name: Force(generate_force(out / name.replace(",", "+"), staff=300, days=45, seed=5, profile=name))
+            for name in ("default", "noisy", "busy", "mix", "early")}
+
+
+def _off_shift_share(force: Force) -> float:
+    """Share of look-ups more than 45 minutes outside every on-duty shift of the staff member."""
+    shifts = force.events("duty_roster").filter(pl.col("duty_type").is_in(["duty", "overtime", "training"])).select(
+        "staff_id", (ts("shift_start") - pl.duration(minutes=45)).alias("s"), (ts("shift_end") + pl.duration(minutes=45)).alias("e"))
+    ev = force.events("access_events").select("event_id", "staff_id", ts("occurred_at").alias("t"))
+    inside = ev.join(shifts, on="staff_id").filter((pl.col("t") >= pl.col("s")) & (pl.col("t") < pl.col("e")))["event_id"].n_unique()
+    return 1 - inside / ev.height
+
+
+def test_noisy_profile_raises_every_kind_of_innocent_noise(profiled: dict[str, Force]) -> None:
+    base, noisy = profiled["default"], profiled["noisy"]
+    insiders = {i["staff_id"] for f in (base, noisy) for i in f.truth["insiders"]}
+
+    def innocent(f: Force, table: str) -> pl.DataFrame:
+        return f.events(table).filter(~pl.col("staff_id").is_in(list(insiders)))
+
+    def share(f: Force, expr: pl.Expr) -> float:
+        ae = innocent(f, "access_events")
+        return ae.filter(expr).height / ae.height
+
+    capture = pl.col("action").is_in(["print", "export", "screenshot"])
+    assert share(noisy, capture) > 2 * share(base, capture)
+    caseless_vehicle = (pl.col("record_type") == "vehicle") & pl.col("reason_code").is_null() & pl.col("case_id").is_null()
+    assert share(noisy, caseless_vehicle) > 2 * share(base, caseless_vehicle)
+
+    def altered_unassigned(f: Force) -> int:
+        """Deletes, and updates of traffic offences, of records neither owned by the staff member's unit nor assigned to them."""
+        ae = innocent(f, "access_events").filter(
+            ((pl.col("action") == "delete") | ((pl.col("action") == "update") & (pl.col("record_type") == "traffic_offence")))
+            & pl.col("case_id").is_not_null())
+        ae = ae.join(f.snapshot("staff").select("staff_id", "unit"), on="staff_id")
+        ae = ae.join(f.events("cases").unique("case_id").select("case_id", "owning_unit"), on="case_id")
+        ae = ae.filter(pl.col("owning_unit") != pl.col("unit"))
+        return ae.join(f.events("assignments").select("case_id", "staff_id").unique(), on=["case_id", "staff_id"], how="anti").height
+
+    assert altered_unassigned(noisy) > 2 * max(altered_unassigned(base), 5)
+    assert _off_shift_share(noisy) > 3 * max(_off_shift_share(base), 1e-4)
+    listed = set(noisy.snapshot("contact_directory")["counterparty"]) | set(base.snapshot("contact_directory")["counterparty"])
+
+    def unknown_messages(f: Force) -> int:
+        dm = innocent(f, "device_messages").filter(~pl.col("counterparty").is_in(list(listed)))
+        return int(dm["message_count"].cast(pl.Int64).sum())
+
+    assert unknown_messages(noisy) > 2 * unknown_messages(base)
+
+
+def test_busy_profile_names_more_nominals_per_case(profiled: dict[str, Force]) -> None:
+    def per_case(f: Force) -> float:
+        cp = f.snapshot("case_people")
+        crimes = f.snapshot("cases").filter(pl.col("case_type").is_in(["crime", "incident"]))["case_id"]
+        on = cp.filter(pl.col("case_id").is_in(crimes))
+        return on.height / on["case_id"].n_unique()
+
+    assert per_case(profiled["busy"]) > 2 * per_case(profiled["default"])
+
+
+def test_mix_profile_doubles_control_room_and_intelligence(profiled: dict[str, Force]) -> None:
+    def shares(f: Force) -> dict[str, float]:
+        staff = f.snapshot("staff")
+        return {fn: staff.filter(pl.col("unit_function") == fn).height / staff.height for fn in ("control_room", "intelligence")}
+
+    base, mix = shares(profiled["default"]), shares(profiled["mix"])
+    for fn in base:
+        assert 1.6 * base[fn] < mix[fn] < 2.4 * base[fn], fn
+
+
+def test_early_profile_plants_end_before_the_last_weeks(profiled: dict[str, Force]) -> None:
+    f = profiled["early"]
+    last = date.fromisoformat(f.drops[-1].name)
+    cutoff = str(last - timedelta(days=EARLY_CLEAR_DAYS - 1))
+    for ins in f.truth["insiders"]:
+        assert ins["window"][1] < cutoff, ins["scenario"]
+        # Counterparties only a plant uses carry no traffic in the last weeks.
+        mine = [cp for cp in ins["counterparties"] if cp not in set(f.snapshot("contact_directory")["counterparty"])]
+        if mine:
+            late = f.events("device_messages").filter(pl.col("counterparty").is_in(mine) & (pl.col("hour_start").str.slice(0, 10) >= cutoff))
+            assert late.height == 0, ins["scenario"]
+    base_windows = {i["window"][1] for i in profiled["default"].truth["insiders"]}
+    assert base_windows == {str(last)}

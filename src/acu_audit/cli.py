@@ -47,15 +47,24 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
     start: Annotated[Optional[str], typer.Option(help="First day, YYYY-MM-DD.")] = None,
     plant_intensity: Annotated[float, typer.Option(help="Scale of the planted insiders' signals (1 = realistic).")] = 1.0,
+    profile: Annotated[Optional[str], typer.Option(help="A force unlike the demo: noisy, busy, mix, early, or several comma-separated.")] = None,
 ) -> None:
     """Generate a demo force: DIR/landing/ per the data contract, and its ground truth beside landing/."""
     from acu_audit.synth import generate_force  # the generator is never on the pipeline path
+    from acu_audit.synth.profiles import parse_profile
 
-    kwargs = {"staff": staff, "days": days, "seed": seed, "plant_intensity": plant_intensity}
+    try:
+        chosen = parse_profile(profile)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--profile") from exc
+    kwargs = {"staff": staff, "days": days, "seed": seed, "plant_intensity": plant_intensity, "profile": chosen}
     if start:
         kwargs["start"] = _date(start)
-    report = generate_force(out_dir, progress=lambda msg: console.print(f"[dim]{msg}[/]"), **kwargs)
-    table = Table(title=f"Demo force: {staff} staff x {days} days, seed {seed} ({report.seconds:.1f} s)")
+    try:
+        report = generate_force(out_dir, progress=lambda msg: console.print(f"[dim]{msg}[/]"), **kwargs)
+    except ValueError as exc:
+        _fail(exc)
+    table = Table(title=f"Demo force: {staff} staff x {days} days, seed {seed}, profile {chosen.label} ({report.seconds:.1f} s)")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in report.row_counts.items():

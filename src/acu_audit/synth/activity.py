@@ -107,15 +107,28 @@ class Suppression:
 class ActivityModel:
     """Static indexes over the force, casework and contacts, and per-day generators."""
 
-    def __init__(self, rng: np.random.Generator, force: Force, clock: Clock, cw: Casework, roster: Roster, contacts: Contacts, person_created: np.ndarray) -> None:
+    def __init__(self, rng: np.random.Generator, force: Force, clock: Clock, cw: Casework, roster: Roster, contacts: Contacts,
+                 person_created: np.ndarray, noise: float = 1.0) -> None:
         self.force, self.clock, self.cw, self.roster, self.contacts = force, clock, cw, roster, contacts
+        # noise > 1 (the `noisy` profile) scales every kind of innocent oddity; at 1 it draws
+        # no extra random numbers, so the demo force stays byte-identical.
+        self.noise = noise
         S = force.n_staff
         self.func = force.staff_function().astype(np.int64)
         self.rate_mult = rng.lognormal(0.0, 0.25, S)
         self.curiosity = rng.beta(1.2, 40.0, S)
+        if noise > 1:
+            self.curiosity = np.minimum(self.curiosity * noise, 0.5)
         self.device_mult = rng.lognormal(0.0, 0.2, S)
         self.whatsapp_colleagues = np.zeros(S, dtype=bool)
         self.purpose = np.array([PURPOSE_MIX[f] for f in UNIT_FUNCTIONS])
+        if noise > 1:  # more case-less checks (patrol column) by roads and control rooms
+            for f in ("control_room", "roads_policing"):
+                self.purpose[F[f], PATROL] *= noise
+            self.purpose /= self.purpose.sum(axis=1, keepdims=True)
+        self.action_mix = {k: _scaled_captures(v, noise) for k, v in ACTION_MIX.items()}
+        # Curiosity about marked people: sensitive and OCG subjects are more of it in a noisy force.
+        self.marked_share = min(0.45, 0.12 * noise)
         self.lookup_rate = np.array([LOOKUP_RATE[f] for f in UNIT_FUNCTIONS], dtype=float)
         # Terminals: workstations per unit and mobile data terminals.
         U = len(force.unit_name)
@@ -136,9 +149,19 @@ class ActivityModel:
         self.pool = established
         self.pool_cdf = np.cumsum(w) / w.sum()
         marked = np.zeros(force.n_persons, dtype=bool)
-        for m in ("high_profile", "ocg_member", "violence", "vulnerable", "sexual_offence_victim"):
+        curious_markers = ["high_profile", "ocg_member", "violence", "vulnerable", "sexual_offence_victim"]
+        if noise > 1:
+            curious_markers += ["ocg_associate", "drugs_supply", "domestic_abuse_victim"]
+        for m in curious_markers:
             marked |= force.has_marker(m)
         self.marked_pool = np.intersect1d(established, np.flatnonzero(marked))
+        # In a noisy force 60% of the curiosity about marked people is about OCG nominals, most
+        # of it about the notorious few everyone hears of (drawn by the square of how prolific).
+        ocg = force.has_marker("ocg_member") | force.has_marker("ocg_associate")
+        self.ocg_pool = np.intersect1d(established, np.flatnonzero(ocg)) if noise > 1 else np.zeros(0, dtype=np.int64)
+        if len(self.ocg_pool):
+            w2 = force.person_weight[self.ocg_pool] ** 2
+            self.ocg_cdf = np.cumsum(w2) / w2.sum()
         keep = person_created[force.vehicle_keeper] < clock.midnight(0)
         self.vehicle_pool = np.flatnonzero(keep)
         # Case indexes.
@@ -182,11 +205,17 @@ class ActivityModel:
         t = ss[seg] + (rng.random(len(seg)) * (se[seg] - ss[seg])).astype(np.int64)
         # Some look-ups just before a shift starts or after it ends (within 45 minutes).
         spill = rng.random(len(seg))
-        before = spill < 0.015
-        after = (spill >= 0.015) & (spill < 0.03)
+        share = 0.015 * self.noise
+        before = spill < share
+        after = (spill >= share) & (spill < 2 * share)
         t = np.where(before, r.start[rows[seg]] - rng.integers(60, 45 * 60, len(seg)), t)
         t = np.where(after, r.end[rows[seg]] + rng.integers(60, 45 * 60, len(seg)), t)
-        lo_ok, hi_ok = r.start[rows[seg]] - 45 * 60, r.end[rows[seg]] + 45 * 60
+        reach = 45 * 60
+        if self.noise > 1:  # and an overrun the roster never recorded: 45 minutes to 2 hours after
+            reach = 120 * 60
+            overrun = rng.random(len(seg)) < 0.008 * (self.noise - 1)
+            t = np.where(overrun, r.end[rows[seg]] + rng.integers(45 * 60, reach, len(seg)), t)
+        lo_ok, hi_ok = r.start[rows[seg]] - reach, r.end[rows[seg]] + reach
         N = len(seg)
         cat = _choice_rows(rng, self.purpose[self.func[s]])
         cat = np.where(rng.random(N) < self.curiosity[s], CURIOSITY, cat)
@@ -290,7 +319,10 @@ class ActivityModel:
         rnd_person = self.pool[np.minimum(k, len(self.pool) - 1)]
         if len(self.marked_pool):
             marked = self.marked_pool[rng.integers(len(self.marked_pool), size=N)]
-            rnd_person = np.where((cat == CURIOSITY) & (rng.random(N) < 0.12), marked, rnd_person)
+            if len(self.ocg_pool):
+                notorious = self.ocg_pool[np.minimum(np.searchsorted(self.ocg_cdf, rng.random(N)), len(self.ocg_pool) - 1)]
+                marked = np.where(rng.random(N) < 0.6, notorious, marked)
+            rnd_person = np.where((cat == CURIOSITY) & (rng.random(N) < self.marked_share), marked, rnd_person)
         vk = self.vehicle_pool[rng.integers(len(self.vehicle_pool), size=N)]
         want_vehicle = (cat == PATROL) & (rng.random(N) < np.select([self.func[s] == F["roads_policing"], self.func[s] == F["response"]], [0.75, 0.45], 0.3))
         person = np.where(free, np.where(want_vehicle, force.vehicle_keeper[vk], rnd_person), person)
@@ -305,17 +337,23 @@ class ActivityModel:
 
         # Actions by record type.
         act = np.zeros(N, dtype=np.int64)
-        for rtype, mix in ACTION_MIX.items():
+        for rtype, mix in self.action_mix.items():
             sel = np.flatnonzero(rt == RT[rtype]) if rtype != "case" else np.flatnonzero(np.isin(rt, [RT["case"], RT["custody"], RT["intelligence"], RT["traffic_offence"]]))
             if len(sel):
                 act[sel] = rng.choice(len(ACTIONS), size=len(sel), p=np.asarray(mix) / np.sum(mix))
         act = np.where(free, np.where(rng.random(N) < 0.7, AC["search"], AC["view"]), act)
+        if self.noise > 1:  # a print or screenshot of a record looked up out of curiosity
+            shot = (cat == CURIOSITY) & (rng.random(N) < 0.005 * (self.noise - 1))
+            act = np.where(shot, np.where(rng.random(N) < 0.8, AC["print"], AC["screenshot"]), act)
         # Roads staff legitimately cancel offences they hold or their unit owns.
         legit_delete = (rt == RT["traffic_offence"]) & (self.func[s] == F["roads_policing"]) & (rng.random(N) < 0.012)
         act = np.where(legit_delete, AC["delete"], act)
         # Reason codes: always on patrol checks, on some case-related PNC/PND searches.
         pnc_pnd = np.isin(sys_, [SY["PNC"], SY["PND"], SY["ANPR"]])
-        with_reason = (cat == PATROL) | (pnc_pnd & (cat != CURIOSITY) & (rng.random(N) < 0.35))
+        patrol_reason = cat == PATROL
+        if self.noise > 1:  # a noisy force: many patrol checks carry no reason code (30% at noise 2.5)
+            patrol_reason &= rng.random(N) >= 0.12 * self.noise
+        with_reason = patrol_reason | (pnc_pnd & (cat != CURIOSITY) & (rng.random(N) < 0.35))
         hi_i = np.searchsorted(self.incident_open, t)
         lo_i = np.searchsorted(self.incident_open, t - 12 * HOUR)
         kk = np.clip(lo_i + (rng.random(N) * np.maximum(hi_i - lo_i, 1)).astype(np.int64), 0, len(self.incidents) - 1)
@@ -351,6 +389,40 @@ class ActivityModel:
             sys_ = np.where(rng.random(len(seg)) < 0.5, SY["PND"], SY["INTEL"])
             frames.append(event_frame(staff=staff[seg], t=t, sys=sys_, act=np.where(rng.random(len(seg)) < 0.5, AC["view"], AC["search"]),
                                       rt=RT["person"], rec=tg, person=tg, term=self.home_term[staff[seg]]))
+        return pl.concat(frames) if frames else event_frame(staff=np.zeros(0))
+
+    def admin_touches(self, rng: np.random.Generator, day: int) -> pl.DataFrame:
+        """A noisy force's central offices alter records of other units with no assignment.
+
+        A ticket office (roads) updates or cancels other units' traffic offences; control rooms
+        delete duplicate incident logs. Innocent, but "altered with no assignment" to the data.
+        None at noise 1 (the demo force).
+        """
+        if self.noise <= 1:
+            return event_frame(staff=np.zeros(0))
+        a = self.a
+        d0, d1 = self.clock.day_bounds(day)
+        rows, ss, se, staff = self.segments(day)
+        func = self.func[staff]
+        kinds = ((F["roads_policing"], CT["traffic_offence"], RT["traffic_offence"], SY["FIXED_PENALTY"], 0.1),
+                 (F["control_room"], CT["incident"], RT["log"], SY["COMMAND_CONTROL"], 1.0))
+        frames = []
+        for fn, ctype, rtype, system, delete_share in kinds:
+            m = func == fn
+            if not m.any():
+                continue
+            n = rng.poisson(0.05 * (self.noise - 1) * (se[m] - ss[m]) / HOUR / 8.5)
+            seg = np.repeat(np.flatnonzero(m), n)
+            if not len(seg):
+                continue
+            t = ss[seg] + (rng.random(len(seg)) * (se[seg] - ss[seg])).astype(np.int64)
+            open_ = np.flatnonzero((a["case_type"] == ctype) & (a["case_opened"] < d0) & (a["case_closed"] > d0))
+            if not len(open_):
+                continue
+            case = open_[rng.integers(len(open_), size=len(seg))]
+            act = np.where(rng.random(len(seg)) < delete_share, AC["delete"], AC["update"])
+            frames.append(event_frame(staff=staff[seg], t=t, sys=system, act=act, rt=rtype, rec=case, case=case,
+                                      term=self.home_term[staff[seg]]))
         return pl.concat(frames) if frames else event_frame(staff=np.zeros(0))
 
     # --- device traffic -----------------------------------------------------------------------
@@ -417,7 +489,7 @@ class ActivityModel:
 
         # Family and friends (unknown to force systems): small volumes, evenings, any day.
         emp = np.flatnonzero(employed)
-        per = rng.poisson(0.25 * c.n_personal[emp])
+        per = rng.poisson(0.25 * self.noise * c.n_personal[emp])
         ps = np.repeat(emp, per)
         slot = (rng.random(len(ps)) * c.n_personal[ps]).astype(np.int64)
         pw = PRIVATE_BY_HOUR[lh]
@@ -442,6 +514,14 @@ class ActivityModel:
         dur = np.where(ch == CH["call"], np.clip(cnt * rng.lognormal(np.log(100), 0.9, N), 5, 3600).astype(np.int64), -1)
         return device_frame(staff=s, dev=np.where(ch == CH["email"], MAILBOX, PHONE), ch=ch,
                             dir=(rng.random(N) < 0.5).astype(np.int64), cp=cp, hour=t - t % HOUR, cnt=cnt, dur=dur)
+
+
+def _scaled_captures(mix: tuple[float, ...], noise: float) -> tuple[float, ...]:
+    """An action mix with prints, exports and screenshots ``noise`` times as likely."""
+    if noise == 1:
+        return mix
+    capture = {AC["print"], AC["export"], AC["screenshot"]}
+    return tuple(p * noise if i in capture else p for i, p in enumerate(mix))
 
 
 def merge_device(frame: pl.DataFrame) -> pl.DataFrame:

@@ -176,8 +176,13 @@ def _pool(rng: np.random.Generator, mask: np.ndarray, weight: np.ndarray, n: int
     return idx[rng.choice(len(idx), size=n, p=w / w.sum())].astype(np.int32)
 
 
-def build_casework(rng: np.random.Generator, force: Force, clock: Clock) -> Casework:
-    """Generate cases, case people, assignments and operations over pre-history and period."""
+def build_casework(rng: np.random.Generator, force: Force, clock: Clock, case_people: float = 1.0) -> Casework:
+    """Generate cases, case people, assignments and operations over pre-history and period.
+
+    ``case_people`` > 1 (the ``busy`` profile) puts that many times the nominals on each crime,
+    incident and intelligence case, drawn towards the prolific ones (associates, witnesses and
+    further suspects), so a unit's open cases name most of the nominals it meets.
+    """
     cw = Casework()
     S = force.n_staff
     func = force.staff_function()
@@ -326,6 +331,14 @@ def build_casework(rng: np.random.Generator, force: Force, clock: Clock) -> Case
         people_p += [vict, susp]
         people_r += [np.full(len(c2), CR["suspect"], dtype=np.int8), np.full(len(c2), CR["victim"], dtype=np.int8)]
 
+    if case_people > 1:
+        base_c = np.concatenate(people_c)
+        base_c = base_c[np.isin(cw.arrays()["case_type"][base_c], [CT["crime"], CT["incident"], CT["intelligence"]])]
+        extra_c = np.repeat(base_c, rng.poisson(case_people - 1, len(base_c)))
+        people_c.append(extra_c)
+        people_p.append(_pool(rng, suspect_pool, suspect_w, len(extra_c)))
+        people_r.append(np.array([CR["associate"], CR["witness"], CR["suspect"]], dtype=np.int8)[
+            rng.choice(3, size=len(extra_c), p=[0.5, 0.3, 0.2])])
     cw.add_people(np.concatenate(people_c), np.concatenate(people_p), np.concatenate(people_r))
     _assign_base(rng, cw, force, pick_any, pick_officer, cj_pool)
     _custody_from_arrests(rng, cw, force, pick_any, pick_officer)

@@ -116,9 +116,11 @@ class Contacts:
         return int(self.person_email[person])
 
 
-def build_contacts(rng: np.random.Generator, force: Force, clock: Clock, seed: int, case_persons: np.ndarray, case_first_open: np.ndarray) -> Contacts:
+def build_contacts(rng: np.random.Generator, force: Force, clock: Clock, seed: int, case_persons: np.ndarray, case_first_open: np.ndarray,
+                   noise: float = 1.0) -> Contacts:
     """Counterparties, colleague circles, organisations and declarations.
 
+    ``noise`` (the ``noisy`` profile) scales the share of staff with heavy private traffic.
     ``case_persons``/``case_first_open``: every person on a case and when their first case opened
     (their number is in the directory from then, via the case record).
     """
@@ -140,7 +142,7 @@ def build_contacts(rng: np.random.Generator, force: Force, clock: Clock, seed: i
     # Family and friends: unknown to force systems.
     n_personal = rng.choice([1, 2, 3, 4], size=S, p=[0.2, 0.35, 0.3, 0.15])
     personal = reg.add_many([f"private:{s}:{k}" for s in force.staff_id for k in range(PERSONAL_SLOTS)]).reshape(S, PERSONAL_SLOTS)
-    heavy = rng.random(S) < 0.05
+    heavy = rng.random(S) < 0.05 * noise
 
     # Colleague circles: mostly the same unit, some elsewhere in the force.
     by_unit = Groups(force.staff_unit, len(force.unit_name))

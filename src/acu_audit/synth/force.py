@@ -203,8 +203,12 @@ def _vrms(rng: np.random.Generator, n: int) -> np.ndarray:
     return result
 
 
-def build_force(rng: np.random.Generator, n_staff: int, clock: Clock) -> Force:
-    """Build the workforce and nominal index for a force of ``n_staff`` staff."""
+def build_force(rng: np.random.Generator, n_staff: int, clock: Clock, function_share: dict[str, float] | None = None) -> Force:
+    """Build the workforce and nominal index for a force of ``n_staff`` staff.
+
+    ``function_share`` multiplies the workforce share of named unit functions (the ``mix``
+    profile); response absorbs the difference.
+    """
     sw = names.surname_weights()
     surnames = np.array(names.SURNAMES, dtype=object)
     fem_names = np.array(names.FORENAMES_F, dtype=object)
@@ -216,7 +220,8 @@ def build_force(rng: np.random.Generator, n_staff: int, clock: Clock) -> Force:
         return np.where(female, f, m)
 
     # --- units and staff per function ------------------------------------------------
-    counts = {f: max(3, int(round(FUNCTION_SHARE[f] * n_staff))) for f in UNIT_FUNCTIONS}
+    share = {f: FUNCTION_SHARE[f] * (function_share or {}).get(f, 1.0) for f in UNIT_FUNCTIONS}
+    counts = {f: max(3, int(round(share[f] * n_staff))) for f in UNIT_FUNCTIONS}
     counts["roads_policing"] = max(counts["roads_policing"], 6)  # two roads units at least
     counts["response"] += n_staff - sum(counts.values())
     if counts["response"] < 3:

@@ -19,6 +19,7 @@ from acu_audit.synth.casework import build_casework
 from acu_audit.synth.clock import NEVER, ZONE_NAME, Clock
 from acu_audit.synth.contacts import build_contacts
 from acu_audit.synth.force import build_force
+from acu_audit.synth.profiles import Profile, parse_profile
 from acu_audit.synth.roster import add_operation_overtime, build_roster
 from acu_audit.synth.scenarios import HOME_TERMINAL, Planter, plant_all
 from acu_audit.synth.tables import (
@@ -48,15 +49,18 @@ def generate_force(
     start: date = date(2026, 10, 1),
     plant_intensity: float = 1.0,
     progress: Callable[[str], None] | None = None,
+    profile: Profile | str | None = None,
 ) -> GenerationReport:
     """Generate a demo force of ``staff`` people over ``days`` local days from ``start``.
 
-    Writes ``out_dir/landing/<YYYY-MM-DD>/<table>.csv`` (one drop per local day, Europe/London)
+    ``profile`` (a :class:`Profile` or a spec such as ``"noisy,busy"``) makes a force unlike the
+    demo force; see :mod:`acu_audit.synth.profiles`. Writes ``out_dir/landing/<YYYY-MM-DD>/<table>.csv`` (one drop per local day, Europe/London)
     and ``out_dir/truth.json`` (planted insiders and decoys; never inside ``landing/``). The same
     arguments always give byte-identical files. An existing ``out_dir/landing`` is replaced.
     """
     t_start = time.perf_counter()
     say = progress or (lambda _msg: None)
+    profile = profile if isinstance(profile, Profile) else parse_profile(profile)
     if staff < 100:
         raise ValueError("staff must be at least 100 (every unit function and scenario needs people)")
     if days < 7:
@@ -72,9 +76,9 @@ def generate_force(
 
     clock = Clock(start, days)
     say("building the force")
-    force = build_force(r_force, staff, clock)
-    say(f"force: {force.n_staff} staff in {len(force.unit_name)} units, {force.n_persons} persons")
-    cw = build_casework(r_cases, force, clock)
+    force = build_force(r_force, staff, clock, function_share=profile.function_share)
+    say(f"force: {force.n_staff} staff in {len(force.unit_name)} units, {force.n_persons} persons (profile: {profile.label})")
+    cw = build_casework(r_cases, force, clock, case_people=profile.case_people)
     roster = build_roster(r_roster, force, clock)
     a = cw.arrays()
     add_operation_overtime(roster, clock, a["op_executed"], a["os_op"], a["os_staff"], a["op_executed"])
@@ -85,10 +89,10 @@ def generate_force(
     person_new = general & (r_misc.random(force.n_persons) < NEW_PERSON_SHARE)
     first_open = _first_case_open(force.n_persons, cw)
     on_case = np.flatnonzero(first_open < NEVER)
-    contacts = build_contacts(r_contacts, force, clock, seed, on_case, first_open[on_case])
+    contacts = build_contacts(r_contacts, force, clock, seed, on_case, first_open[on_case], noise=profile.noise)
 
     say("planting insiders and decoys")
-    planter = Planter(r_plants, force, clock, cw, roster, contacts, plant_intensity, person_new)
+    planter = Planter(r_plants, force, clock, cw, roster, contacts, plant_intensity, person_new, early=profile.early)
     plan = plant_all(planter)
     _dedupe_roster(roster)
 
@@ -97,7 +101,7 @@ def generate_force(
     person_created = np.where(person_new & (first_open >= period_start) & (first_open < NEVER), first_open - 60, EARLIEST).astype(np.int64)
     contacts.person_listed_from = np.minimum(contacts.person_listed_from, np.where(first_open < NEVER, first_open, NEVER))
 
-    model = ActivityModel(r_model, force, clock, cw, roster, contacts, person_created)
+    model = ActivityModel(r_model, force, clock, cw, roster, contacts, person_created, noise=profile.noise)
     for s, m in plan.rate_mult.items():
         model.rate_mult[s] = m
     model.whatsapp_colleagues[plan.whatsapp_colleagues] = True
@@ -122,7 +126,7 @@ def generate_force(
             if d == 0 or snap.changed(d0, d1):
                 counts[snap.name] += write_csv(snap.as_of(d1), drop / f"{snap.name}.csv")
         rng = np.random.default_rng(day_seeds[d])
-        events = pl.concat([model.lookups(rng, d), model.briefing_lookups(rng, d), *plan.access.get(d, [])])
+        events = pl.concat([model.lookups(rng, d), model.briefing_lookups(rng, d), model.admin_touches(rng, d), *plan.access.get(d, [])])
         device = pl.concat([model.device(rng, d), *plan.device.get(d, [])])
         todays = [sp for sp in plan.suppressions if sp.start < d1 and sp.end > d0]
         events, device = apply_suppressions(events, device, todays)
@@ -144,6 +148,7 @@ def generate_force(
 
     truth_path = out_dir / "truth.json"
     truth = _truth(seed, staff, days, clock, plant_intensity, plan, ids, force)
+    truth["profile"] = profile.label
     truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - t_start
     say(f"done in {seconds:.1f} s")

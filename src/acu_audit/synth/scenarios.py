@@ -18,6 +18,7 @@ from acu_audit.synth.casework import AR, CR, CT, SUB, Casework
 from acu_audit.synth.clock import DAY, HOUR, NEVER, Clock
 from acu_audit.synth.contacts import Contacts
 from acu_audit.synth.force import F, M, R, Force
+from acu_audit.synth.profiles import EARLY_CLEAR_DAYS
 from acu_audit.synth.roster import DT, Roster
 
 HOME_TERMINAL = -2  # resolved to the staff member's usual workstation once terminals exist
@@ -41,13 +42,22 @@ class Planter:
     """Chooses insiders and decoys among generated staff and writes their activity."""
 
     def __init__(self, rng: np.random.Generator, force: Force, clock: Clock, cw: Casework, roster: Roster, contacts: Contacts,
-                 intensity: float, person_new: np.ndarray) -> None:
+                 intensity: float, person_new: np.ndarray, early: bool = False) -> None:
         self.rng, self.force, self.clock, self.cw, self.roster, self.contacts = rng, force, clock, cw, roster, contacts
         self.intensity = intensity
         self.plan = Plan()
         self.used: set[int] = set()
-        self.w0 = max(0, clock.days - 22)
-        self.w1 = clock.days - 1
+        # Insiders act in [w0, w1]: the last ~3 weeks, or (the `early` profile) 3 weeks that end
+        # before the last EARLY_CLEAR_DAYS days. Decoys always act in the last weeks.
+        self.recent = (max(0, clock.days - 22), clock.days - 1)
+        if early:
+            last = clock.days - 2 - EARLY_CLEAR_DAYS
+            if last < 14:
+                raise ValueError(f"the early profile needs at least {EARLY_CLEAR_DAYS + 16} days of history")
+            self.insider_window = (max(0, last - 21), last)
+        else:
+            self.insider_window = self.recent
+        self.w0, self.w1 = self.insider_window
         self.func = force.staff_function()
         self.person_ok = (~person_new) & (force.person_staff < 0) & ~force.has_marker("deceased")
         self.staff_ok = (force.staff_start_day < -30) & (force.staff_end_day > clock.days + 5)
@@ -296,8 +306,8 @@ class Planter:
         cps = [reg.add(f"private-contact:{f.staff_id[s]}:{i}") for i in range(n_cp)]
         # ~140 messages a month across them at intensity 1, all hours, on and off duty.
         per_day = 140 / 30 * self.intensity
-        rows = rng.poisson(per_day / 2.4 * clock.days)
-        t = self.any_times(max(1, rows), 0, clock.days - 1, hours=(0, 24))
+        rows = rng.poisson(per_day / 2.4 * (self.w1 + 1))
+        t = self.any_times(max(1, rows), 0, self.w1, hours=(0, 24))
         keep = (self.clock.local_hour(t) >= 7) | (rng.random(len(t)) < 0.35)
         t = t[keep]
         wts = rng.dirichlet(np.full(n_cp, 1.5))
@@ -350,7 +360,7 @@ class Planter:
         cp = self.listed_number(partner)
         total = 0
         # The relationship: daily contact at all hours through the period.
-        t = self.any_times(max(1, rng.poisson(1.6 * clock.days)), 0, clock.days - 1, hours=(6, 24))
+        t = self.any_times(max(1, rng.poisson(1.6 * (self.w1 + 1))), 0, self.w1, hours=(6, 24))
         total += self.chat(s, t, "sms", cp, mean_count=1.8)
         # A serious offence involving the partner's associates, on another unit's log.
         d_inc = self.w0 + int(rng.integers(1, 4))
@@ -614,45 +624,51 @@ class Planter:
                     "calls to her personal number, and views of her person record while in contact.",
                     emails=total, calls=len(tc), record_views=len(tv))
 
-    def declined_business(self) -> None:
+    def declined_business(self, contacts: float = 12, functions: tuple[str, ...] = ("support", "neighbourhood", "investigation"),
+                          scenario: str = "declined_business") -> None:
         f, rng, clock = self.force, self.rng, self.clock
-        s = self.pick_staff(("support", "neighbourhood", "investigation"), roles=("staff", "officer"))
+        s = self.pick_staff(functions, roles=("staff", "officer"))
         c = self.contacts
         bus = [int(b) for b in np.flatnonzero(c.orgs.is_business) if int(c.orgs.cp[b]) not in set(c.declarations.cp)]
         b = bus[int(rng.integers(len(bus)))] if bus else int(np.flatnonzero(c.orgs.is_business)[0])
         decided = self.w0 - int(rng.integers(20, 60))
         c.declarations.add(s, "business_interest", -1, int(c.orgs.cp[b]), b, "business", "declined", decided - int(rng.integers(14, 40)), decided, None)
         cp = int(c.orgs.cp[b])
-        n = self.k(12)
+        n = self.k(contacts)
         t = np.concatenate([self.on_duty_times(s, n // 2 + n % 2), self.off_duty_times(s, n // 2, hours=(8, 21))]) if n > 1 else self.on_duty_times(s, 1)
         calls = rng.random(len(t)) < 0.25
         total = self.chat(s, t[~calls], "email", cp, 1.6) if (~calls).any() else 0
         total += self.messages(s, t[calls], "call", "out", cp) if calls.any() else 0
-        self.record(s, "declined_business", "003 Poultney article", ["B"], [cp], [],
-                    f"Business interest ({c.orgs.org_id[b]}) declined on {clock.date_of(decided)}; contact with the business (business register) continues in the window.",
+        self.record(s, scenario, "003 Poultney article", ["B"], [cp], [],
+                    f"Business interest ({c.orgs.org_id[b]}) declined on {clock.date_of(decided)}; contact with the business (business register) continues in the window"
+                    + (" (the only signal: a few ordinary-looking e-mails and calls)." if scenario != "declined_business" else "."),
                     device_messages=total, organisation_id=str(c.orgs.org_id[b]))
 
-    def overtime_no_activity(self) -> None:
+    def overtime_no_activity(self, claims: int | None = None, functions: tuple[str, ...] = ("response", "custody", "roads_policing"),
+                             scenario: str = "overtime_no_activity") -> None:
+        """Claimed overtime with no activity at all. ``claims`` fixed: the intensity scales the hours instead."""
         clock, rng, r = self.clock, self.rng, self.roster
-        s = self.pick_staff(("response", "custody", "roads_policing"), roles=("officer", "staff"))
+        s = self.pick_staff(functions, roles=("officer", "staff"))
         occasions = []
         rest_days = [int(clock.day_of(int(r.start[x]))) for x in np.flatnonzero((r.staff == s) & (r.duty == DT["rest"]))]
         rest_days = [d for d in rest_days if self.w0 <= d <= self.w1]
         rng.shuffle(rest_days)
-        for i in range(self.k(3)):
+        for i in range(self.k(3) if claims is None else claims):
             if i < len(rest_days):
                 d = rest_days[i]
                 a = int(clock.at_local(d, int(rng.choice([9 * 60, 13 * 60, 16 * 60]))))
             else:  # an extension after a duty shift
                 x = int(self.duty_shifts(s)[i % max(1, len(self.duty_shifts(s)))])
                 a = int(r.end[x])
-            b = a + int(rng.integers(4, 7)) * HOUR
+            hours = int(rng.integers(4, 7))
+            b = a + (hours * HOUR if claims is None else max(2 * HOUR, int(hours * self.intensity * HOUR)))
             r.append_shift(s, a, b, "overtime", lookup=0.0, device=0.0)
             r.append_claim(s, a, b + (900 if rng.random() < 0.5 else 0), "overtime")
             self.plan.suppressions.append(Suppression(s, a - 1800, b + 1800))
             occasions.append([str(clock.date_of(int(clock.day_of(a)))), round((b - a) / HOUR, 1)])
-        self.record(s, "overtime_no_activity", "000 newsletter", ["T"], [], [],
-                    "Overtime claimed (timesheets and overtime roster rows) with no system or device activity at all in the claimed hours.",
+        self.record(s, scenario, "000 newsletter", ["T"], [], [],
+                    "Overtime claimed (timesheets and overtime roster rows) with no system or device activity at all in the claimed hours"
+                    + (f" (the only signal: {len(occasions)} claims)." if claims is not None else "."),
                     occasions=occasions)
 
     def banned_whatsapp_public(self) -> None:
@@ -732,6 +748,42 @@ class Planter:
             self.access(s, ti, "PND", "view", "person", p, person=p)
         self.record(s, "colleague_lookups", "U: oneself and colleagues", ["U"], [], targets,
                     "Looks up colleagues' person records and their own with no purpose.", lookups=len(targets))
+
+    # --- insiders with one specific signal -------------------------------------------------------
+    def neighbour_lookups_off_duty(self) -> None:
+        """Off duty, in the evening, looks up neighbours (same postcode, not relatives) with no purpose."""
+        f, rng = self.force, self.rng
+        s = self.pick_staff(("neighbourhood", "response", "investigation", "custody"), roles=("officer", "staff"))
+        pc = int(f.address_postcode[f.staff_address[s]])
+        mine = set(int(p) for c in self.cw.cases_assigned_to(s) for p in self.cw.people_of(int(c)))
+        neigh = [int(p) for p in np.flatnonzero((f.person_postcode == pc) & (f.person_surname != f.staff_surname[s]) & self.person_ok)
+                 if int(p) not in mine]
+        n = self.k(4)
+        want = 2 if n >= 4 else 1
+        while len(neigh) < want:  # make someone a neighbour: same postcode, an address there
+            p = self.pick_person(f.person_surname != f.staff_surname[s], exclude=tuple(neigh))
+            f.person_address[p] = int(np.flatnonzero(f.address_postcode == pc)[0])
+            f.person_postcode[p] = pc
+            neigh.append(p)
+        targets = [neigh[i % want] for i in range(max(n, 2 * want))]
+        t = self.off_duty_times(s, len(targets), hours=(18, 23))
+        for ti, p in zip(t, targets):
+            self.access(s, ti, str(rng.choice(["PND", "RMS"])), str(rng.choice(["search", "view"])), "person", p, person=p)
+        self.record(s, "neighbour_lookups_off_duty", "003 Lancashire ACU article (College of Policing: curiosity near an officer's home)",
+                    ["U"], [], sorted(set(targets)),
+                    "Off duty in the evening, looks up neighbours (same postcode as home, not relatives, not on any case of theirs) with no purpose; the only signal.",
+                    lookups=len(targets))
+
+    def whatsapp_public_single(self) -> None:
+        """WhatsApp on a force phone with one member of the public unknown to force systems."""
+        f = self.force
+        s = self.pick_staff(("response", "neighbourhood", "custody", "roads_policing"), roles=("officer", "staff"))
+        cp = self.contacts.registry.add(f"whatsapp-public:{f.staff_id[s]}")
+        t = self.any_times(self.k(6), self.w0, self.w1, hours=(9, 23))
+        total = self.chat(s, t, "whatsapp", cp, 2.0)
+        self.record(s, "whatsapp_public_single", "003 case 4 outcome", ["M"], [cp], [],
+                    "WhatsApp on a force phone with one number unknown to force systems (a member of the public); the only signal.",
+                    device_messages=total)
 
     # --- decoys -------------------------------------------------------------------------------
     def decoys(self) -> None:
@@ -870,11 +922,17 @@ SCENARIOS = (
     "drug_supply_contact", "prolific_texter", "ocg_screenshot_leak", "victim_relationship", "traffic_deletions",
     "warrant_day_lookups", "email_burst_case_party", "declined_business", "overtime_no_activity", "banned_whatsapp_public",
     "relative_lookups", "vehicle_burst", "colleague_lookups",
+    # One specific signal each (a lead list that only rewards many weak hits misses them).
+    "overtime_claims_single", "neighbour_lookups_off_duty", "declined_business_single", "whatsapp_public_single",
 )
 
 
 def plant_all(planter: Planter) -> Plan:
-    """Plant every scenario (two victim relationships) and the decoys."""
+    """Plant every scenario (two victim relationships), the decoys, then the single-signal insiders.
+
+    The single-signal plants come last so the other plants and decoys draw the same random
+    numbers as before they existed.
+    """
     planter.drug_supply_contact()
     planter.prolific_texter()
     planter.ocg_screenshot_leak()
@@ -889,5 +947,11 @@ def plant_all(planter: Planter) -> Plan:
     planter.relative_lookups()
     planter.vehicle_burst()
     planter.colleague_lookups()
+    planter.w0, planter.w1 = planter.recent
     planter.decoys()
+    planter.w0, planter.w1 = planter.insider_window
+    planter.overtime_no_activity(claims=2, functions=("support", "investigation", "intelligence", "neighbourhood"), scenario="overtime_claims_single")
+    planter.neighbour_lookups_off_duty()
+    planter.declined_business(contacts=4, functions=("response", "custody", "roads_policing", "control_room"), scenario="declined_business_single")
+    planter.whatsapp_public_single()
     return planter.plan
