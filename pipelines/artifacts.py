@@ -40,10 +40,15 @@ def night_summary_markdown(ctx: RunContext) -> str:
         ]
     if leads is not None:
         changes = {k: sum(1 for r in leads.rows if r["change"] == k) for k in ("new", "escalated", "returning", "unchanged")}
+        caught_up = ctx.results.get("caught_up") or []
         lines += [
             "## Leads",
             f"- {len(leads.rows)} on the list: " + ", ".join(f"{v} {k}" for k, v in changes.items()),
+            f"- {leads.review} in the review tier (tonight's line {ctx.results.get('review_line', 0):.1f}, "
+            f"{leads.entered_review} entered tonight); {leads.carried} kept with no evidence in tonight's window",
             f"- {leads.held_back} closed with no further action and held back",
+            *([f"- the database was behind: {len(caught_up)} missed night(s) reviewed first ({caught_up[0]} to {caught_up[-1]})"]
+              if caught_up else []),
             "",
         ]
     if ctx.warnings:
@@ -58,8 +63,8 @@ def publish_artifacts(ctx: RunContext) -> None:
     create_table_artifact(
         key="top-leads",
         table=[
-            {"rank": r["rank"], "lead_id": r["lead_id"], "staff_ref": r["staff_ref"], "score": round(r["score"], 1),
-             "categories": "|".join(r["categories"]), "change": r["change"], "summary": r["summary"]}
+            {"rank": r["rank"], "tier": r["tier"], "lead_id": r["lead_id"], "staff_ref": r["staff_ref"], "score": round(r["score"], 1),
+             "age_days": r["age_days"], "categories": "|".join(r["categories"]), "change": r["change"], "summary": r["summary"]}
             for r in rows
         ],
         description=f"Top {len(rows)} leads as of {ctx.as_of} (staff_ref only)",

@@ -24,7 +24,11 @@ from pipelines.nightly import nightly_audit  # noqa: E402
 
 
 def completed_dates(db: str) -> set[date]:
-    """Nights already completed, read without holding the file."""
+    """Nights already completed with outputs, read without holding the file.
+
+    A night a catch-up reviewed (status ``reviewed``) has no outputs of its own, so a backfill
+    still runs it: its list is already kept, and the re-run publishes it unchanged.
+    """
     from acu_audit.db import Warehouse
 
     if not Path(db).exists():
@@ -32,7 +36,7 @@ def completed_dates(db: str) -> set[date]:
     with Warehouse(db, read_only=True) as wh:
         if not wh.table_exists("run_log"):
             return set()
-        return {r[0] for r in wh.execute("SELECT DISTINCT as_of FROM run_log")}
+        return {r[0] for r in wh.execute("SELECT DISTINCT as_of FROM run_log WHERE status <> 'reviewed'")}
 
 
 @flow(name="backfill-audit")
@@ -44,7 +48,7 @@ def backfill(
     end: date,
     state: str | None = None,
     config: str | None = None,
-    validate: bool = True,
+    run_validation: bool = True,
     force: bool = False,
 ):
     """Run the nightly audit for every date from ``start`` to ``end``, in order."""
@@ -61,7 +65,7 @@ def backfill(
             continue
         result = nightly_audit(
             landing=landing, db=db, out=str(Path(out) / day.isoformat()), as_of=day, state=state, config=config,
-            validate=validate, return_state=True,
+            run_validation=run_validation, return_state=True,
         )
         if not result.is_completed():
             return Failed(message=f"stopped at {day}: {result.message}; run again to resume from {day}")

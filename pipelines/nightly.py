@@ -29,8 +29,10 @@ from acu_audit.config import load_settings
 from acu_audit.ingest import discover_drops, finish_ingest_run, ingest_drop, start_ingest_run
 from acu_audit.pipeline import (
     RunContext,
+    nights_to_catch_up,
     open_warehouse,
     record_run,
+    review_missed_night,
     step_checks,
     step_feeds,
     step_leads,
@@ -76,6 +78,12 @@ def feed_health_task(wh, ctx):
     return step_feeds(wh, ctx)
 
 
+@task(name="catch-up-night", task_run_name="catch-up-{night}", **STEP)
+def catch_up_task(wh, ctx, night):
+    """Review one night the database missed (a first run, a gap): no outputs, the queue kept."""
+    review_missed_night(wh, ctx, night)
+
+
 @task(name="policing-purpose", **STEP)
 def purpose_task(wh, ctx):
     return step_purpose(wh, ctx)
@@ -112,18 +120,18 @@ def nightly_audit(
     reveal_identities: bool = False,
     reveal_reason: str | None = None,
     actor: str | None = None,
-    validate: bool = True,
+    run_validation: bool = True,
 ) -> Any:
     """Load new drops, run the checks and the outlier score over the window, publish leads."""
     logger = get_run_logger()
     ctx = RunContext(
         landing=Path(landing), out=Path(out), db=Path(db), state=Path(state) if state else None,
         settings=load_settings(config), as_of=as_of, reveal_identities=reveal_identities,
-        reveal_reason=reveal_reason, actor=actor, validate=validate, progress=_progress(logger),
+        reveal_reason=reveal_reason, actor=actor, validate=run_validation, progress=_progress(logger),
     )
     from acu_audit.validation import GxValidator
 
-    validator = GxValidator() if validate else None
+    validator = GxValidator() if run_validation else None
     with open_warehouse(ctx) as wh:
         started = time.perf_counter()
         report = start_ingest_run(wh, ctx.landing, as_of, f"ingest-{ctx.run_id}")
@@ -148,6 +156,19 @@ def nightly_audit(
                 return Failed(message=f"no drop in {landing} could be loaded: no list published")
 
         feed_health_task(wh, ctx)
+        # Behind by more than one night: review the missed nights first, so tonight's queue is
+        # what nightly runs would have built (acu_audit.pipeline.nights_to_catch_up).
+        missed = nights_to_catch_up(wh, ctx)
+        if missed:
+            ctx.progress(f"the database is behind: reviewing {len(missed)} missed night(s), {missed[0]} to {missed[-1]}")
+            started = time.perf_counter()
+        for night in missed:
+            night_state = catch_up_task(wh, ctx, night, return_state=True)
+            if not night_state.is_completed():
+                return Failed(message=f"catch-up stopped at {night}: {night_state.message}; run again to resume from {night}")
+        if missed:
+            ctx.timed("catch-up", time.perf_counter() - started, f"{len(missed)} missed night(s) reviewed")
+        ctx.results["caught_up"] = missed
         try:
             purpose_task(wh, ctx)
             checks_task(wh, ctx)

@@ -45,7 +45,7 @@ def test_full_night_completes_with_artifacts(force, tmp_path):
     from pipelines.nightly import nightly_audit
 
     db = tmp_path / "acu.duckdb"
-    state = nightly_audit(landing=str(force / "landing"), db=str(db), out=str(tmp_path / "out"), validate=True, return_state=True)
+    state = nightly_audit(landing=str(force / "landing"), db=str(db), out=str(tmp_path / "out"), run_validation=True, return_state=True)
     assert state.is_completed(), state.message
     assert (tmp_path / "out" / "leads.csv").exists() and (tmp_path / "out" / "report.html").exists()
     run_id = state.state_details.flow_run_id
@@ -69,7 +69,7 @@ def test_a_bad_drop_is_reported_and_the_night_goes_on(force, tmp_path):
     last = sorted(landing.iterdir())[-1]
     (last / "access_events.csv").write_bytes(b"\x00\xff not a csv at all \x00")
     state = nightly_audit(landing=str(landing), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"),
-                          validate=False, return_state=True)
+                          run_validation=False, return_state=True)
     assert state.is_completed(), state.message
     warnings = state.result()["warnings"]
     assert any("access_events.csv: unreadable" in w for w in warnings), warnings
@@ -83,14 +83,14 @@ def test_no_drops_means_failed(tmp_path):
 
     (tmp_path / "landing").mkdir()
     state = nightly_audit(landing=str(tmp_path / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"),
-                          validate=False, return_state=True)
+                          run_validation=False, return_state=True)
     assert state.is_failed() and "no list" in state.message
 
 
 def test_rerun_of_a_night_is_idempotent(force, tmp_path):
     from pipelines.nightly import nightly_audit
 
-    kwargs = dict(landing=str(force / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"), validate=False)
+    kwargs = dict(landing=str(force / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"), run_validation=False)
     assert nightly_audit(**kwargs, return_state=True).is_completed()
     first = (tmp_path / "out" / "leads.csv").read_bytes()
     state_db = tmp_path / "acu.state.duckdb"
@@ -114,7 +114,7 @@ def test_backfill_interrupted_then_resumed(force, tmp_path, monkeypatch):
         return real_step(wh, ctx)
 
     kwargs = dict(landing=str(force / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"),
-                  start=start, end=end, validate=False)
+                  start=start, end=end, run_validation=False)
     monkeypatch.setattr(nightly, "step_leads", crashing)
     first = backfill(**kwargs, return_state=True)
     assert first.is_failed() and str(crash) in first.message

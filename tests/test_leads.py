@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from acu_audit.errors import DatabaseBusyError
-from acu_audit.leads import lead_id_for, publish_leads
+from acu_audit.leads import QueueRules, lead_id_for, publish_leads
 from acu_audit.state import StateStore, migrations, open_state
 
 
@@ -28,14 +28,17 @@ def scored(rows: list[dict]) -> pl.DataFrame:
             "first_seen": min(t), "last_seen": max(t), "evidence_times": t,
             "check_last_seen": {c: max(t) for c in r.get("checks", ["u_capture_no_purpose"])},
         })
+    if not out:  # a night with no evidence at all: the same columns, no rows
+        return scored([{"staff_id": "S0"}]).clear()
     return pl.DataFrame(out)
 
 
-def night(store: StateStore, as_of: date, rows: list[dict]):
+def night(store: StateStore, as_of: date, rows: list[dict], line: float = 70.0):
+    refs = {f"S{i}": f"sr-S{i}" for i in range(100)}
     return publish_leads(
-        store, scored(rows), as_of=as_of, run_id=f"run-{as_of}", staff_refs={r["staff_id"]: f"sr-{r['staff_id']}" for r in rows},
+        store, scored(rows), as_of=as_of, run_id=f"run-{as_of}", staff_refs=refs,
         peer_groups={}, check_titles={}, explanations={}, window_start=datetime(2026, 3, 1, tzinfo=timezone.utc),
-        gap_days=14, escalation_points=5,
+        rules=QueueRules(gap_days=14, escalation_points=5, review_line=line, age_half_life_days=30, age_floor=0.5),
     )
 
 
@@ -80,10 +83,13 @@ def test_no_further_action_stays_closed_until_new_evidence_then_returns_with_sam
     assert actions == ["set_status", "reopen_lead"]
 
 
-def test_evidence_after_a_long_gap_starts_a_new_episode(store):
+def test_evidence_after_a_long_gap_extends_an_open_lead_and_starts_a_new_one_after_closure(store):
     first = night(store, date(2026, 3, 1), [{"staff_id": "S1", "day": 1}]).rows[0]["lead_id"]
     later = night(store, date(2026, 3, 25), [{"staff_id": "S1", "day": 25}]).rows[0]
-    assert later["lead_id"] != first and later["change"] == "new"
+    assert later["lead_id"] == first  # one open lead per member of staff, however long the gap
+    store.set_status(first, "no_further_action", "analyst1", "explained")
+    after = night(store, date(2026, 4, 20), [{"staff_id": "S1", "day": 20, "times": [datetime(2026, 4, 20, 9, tzinfo=timezone.utc)]}]).rows[0]
+    assert after["lead_id"] != first and after["change"] == "new"
     assert store.db.scalar("SELECT count(*) FROM leads WHERE staff_id = 'S1'") == 2
 
 
@@ -140,3 +146,52 @@ def test_busy_state_file_gives_a_clear_error(tmp_path):
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+# --- the queue (issue: unreviewed leads stay until closed, review tier) -------------------------
+def tiers(result) -> dict[str, tuple[str, int]]:
+    return {r["staff_id"]: (r["tier"], r["rank"]) for r in result.rows}
+
+
+def test_an_unclosed_lead_from_night_one_is_on_night_forty_in_the_same_tier(store):
+    start = date(2026, 3, 1)
+    first = night(store, start, [{"staff_id": "S1", "score": 85, "day": 1}, {"staff_id": "S2", "score": 30, "day": 1}])
+    assert tiers(first) == {"S1": ("review", 1), "S2": ("watch", 2)}
+    for d in range(1, 40):  # forty nights of other people's evidence; S1 and S2 never again
+        result = night(store, start + timedelta(days=d), [{"staff_id": "S3", "score": 20,
+                                                           "times": [datetime(2026, 3, 1, 12, tzinfo=timezone.utc) + timedelta(days=d)]}])
+    rows = by_staff(result)
+    assert rows["S1"]["tier"] == "review" and rows["S1"]["lead_id"] == first.rows[0]["lead_id"]
+    assert rows["S2"]["tier"] == "watch" and rows["S3"]["tier"] == "watch"
+    assert rows["S1"]["age_days"] == 39 and rows["S1"]["tonight_score"] is None
+    # Kept score: the peak, aged gently but never below half of it; still above tonight's weak lead.
+    assert rows["S1"]["score"] == pytest.approx(85 * max(0.5, 0.5 ** (39 / 30)), abs=0.01) == 42.5
+    assert rows["S1"]["score"] > rows["S3"]["score"] and rows["S2"]["score"] == pytest.approx(15.0)
+    assert [r["staff_id"] for r in result.rows] == ["S1", "S3", "S2"]  # review first, then by kept score
+    # Its evidence stays with it, from the night it was found.
+    assert rows["S1"]["hit_ids"] == first.rows[0]["hit_ids"] and rows["S1"]["hit_nights"] == [start]
+    assert result.carried == 2
+
+
+def test_a_referred_lead_moves_to_watch_and_is_flagged_on_new_evidence(store):
+    lead = night(store, date(2026, 3, 20), [{"staff_id": "S1", "score": 90, "day": 20}]).rows[0]
+    assert lead["tier"] == "review"
+    store.set_status(lead["lead_id"], "referred", "analyst1", "to PSD")
+    quiet = by_staff(night(store, date(2026, 3, 21), []))["S1"]
+    assert quiet["tier"] == "watch" and quiet["flag"] is None and quiet["status"] == "referred"
+    again = by_staff(night(store, date(2026, 3, 23), [{"staff_id": "S1", "score": 40, "day": 23}]))["S1"]
+    assert again["tier"] == "watch" and again["flag"] == "new evidence since referral"
+    assert again["lead_id"] == lead["lead_id"]
+
+
+def test_the_review_tier_is_never_truncated_and_crossing_is_sticky(store):
+    first = night(store, date(2026, 3, 20), [{"staff_id": f"S{i}", "score": 80 + i / 10, "day": 20} for i in range(12)])
+    assert first.review == 12 and first.entered_review == 12
+    # A later night with a higher line: nobody is demoted; new leads below it watch.
+    later = night(store, date(2026, 3, 22), [{"staff_id": "S50", "score": 85, "day": 22}], line=90.0)
+    assert later.review == 12 and by_staff(later)["S50"]["tier"] == "watch"
+    assert [r["tier"] for r in later.rows] == ["review"] * 12 + ["watch"]
+    assert [r["rank"] for r in later.rows] == list(range(1, 14))
+    # Closing a lead takes it off the list; the others stay.
+    store.set_status(first.rows[0]["lead_id"], "no_further_action", "analyst1", "explained")
+    assert night(store, date(2026, 3, 23), [], line=90.0).review == 11

@@ -107,6 +107,21 @@ CREATE TABLE IF NOT EXISTS lead_scores (
     summary            VARCHAR NOT NULL,
     explanation        VARCHAR
 );
+-- The queue (docs/scoring.md): tier, age of the evidence, a flag for referred leads with new
+-- evidence, tonight's own score (NULL: no evidence in tonight's window), and the night each hit
+-- behind the lead was found (parallel to hit_ids). Added in place so older files keep working.
+ALTER TABLE lead_scores ADD COLUMN IF NOT EXISTS tier VARCHAR;
+ALTER TABLE lead_scores ADD COLUMN IF NOT EXISTS age_days INTEGER;
+ALTER TABLE lead_scores ADD COLUMN IF NOT EXISTS flag VARCHAR;
+ALTER TABLE lead_scores ADD COLUMN IF NOT EXISTS tonight_score DOUBLE;
+ALTER TABLE lead_scores ADD COLUMN IF NOT EXISTS hit_nights DATE[];
+
+-- The hits behind each night's listed leads, with the night each was found: every consumer
+-- (hits.parquet, the report's cards, leads show, lead export) reads a lead's evidence here.
+CREATE OR REPLACE VIEW lead_evidence AS
+SELECT l.as_of, l.lead_id, l.staff_id, e.hit_id, e.found_on
+FROM lead_scores l,
+     LATERAL (SELECT unnest(l.hit_ids) AS hit_id, unnest(coalesce(l.hit_nights, list_transform(l.hit_ids, lambda x: l.as_of))) AS found_on) e;
 
 -- Hits not scored tonight because an analyst suppression covers them.
 CREATE TABLE IF NOT EXISTS suppressed_hits (
@@ -131,7 +146,7 @@ CREATE TABLE IF NOT EXISTS run_log (
     as_of          DATE NOT NULL,
     run_id         VARCHAR NOT NULL,
     finished_at    TIMESTAMPTZ NOT NULL,
-    status         VARCHAR NOT NULL,     -- completed | completed_with_warnings
+    status         VARCHAR NOT NULL,     -- completed | completed_with_warnings | reviewed (caught up, no outputs)
     leads          INTEGER,
     warnings       VARCHAR[],
     leads_sha256   VARCHAR

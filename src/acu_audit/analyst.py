@@ -44,8 +44,8 @@ def latest_list(state: StateStore, as_of: date | None = None, status: str | None
     if as_of is None:
         return []
     rows = state.db.records(
-        """SELECT v.as_of, v.rank, v.lead_id, l.staff_ref, v.score, v.categories, v.top_checks, v.anomaly_score,
-                  v.first_seen, v.last_seen, v.change, l.status, v.summary, v.what_is_new
+        """SELECT v.as_of, v.rank, v.lead_id, l.staff_ref, v.tier, v.score, v.age_days, v.categories, v.top_checks,
+                  v.anomaly_score, v.first_seen, v.last_seen, v.change, l.status, v.flag, v.summary, v.what_is_new
            FROM lead_versions v JOIN leads l USING (lead_id)
            WHERE v.as_of = $d AND ($status IS NULL OR l.status = $status)
            ORDER BY v.rank""",
@@ -57,19 +57,23 @@ def latest_list(state: StateStore, as_of: date | None = None, status: str | None
 def lead_detail(state: StateStore, wh: Warehouse | None, lead_id: str) -> dict[str, Any]:
     lead = state.lead(lead_id)
     versions = state.db.records(
-        "SELECT as_of, rank, score, categories, top_checks, change, status, what_is_new, summary, hit_ids, explanation "
-        "FROM lead_versions WHERE lead_id = $l ORDER BY as_of",
+        "SELECT as_of, rank, tier, score, tonight_score, age_days, categories, top_checks, change, status, flag, what_is_new, "
+        "summary, hit_ids, hit_nights, explanation FROM lead_versions WHERE lead_id = $l ORDER BY as_of",
         {"l": lead_id},
     )
     notes = state.db.records("SELECT recorded_at, actor, status, note FROM lead_notes WHERE lead_id = $l ORDER BY recorded_at", {"l": lead_id})
     hits: list[dict] = []
     if wh is not None and versions:
+        # The hits behind the lead on its latest list, each from the night it was found on
+        # (a queued lead's evidence may come from an earlier night than the list).
         latest = versions[-1]
+        nights = latest["hit_nights"] or [latest["as_of"]] * len(latest["hit_ids"])
         hits = wh.records(
-            """SELECT hit_id, check_id, check_version, category, severity, reason, evidence, subject,
-                      occurred_at, window_start, window_end, as_of
-               FROM check_hits WHERE as_of = $d AND hit_id IN (SELECT unnest($ids)) ORDER BY check_id, occurred_at""",
-            {"d": latest["as_of"], "ids": latest["hit_ids"]},
+            """SELECT h.hit_id, h.check_id, h.check_version, h.category, h.severity, h.reason, h.evidence, h.subject,
+                      h.occurred_at, h.window_start, h.window_end, h.as_of AS found_on
+               FROM (SELECT unnest($ids) AS hit_id, unnest($nights) AS as_of) w JOIN check_hits h USING (as_of, hit_id)
+               ORDER BY h.check_id, h.occurred_at, h.as_of""",
+            {"ids": list(latest["hit_ids"]), "nights": list(nights)},
         )
     return {"lead": lead, "versions": versions, "notes": notes, "hits": hits}
 
@@ -101,11 +105,13 @@ def export_referral_pack(
     }
     checks = {c.id: c for c in load_catalogue()}
     check_ids = sorted({h["check_id"] for h in detail["hits"]})
+    found = sorted({(h["check_id"], h["found_on"]) for h in detail["hits"]})
     files["check_versions.csv"] = wh.records(
-        """SELECT DISTINCT check_id, check_version, as_of, parameters FROM check_runs
-           WHERE check_id IN (SELECT unnest($c)) AND as_of = $d""",
-        {"c": check_ids, "d": detail["versions"][-1]["as_of"]},
-    ) if check_ids else []
+        """SELECT DISTINCT r.check_id, r.check_version, r.as_of, r.parameters
+           FROM check_runs r JOIN (SELECT unnest($c) AS check_id, unnest($d) AS as_of) w USING (check_id, as_of)
+           ORDER BY r.as_of, r.check_id""",
+        {"c": [c for c, _ in found], "d": [d for _, d in found]},
+    ) if found else []
     file_ids = sorted(
         {r["_file_id"] for r in files["access_events.csv"] + files["device_messages.csv"] if r.get("_file_id")}
     )

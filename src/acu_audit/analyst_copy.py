@@ -19,6 +19,7 @@ import polars as pl
 from acu_audit.checks import load_catalogue
 from acu_audit.db import Warehouse
 from acu_audit.privacy import restrict_file
+from acu_audit.publish import NIGHTS_HITS
 
 FILE_NAME = "analyst.duckdb"
 
@@ -30,16 +31,16 @@ _TABLES = {
     "leads": """
         SELECT l.rank, l.lead_id, r.staff_ref, l.score, l.evidence, l.agreement, l.outlier_component, l.anomaly_score,
                l.categories, l.top_checks, l.check_scores, l.hit_ids, l.first_seen, l.last_seen, l.change, l.status,
-               l.what_is_new, l.summary, l.explanation
+               l.what_is_new, l.summary, l.explanation, l.tier, l.age_days, l.flag, l.tonight_score, l.hit_nights
         FROM lead_scores l JOIN staff_refs r USING (staff_id) WHERE l.as_of = $as_of""",
-    "hits": """
+    "hits": f"""
+        WITH {NIGHTS_HITS}
         SELECT h.hit_id, r.staff_ref, h.check_id, h.category, h.status, h.severity, h.risk, h.weight,
                h.occurred_at, h.window_start, h.window_end, h.subject, h.reason, h.evidence,
-               s.suppression_id IS NOT NULL AS suppressed, st.unit_function
-        FROM check_hits h JOIN staff_refs r USING (staff_id)
+               s.suppression_id IS NOT NULL AS suppressed, st.unit_function, h.as_of AS found_on
+        FROM wanted w JOIN check_hits h USING (as_of, hit_id) JOIN staff_refs r USING (staff_id)
         LEFT JOIN suppressed_hits s ON s.as_of = h.as_of AND s.hit_id = h.hit_id
-        LEFT JOIN ref_staff st USING (staff_id)
-        WHERE h.as_of = $as_of""",
+        LEFT JOIN ref_staff st USING (staff_id)""",
     "outliers": """
         SELECT r.staff_ref, o.peer_group, o.anomaly_score, o.anomaly_percentile, o.features
         FROM outlier_scores o JOIN staff_refs r USING (staff_id) WHERE o.as_of = $as_of""",
@@ -70,20 +71,21 @@ _TABLES = {
         SELECT r.staff_ref, d.declaration_id, d.kind, d.person_id, d.organisation_id, d.relationship, d.status,
                d.declared_at, d.decided_at
         FROM ref_declarations d JOIN staff_refs r USING (staff_id)""",
-    "evidence_lookups": """
+    "evidence_lookups": f"""
         SELECT e.event_id, r.staff_ref, e.occurred_at, e.system, e.action, e.record_type, e.record_id, e.person_id,
                e.case_id, e.reason_code, p.has_purpose, p.on_duty
         FROM access_events e JOIN staff_refs r USING (staff_id)
         LEFT JOIN access_purpose p USING (event_id)
-        WHERE e.event_id IN (SELECT split_part(unnest(evidence), ':', 2) FROM check_hits
-                             WHERE as_of = $as_of)""",
-    "evidence_messages": """
+        WHERE e.event_id IN (WITH {NIGHTS_HITS}
+                             SELECT split_part(unnest(h.evidence), ':', 2) FROM wanted JOIN check_hits h USING (as_of, hit_id))""",
+    "evidence_messages": f"""
         SELECT m.row_id, r.staff_ref, m.hour_start, m.channel, m.direction, m.message_count,
                coalesce('person ' || d.person_id, 'organisation ' || d.organisation_id,
                         CASE WHEN d.staff_id IS NOT NULL THEN 'a colleague' END, 'unknown to force systems') AS counterparty
         FROM device_messages m JOIN staff_refs r USING (staff_id)
         LEFT JOIN ref_contact_directory d USING (counterparty)
-        WHERE m.row_id IN (SELECT split_part(unnest(evidence), ':', 2) FROM check_hits WHERE as_of = $as_of)""",
+        WHERE m.row_id IN (WITH {NIGHTS_HITS}
+                           SELECT split_part(unnest(h.evidence), ':', 2) FROM wanted JOIN check_hits h USING (as_of, hit_id))""",
     "check_runs": "SELECT check_id, check_version, status, hits, staff_hit, seconds, error FROM check_runs WHERE as_of = $as_of",
     "feed_health": "SELECT feed, rows_tonight, baseline_median, status FROM feed_health WHERE as_of = $as_of",
 }

@@ -147,7 +147,7 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
     final = nightly_audit(
         landing=str(landing), db=str(db), out=str(out_dir), as_of=as_of, state=str(state) if state else None,
         config=str(config) if config else None, reveal_identities=reveal_identities, reveal_reason=reason,
-        actor=actor, validate=validate, return_state=True,
+        actor=actor, run_validation=validate, return_state=True,
     )
     if not final.is_completed():
         _fail(AcuAuditError(final.message or "the nightly flow failed"))
@@ -255,13 +255,17 @@ def leads_list(
     if not rows:
         out.print("no published leads yet")
         return
-    table = Table(title=f"Leads as of {rows[0]['as_of']} ({len(rows)})")
-    for col in ("#", "lead", "staff_ref", "score", "cat.", "change", "status", "summary"):
+    review = sum(1 for r in rows if r["tier"] == "review")
+    table = Table(title=f"Leads as of {rows[0]['as_of']} ({len(rows)}: {review} in the review tier, listed first)")
+    for col in ("#", "tier", "lead", "staff_ref", "score", "age (d)", "cat.", "change", "status", "summary"):
         table.add_column(col, overflow="fold")
     for r in rows[:limit]:
-        table.add_row(str(r["rank"]), r["lead_id"], r["staff_ref"], f"{r['score']:.1f}", "|".join(r["categories"]),
-                      r["change"], r["status"], r["summary"])
+        change = r["change"] + (f" ({r['flag']})" if r["flag"] else "")
+        table.add_row(str(r["rank"]), r["tier"] or "", r["lead_id"], r["staff_ref"], f"{r['score']:.1f}",
+                      "" if r["age_days"] is None else str(r["age_days"]), "|".join(r["categories"]), change, r["status"], r["summary"])
     out.print(table)
+    if len(rows) > limit:
+        out.print(f"{len(rows) - limit} more not shown (--limit)")
 
 
 @leads_app.command("show")
@@ -291,14 +295,15 @@ def leads_show(
     out.print(f"[bold]{lead['lead_id']}[/] {lead['staff_ref']}{identity}  status: {lead['status']}  "
               f"episode from {lead['episode_start']}, evidence {lead['first_seen']} to {lead['last_seen']}")
     for v in detail["versions"]:
-        out.print(f"  {v['as_of']}: rank {v['rank']}, score {v['score']:.1f}, {'|'.join(v['categories'])}, {v['change']}"
-                  + (f" ({v['what_is_new']})" if v["what_is_new"] else ""))
+        out.print(f"  {v['as_of']}: rank {v['rank']} ({v['tier'] or 'untiered'}), score {v['score']:.1f}"
+                  + (f", evidence {v['age_days']} day(s) old" if v["age_days"] else "")
+                  + f", {'|'.join(v['categories'])}, {v['change']}" + (f" ({v['what_is_new']})" if v["what_is_new"] else ""))
     if detail["versions"]:
         explanation = json.loads(detail["versions"][-1]["explanation"] or "[]")
         if explanation:
             out.print("  unusual among peers: " + "; ".join(e["text"] for e in explanation))
     for h in detail["hits"]:
-        out.print(f"  [{h['category']}] {h['check_id']} ({h['severity']}): {h['reason']}")
+        out.print(f"  [{h['category']}] {h['check_id']} ({h['severity']}, found on {h['found_on']}): {h['reason']}")
         out.print(f"      evidence: {', '.join(h['evidence'][:8])}" + (f" and {len(h['evidence']) - 8} more" if len(h["evidence"]) > 8 else ""))
     for n in detail["notes"]:
         out.print(f"  note {n['recorded_at']:%Y-%m-%d %H:%M} {n['actor']} ({n['status']}): {n['note']}")

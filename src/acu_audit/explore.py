@@ -67,10 +67,11 @@ class Published:
 
 # ---- the morning review ----------------------------------------------------------------
 def todays_leads(pub: Published, top: int | None = None) -> pl.DataFrame:
-    """Tonight's list, best first: rank, lead, staff_ref, score, categories, change, status, summary."""
+    """Tonight's queue, review tier first: rank, tier, lead, staff_ref, score, age, categories, change, status, summary."""
     leads = pub.frame(
-        """SELECT rank, lead_id, staff_ref, round(score, 1) AS score, array_to_string(categories, '|') AS categories,
-                  change, status, round(anomaly_score, 3) AS anomaly_score, summary
+        """SELECT rank, tier, lead_id, staff_ref, round(score, 1) AS score, age_days,
+                  array_to_string(categories, '|') AS categories, change, status, flag,
+                  round(anomaly_score, 3) AS anomaly_score, summary
            FROM leads ORDER BY rank"""
     )
     return leads.head(top) if top else leads
@@ -95,17 +96,19 @@ def lead_detail(pub: Published, lead_id: str) -> dict[str, Any]:
     if leads.is_empty():
         raise KeyError(f"{lead_id} is not on this night's list")
     lead = leads.row(0, named=True)
+    nights = lead["hit_nights"] or [pub.meta()["as_of"]] * len(lead["hit_ids"])
     hits = pub.frame(
-        """SELECT h.check_id, c.title, h.category, h.severity, h.weight, h.occurred_at, h.subject, h.reason, h.evidence
-           FROM hits h LEFT JOIN checks c USING (check_id)
-           WHERE h.hit_id IN (SELECT unnest($ids)) ORDER BY h.check_id, h.occurred_at""",
-        {"ids": lead["hit_ids"]},
+        """SELECT h.check_id, c.title, h.category, h.severity, h.weight, h.occurred_at, h.found_on, h.subject, h.reason, h.evidence
+           FROM (SELECT unnest($ids) AS hit_id, unnest($nights) AS found_on) w
+           JOIN hits h USING (hit_id, found_on) LEFT JOIN checks c USING (check_id)
+           ORDER BY h.check_id, h.occurred_at""",
+        {"ids": list(lead["hit_ids"]), "nights": list(nights)},
     )
     ids = [e for ev in hits["evidence"].to_list() for e in ev]
     lookups = [e.split(":", 1)[1] for e in ids if e.startswith("access_events:")]
     messages = [e.split(":", 1)[1] for e in ids if e.startswith("device_messages:")]
     return {
-        "lead": {k: v for k, v in lead.items() if k not in ("hit_ids",)},
+        "lead": {k: v for k, v in lead.items() if k not in ("hit_ids", "hit_nights")},
         "hits": hits.drop("evidence"),
         "evidence_lookups": pub.frame(
             "SELECT * FROM evidence_lookups WHERE event_id IN (SELECT unnest($ids)) ORDER BY occurred_at", {"ids": lookups}
@@ -124,7 +127,8 @@ def plot_top_leads(pub: Published, top: int = 20):
     leads = todays_leads(pub, top=top)
     colours = {"new": "#d9534f", "escalated": "#f0ad4e", "returning": "#8e44ad", "unchanged": "#8fb3d9"}
     fig, ax = plt.subplots(figsize=(9, 0.32 * max(leads.height, 3) + 1))
-    labels = [f"#{r} {s}  [{c}]" for r, s, c in zip(leads["rank"], leads["staff_ref"], leads["categories"])]
+    labels = [f"#{r} {s}  [{c}]{' (review)' if t == 'review' else ''}"
+              for r, s, c, t in zip(leads["rank"], leads["staff_ref"], leads["categories"], leads["tier"])]
     ax.barh(labels[::-1], leads["score"].to_list()[::-1],
             color=[colours.get(c, "#999999") for c in leads["change"].to_list()[::-1]])
     for change, colour in colours.items():

@@ -1,9 +1,12 @@
-"""Leads: one per member of staff per episode, persisted across nights.
+"""Leads: the analysts' queue, one lead per member of staff per episode, persisted across nights.
 
 An episode is a run of evidence with no gap longer than ``leads.episode_gap_days``;
-evidence after a longer gap starts a new lead. ``lead_id`` is a hash of the
-staff member's pseudonym and the episode's first evidence day, so it is stable
-across nights and survives a rebuild. Tonight each lead is:
+evidence after a longer gap starts a new lead, unless the member of staff still has an
+open one (one open lead per member of staff). ``lead_id`` is a hash of the staff
+member's pseudonym and the episode's first evidence day, so it is stable across nights
+and survives a rebuild. A lead stays on the list until an analyst closes it, whatever
+the age of its evidence; it keeps its peak score, gently aged, and once it reaches the
+review line it stays in the review tier until closed (docs/scoring.md). Tonight each lead is:
 
 - ``new``: first night on the list;
 - ``escalated``: score rose by ``leads.escalation_points`` or it gained a category;
@@ -29,23 +32,43 @@ import polars as pl
 from acu_audit.state import StateStore
 
 
+@dataclass(frozen=True)
+class QueueRules:
+    """How the queue keeps, ages and tiers leads (``leads.queue`` in configs/; docs/scoring.md)."""
+
+    gap_days: int  # an episode ends after this many days with no evidence
+    escalation_points: float
+    review_line: float  # tonight's score at or above which a lead enters the review tier
+    age_half_life_days: float  # a lead's peak score halves over this many days without evidence...
+    age_floor: float  # ...but never below this share of its peak
+
+    def age_factor(self, age_days: float) -> float:
+        return max(self.age_floor, 0.5 ** (max(age_days, 0.0) / self.age_half_life_days))
+
+
 @dataclass
 class LeadListResult:
-    rows: list[dict[str, Any]]  # tonight's list, best first
+    rows: list[dict[str, Any]]  # tonight's list, review tier first, best first
     created: int
     reopened: int
     held_back: int  # closed with no further action, no new evidence
     unchanged_rerun: bool  # the night was already published with the same content
+    carried: int = 0  # open leads with no evidence in tonight's window, kept on the list
+    review: int = 0  # leads in the review tier
+    entered_review: int = 0  # leads that crossed the review line tonight
 
 
+OPEN_STATUSES = ("new", "reviewing", "referred")
 VERSION_COLUMNS = ("lead_id", "rank", "score", "categories", "top_checks", "anomaly_score", "first_seen", "last_seen",
-                   "summary", "change", "what_is_new", "status", "hit_ids", "explanation")
+                   "summary", "change", "what_is_new", "status", "hit_ids", "explanation", "tier", "age_days", "flag",
+                   "tonight_score", "hit_nights")
 VERSION_SCHEMA = {
     "lead_id": pl.String, "rank": pl.Int32, "score": pl.Float64, "categories": pl.List(pl.String),
     "top_checks": pl.List(pl.String), "anomaly_score": pl.Float64, "first_seen": pl.Datetime("us", "UTC"),
     "last_seen": pl.Datetime("us", "UTC"), "summary": pl.String, "change": pl.String, "what_is_new": pl.String,
-    "status": pl.String, "hit_ids": pl.List(pl.String), "explanation": pl.String, "as_of": pl.Date, "run_id": pl.String,
-    "published_at": pl.Datetime("us", "UTC"),
+    "status": pl.String, "hit_ids": pl.List(pl.String), "explanation": pl.String, "tier": pl.String,
+    "age_days": pl.Int32, "flag": pl.String, "tonight_score": pl.Float64, "hit_nights": pl.List(pl.Date),
+    "as_of": pl.Date, "run_id": pl.String, "published_at": pl.Datetime("us", "UTC"),
 }
 
 
@@ -93,13 +116,19 @@ def publish_leads(
     check_titles: dict[str, str],
     explanations: dict[str, list[dict]],
     window_start: datetime,
-    gap_days: int,
-    escalation_points: float,
+    rules: QueueRules,
 ) -> LeadListResult:
-    """Match tonight's scored staff to leads, label changes, and keep tonight's list."""
+    """Tonight's queue: match tonight's scored staff to leads, carry every open lead, tier and rank them.
+
+    The list is every lead an analyst has not closed (``new``, ``reviewing``, ``referred``)
+    whatever the age of its evidence, plus tonight's staff with evidence; one open lead per member
+    of staff. Each lead keeps the larger of tonight's score and its peak score times an age factor.
+    The review tier holds every open (``new``/``reviewing``) lead whose score ever reached the
+    review line; ``referred`` leads sit in the watch tier and are flagged when new evidence
+    arrives. Rank is one sequence, review tier first. Tonight's list is kept in the state store.
+    """
     db = state.db
     end_of_day = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=timezone.utc)
-    candidates = []
     created = reopened = held_back = 0
     previous_tonight = {
         r["lead_id"]: r for r in db.records("SELECT * FROM lead_versions WHERE as_of = $d", {"d": as_of})
@@ -118,79 +147,140 @@ def publish_leads(
     previous = {
         r["lead_id"]: r
         for r in db.records(
-            """SELECT lead_id, score, categories FROM (
+            """SELECT * FROM (
                    SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY as_of DESC) AS rn
                    FROM lead_versions WHERE as_of < $d) WHERE rn = 1""",
             {"d": as_of},
             step="previous lists",
         )
     }
+    candidates: list[dict[str, Any]] = []
     new_leads, extended, reopen = [], [], []
-    with db.transaction():
-        for row in scored.sort(["score", "staff_id"], descending=[True, False]).iter_rows(named=True):
-            staff_id = row["staff_id"]
-            staff_ref = staff_refs[staff_id]
-            first_seen = row["first_seen"] or window_start
-            last_seen = row["last_seen"] or end_of_day
-            cluster_start, _ = latest_cluster(_evidence_days(row, first_seen, last_seen), gap_days)
-            lead = latest.get(staff_id)
-            if lead is None or cluster_start > _as_date(lead["last_seen"]) + timedelta(days=gap_days):
-                lead = {
-                    "lead_id": lead_id_for(staff_ref, cluster_start), "staff_id": staff_id, "staff_ref": staff_ref,
-                    "episode_start": cluster_start, "first_seen": first_seen, "last_seen": last_seen,
-                    "created_as_of": as_of, "status": "new", "closed_last_seen": None,
-                }
-                new_leads.append(lead)
-                created += 1
-            else:
-                extended.append((first_seen, last_seen, lead["lead_id"]))
-            lead_id = lead["lead_id"]
+    for row in scored.sort(["score", "staff_id"], descending=[True, False]).iter_rows(named=True):
+        staff_id = row["staff_id"]
+        staff_ref = staff_refs[staff_id]
+        first_seen = row["first_seen"] or window_start
+        last_seen = row["last_seen"] or end_of_day
+        cluster_start, _ = latest_cluster(_evidence_days(row, first_seen, last_seen), rules.gap_days)
+        lead = latest.get(staff_id)
+        what_is_new = None
+        returning = previous_tonight.get(lead["lead_id"] if lead else "", {}).get("change") == "returning"
+        if lead is not None and lead["status"] in OPEN_STATUSES:
+            # One open lead per member of staff: new evidence extends it, however long the gap.
+            extended.append((first_seen, last_seen, lead["lead_id"]))
             status = lead["status"]
-            what_is_new = None
-            returning = previous_tonight.get(lead_id, {}).get("change") == "returning"
-            if status == "no_further_action":
-                closed_at = lead["closed_last_seen"]
-                if closed_at is not None and last_seen <= closed_at:
-                    held_back += 1  # closed, and nothing newer than what was closed
-                    continue
-                returning = True
-                new_checks = _checks_after(row, closed_at)
-                what_is_new = "new evidence since closure: " + (", ".join(new_checks) if new_checks else "later activity")
-                reopen.append((lead_id, what_is_new))
-                status = "new"
-            elif returning:
-                what_is_new = previous_tonight[lead_id]["what_is_new"]
-            prev = previous.get(lead_id)
-            if returning:
-                change = "returning"
-            elif prev is None:
-                change = "new"
+        elif lead is not None and cluster_start <= _as_date(lead["last_seen"]) + timedelta(days=rules.gap_days):
+            closed_at = lead["closed_last_seen"]  # closed with no further action, same episode
+            if closed_at is not None and last_seen <= closed_at:
+                held_back += 1  # nothing newer than what was closed
+                continue
+            extended.append((first_seen, last_seen, lead["lead_id"]))
+            returning = True
+            new_checks = _checks_after(row, closed_at)
+            what_is_new = "new evidence since closure: " + (", ".join(new_checks) if new_checks else "later activity")
+            reopen.append((lead["lead_id"], what_is_new))
+            status = "new"
+            lead = {**lead, "status": "new", "review_since": None}
+        else:
+            lead = {
+                "lead_id": lead_id_for(staff_ref, cluster_start), "staff_id": staff_id, "staff_ref": staff_ref,
+                "episode_start": cluster_start, "first_seen": first_seen, "last_seen": last_seen,
+                "created_as_of": as_of, "status": "new", "closed_last_seen": None, "peak_score": None,
+                "peak_as_of": None, "review_since": None, "referred_last_seen": None,
+            }
+            new_leads.append(lead)
+            created += 1
+            status = "new"
+        if returning and what_is_new is None:
+            what_is_new = previous_tonight[lead["lead_id"]]["what_is_new"]
+        candidates.append({
+            "lead": lead, "staff_id": staff_id, "staff_ref": staff_ref, "tonight_score": row["score"],
+            "categories": row["categories"], "top_checks": row["top_checks"], "anomaly_score": row["anomaly_score"],
+            "first_seen": min(first_seen, lead["first_seen"] or first_seen),
+            "last_seen": max(last_seen, lead["last_seen"] or last_seen),
+            "summary": summarise(row, check_titles, peer_groups.get(staff_id)),
+            "status": status, "returning": returning, "what_is_new": what_is_new,
+            "hit_ids": list(row["hit_ids"]), "hit_nights": [as_of] * len(row["hit_ids"]),
+            "explanation": json.dumps(explanations.get(staff_id, []), default=str),
+        })
+    # Every open lead with no evidence tonight stays on the list with the evidence it had.
+    matched = [c["lead"]["lead_id"] for c in candidates]
+    carried_leads = db.records(
+        """SELECT * FROM leads WHERE status IN ('new', 'reviewing', 'referred')
+             AND lead_id NOT IN (SELECT unnest($m)) ORDER BY lead_id""",
+        {"m": matched},
+        step="open leads to carry",
+    )
+    carried = 0
+    for lead in carried_leads:
+        last = previous.get(lead["lead_id"])
+        if last is None:  # created on a later night than this one (a re-run of an old night)
+            continue
+        carried += 1
+        candidates.append({
+            "lead": lead, "staff_id": lead["staff_id"], "staff_ref": lead["staff_ref"], "tonight_score": None,
+            "categories": list(last["categories"]), "top_checks": list(last["top_checks"]),
+            "anomaly_score": last["anomaly_score"], "first_seen": lead["first_seen"], "last_seen": lead["last_seen"],
+            "summary": last["summary"], "status": lead["status"], "returning": False, "what_is_new": None,
+            "hit_ids": list(last["hit_ids"]),
+            "hit_nights": list(last["hit_nights"]) if last.get("hit_nights") else [last["as_of"]] * len(last["hit_ids"]),
+            "explanation": last["explanation"],
+        })
+    peak_evidence = _peak_evidence(db, candidates, as_of)
+    entered_review = 0
+    for c in candidates:
+        lead = c["lead"]
+        age = max(0, (as_of - _as_date(c["last_seen"])).days)
+        peak = max(lead.get("peak_score") or 0.0, c["tonight_score"] or 0.0)
+        aged_peak = round(peak * rules.age_factor(age), 2)
+        c["score"] = max(c["tonight_score"] or 0.0, aged_peak)
+        c["peak_score"] = peak
+        beats_peak = c["tonight_score"] is not None and c["tonight_score"] >= (lead.get("peak_score") or 0.0)
+        c["peak_as_of"] = as_of if beats_peak else lead.get("peak_as_of")
+        c["age_days"] = age
+        if c["tonight_score"] is not None and aged_peak > c["tonight_score"]:
+            # The score comes from an earlier night: its evidence is listed with that night.
+            ids, nights = peak_evidence.get(lead["lead_id"], ([], []))
+            for hit_id, night in zip(ids, nights):
+                if hit_id not in c["hit_ids"]:
+                    c["hit_ids"].append(hit_id)
+                    c["hit_nights"].append(night)
+        review_since = lead.get("review_since")
+        if c["status"] == "referred":
+            c["tier"] = "watch"
+        elif review_since is not None and review_since <= as_of:
+            c["tier"] = "review"
+        elif c["tonight_score"] is not None and c["tonight_score"] >= rules.review_line:
+            c["tier"] = "review"
+            review_since = as_of
+            entered_review += 1
+        else:
+            c["tier"] = "watch"
+        c["review_since"] = review_since if c["tier"] == "review" else lead.get("review_since")
+        c["flag"] = None
+        referred_seen = lead.get("referred_last_seen")
+        if c["status"] == "referred" and referred_seen is not None and c["last_seen"] > referred_seen:
+            c["flag"] = "new evidence since referral"
+        prev = previous.get(lead["lead_id"])
+        if c["returning"]:
+            c["change"] = "returning"
+        elif prev is None:
+            c["change"] = "new"
+        else:
+            gained = sorted(set(c["categories"]) - set(prev["categories"]))
+            if gained or c["score"] >= prev["score"] + rules.escalation_points:
+                c["change"] = "escalated"
+                c["what_is_new"] = f"new categories: {', '.join(gained)}" if gained else f"score up from {prev['score']:.1f}"
             else:
-                gained = sorted(set(row["categories"]) - set(prev["categories"]))
-                if gained or row["score"] >= prev["score"] + escalation_points:
-                    change = "escalated"
-                    what_is_new = f"new categories: {', '.join(gained)}" if gained else f"score up from {prev['score']:.1f}"
-                else:
-                    change = "unchanged"
-            candidates.append(
-                {
-                    "lead_id": lead_id,
-                    "staff_id": staff_id,
-                    "staff_ref": staff_ref,
-                    "score": row["score"],
-                    "categories": row["categories"],
-                    "top_checks": row["top_checks"],
-                    "anomaly_score": row["anomaly_score"],
-                    "first_seen": min(first_seen, lead["first_seen"] or first_seen),
-                    "last_seen": max(last_seen, lead["last_seen"] or last_seen),
-                    "summary": summarise(row, check_titles, peer_groups.get(staff_id)),
-                    "change": change,
-                    "what_is_new": what_is_new,
-                    "status": status,
-                    "hit_ids": row["hit_ids"],
-                    "explanation": json.dumps(explanations.get(staff_id, []), default=str),
-                }
-            )
+                c["change"] = "unchanged"
+        if c["flag"] and not c["what_is_new"]:
+            c["what_is_new"] = c["flag"]
+    candidates.sort(key=lambda c: (c["tier"] != "review", -c["score"], c["staff_ref"]))
+    for rank, c in enumerate(candidates, start=1):
+        c["rank"] = rank
+        c["lead_id"] = c["lead"]["lead_id"]
+    unchanged_rerun = _same_list(previous_tonight, candidates)
+    with db.transaction():
         db.executemany(
             """INSERT INTO leads (lead_id, staff_id, staff_ref, episode_start, first_seen, last_seen, created_as_of, status)
                VALUES (?, ?, ?, ?, ?, ?, ?, 'new') ON CONFLICT DO NOTHING""",
@@ -204,14 +294,19 @@ def publish_leads(
         )
         for lead_id, what in reopen:
             db.execute(
-                "UPDATE leads SET status = 'new', status_changed_at = now(), status_actor = 'acu-audit' WHERE lead_id = $l",
+                """UPDATE leads SET status = 'new', status_changed_at = now(), status_actor = 'acu-audit', review_since = NULL
+                   WHERE lead_id = $l""",
                 {"l": lead_id},
             )
             state.audit("acu-audit", "reopen_lead", lead_id, {"as_of": as_of, "what_is_new": what})
             reopened += 1
-        for rank, c in enumerate(candidates, start=1):
-            c["rank"] = rank
-        unchanged_rerun = _same_list(previous_tonight, candidates)
+        db.executemany(
+            """UPDATE leads SET peak_score = ?, peak_as_of = ?, review_since = ?
+               WHERE lead_id = ? AND (peak_score IS DISTINCT FROM ? OR peak_as_of IS DISTINCT FROM ? OR review_since IS DISTINCT FROM ?)""",
+            [(c["peak_score"], c["peak_as_of"], c["review_since"], c["lead_id"], c["peak_score"], c["peak_as_of"], c["review_since"])
+             for c in candidates],
+            step="keep peak scores and tiers",
+        )
         if unchanged_rerun:
             # Republish the night exactly as it was kept, even if later nights have since
             # extended these leads: a re-run of a finished night changes nothing.
@@ -228,7 +323,25 @@ def publish_leads(
                 VERSION_SCHEMA,
                 step="keep tonight's list",
             )
-    return LeadListResult(candidates, created, reopened, held_back, unchanged_rerun)
+    rows = [{k: v for k, v in c.items() if k != "lead"} for c in candidates]
+    return LeadListResult(rows, created, reopened, held_back, unchanged_rerun, carried=carried,
+                          review=sum(1 for c in candidates if c["tier"] == "review"), entered_review=entered_review)
+
+
+def _peak_evidence(db, candidates: list[dict], as_of: date) -> dict[str, tuple[list[str], list[date]]]:
+    """The hits (and their nights) of each lead's peak night before tonight, in one query."""
+    pairs = [(c["lead"]["lead_id"], c["lead"]["peak_as_of"]) for c in candidates
+             if c["tonight_score"] is not None and c["lead"].get("peak_as_of") and c["lead"]["peak_as_of"] < as_of]
+    if not pairs:
+        return {}
+    rows = db.records(
+        """SELECT v.lead_id, v.as_of, v.hit_ids, v.hit_nights
+           FROM lead_versions v JOIN (SELECT unnest($l) AS lead_id, unnest($d) AS as_of) p USING (lead_id, as_of)""",
+        {"l": [p[0] for p in pairs], "d": [p[1] for p in pairs]},
+        step="evidence of peak nights",
+    )
+    return {r["lead_id"]: (list(r["hit_ids"]), list(r["hit_nights"]) if r["hit_nights"] else [r["as_of"]] * len(r["hit_ids"]))
+            for r in rows}
 
 
 def _as_date(value: datetime | None) -> date:
@@ -253,5 +366,7 @@ def _same_list(stored: dict[str, dict], candidates: list[dict]) -> bool:
         if s is None or s["rank"] != c["rank"] or round(s["score"], 2) != round(c["score"], 2):
             return False
         if list(s["hit_ids"]) != list(c["hit_ids"]) or s["change"] != c["change"] or s["status"] != c["status"]:
+            return False
+        if s.get("tier") != c["tier"]:
             return False
     return True

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +136,15 @@ def validation_failures(wh: Warehouse, ingest_run_id: str) -> list[dict]:
     )
 
 
-def record_run(wh: Warehouse, ctx: RunContext) -> None:
-    """Note the completed night (backfill resumes from here)."""
+def record_run(wh: Warehouse, ctx: RunContext, status: str | None = None) -> None:
+    """Note the completed night (backfill and the catch-up resume from here).
+
+    ``status`` ``reviewed``: a missed night reviewed by a catch-up, with no outputs of its own.
+    """
     import hashlib
 
     leads_csv = Path(ctx.out) / "leads.csv"
-    digest = hashlib.sha256(leads_csv.read_bytes()).hexdigest() if leads_csv.exists() else None
+    digest = hashlib.sha256(leads_csv.read_bytes()).hexdigest() if leads_csv.exists() and status is None else None
     with wh.transaction():
         wh.execute("DELETE FROM run_log WHERE as_of = $d", {"d": ctx.as_of})
         wh.execute(
@@ -149,7 +152,7 @@ def record_run(wh: Warehouse, ctx: RunContext) -> None:
             {
                 "d": ctx.as_of,
                 "r": ctx.run_id,
-                "s": "completed_with_warnings" if ctx.warnings else "completed",
+                "s": status or ("completed_with_warnings" if ctx.warnings else "completed"),
                 "n": len(ctx.results["leads"].rows) if ctx.results.get("leads") else 0,
                 "w": ctx.warnings,
                 "h": digest,
@@ -212,14 +215,14 @@ def state_path(ctx: RunContext) -> Path:
 
 
 def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
-    """Score every member of staff with evidence, then match them to leads in the state store."""
+    """Score every member of staff with evidence, then build tonight's queue in the state store."""
     import json
 
     from acu_audit.checks import load_catalogue
-    from acu_audit.leads import publish_leads
+    from acu_audit.leads import QueueRules, publish_leads
     from acu_audit.outliers import explain
     from acu_audit.publish import ensure_staff_refs
-    from acu_audit.scoring import ScoringConfig, score_staff
+    from acu_audit.scoring import ScoringConfig, review_line, score_staff
     from acu_audit.state import open_state
 
     started = time.perf_counter()
@@ -252,6 +255,9 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
         top = scored.sort("score", descending=True).head(int(ctx.settings.outliers.get("explain_top", 50)))
         explanations = explain(outlier_result, top["staff_id"].to_list()) if outlier_result is not None else {}
         refs = dict(wh.execute("SELECT staff_id, staff_ref FROM staff_refs"))
+        review = ctx.settings.leads["review"]
+        queue = ctx.settings.leads["queue"]
+        line = review_line(scored["score"].to_list(), staff.height, float(review["force_share"]), float(review["min_score"]))
         result = publish_leads(
             state,
             scored,
@@ -262,33 +268,45 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
             check_titles={c.id: c.meta.title for c in load_catalogue()},
             explanations=explanations,
             window_start=window.start_utc,
-            gap_days=int(ctx.settings.leads["episode_gap_days"]),
-            escalation_points=float(ctx.settings.leads["escalation_points"]),
+            rules=QueueRules(
+                gap_days=int(ctx.settings.leads["episode_gap_days"]),
+                escalation_points=float(ctx.settings.leads["escalation_points"]),
+                review_line=line,
+                age_half_life_days=float(queue["age_half_life_days"]),
+                age_floor=float(queue["age_floor"]),
+            ),
         )
     by_staff = {r["staff_id"]: r for r in scored.iter_rows(named=True)}
-    rows = [
-        {
+    no_evidence = {"evidence": 0.0, "agreement": 1.0, "outlier_component": 0.0, "check_scores": {}}
+    rows = []
+    for lead in result.rows:
+        own = by_staff.get(lead["staff_id"], no_evidence) if lead["tonight_score"] is not None else no_evidence
+        rows.append({
             "as_of": ctx.as_of, "lead_id": lead["lead_id"], "staff_id": lead["staff_id"], "rank": lead["rank"],
-            "score": lead["score"], "evidence": by_staff[lead["staff_id"]]["evidence"],
-            "agreement": by_staff[lead["staff_id"]]["agreement"],
-            "outlier_component": by_staff[lead["staff_id"]]["outlier_component"], "anomaly_score": lead["anomaly_score"],
+            "score": lead["score"], "evidence": own["evidence"], "agreement": own["agreement"],
+            "outlier_component": own["outlier_component"], "anomaly_score": lead["anomaly_score"],
             "categories": lead["categories"], "top_checks": lead["top_checks"],
-            "check_scores": json.dumps(by_staff[lead["staff_id"]]["check_scores"]), "hit_ids": lead["hit_ids"],
+            "check_scores": json.dumps(own["check_scores"]), "hit_ids": lead["hit_ids"],
             "first_seen": lead["first_seen"], "last_seen": lead["last_seen"], "change": lead["change"],
             "status": lead["status"], "what_is_new": lead["what_is_new"], "summary": lead["summary"],
-            "explanation": lead["explanation"],
-        }
-        for lead in result.rows
-    ]
+            "explanation": lead["explanation"], "tier": lead["tier"], "age_days": lead["age_days"],
+            "flag": lead["flag"], "tonight_score": lead["tonight_score"], "hit_nights": lead["hit_nights"],
+        })
     with wh.transaction():
         wh.execute("DELETE FROM lead_scores WHERE as_of = $d", {"d": ctx.as_of})
         wh.insert_rows("lead_scores", rows, LEAD_SCORE_SCHEMA, step="store lead scores")
     ctx.results["leads"] = result
+    ctx.results["review_line"] = line
+    capacity = int(review["capacity"])
+    if result.review > capacity:
+        ctx.warnings.append(f"{result.review - capacity} lead(s) waiting in the review tier beyond its capacity of {capacity} "
+                            f"({result.review} in review; none is hidden)")
     changes = {k: sum(1 for r in result.rows if r["change"] == k) for k in ("new", "escalated", "returning", "unchanged")}
     ctx.timed(
         "leads",
         time.perf_counter() - started,
-        f"{len(result.rows)} leads ({', '.join(f'{v} {k}' for k, v in changes.items())}); "
+        f"{len(result.rows)} leads, {result.review} in review (line {line:.1f}; {result.entered_review} entered tonight), "
+        f"{result.carried} carried with no evidence tonight ({', '.join(f'{v} {k}' for k, v in changes.items())}); "
         f"{result.held_back} closed leads held back" + ("; tonight's list unchanged (re-run)" if result.unchanged_rerun else ""),
     )
     return result
@@ -300,6 +318,7 @@ LEAD_SCORE_SCHEMA = {
     "categories": pl.List(pl.String), "top_checks": pl.List(pl.String), "check_scores": pl.String,
     "hit_ids": pl.List(pl.String), "first_seen": pl.Datetime("us", "UTC"), "last_seen": pl.Datetime("us", "UTC"),
     "change": pl.String, "status": pl.String, "what_is_new": pl.String, "summary": pl.String, "explanation": pl.String,
+    "tier": pl.String, "age_days": pl.Int32, "flag": pl.String, "tonight_score": pl.Float64, "hit_nights": pl.List(pl.Date),
 }
 
 
@@ -337,15 +356,89 @@ def step_publish(wh: Warehouse, ctx: RunContext) -> dict[str, Path]:
     return paths
 
 
+def nights_to_catch_up(wh: Warehouse, ctx: RunContext) -> list[date]:
+    """The nights before the as-of date that nightly runs would have reviewed and no run did.
+
+    "What nightly runs would have built" is the queue left by running the nightly review on
+    every night from the first night with a full review window (the first drop's date plus
+    the window length minus one) -- or from the night after the last night reviewed -- up
+    to the as-of night, in order, with the analyst state as it stands. So a first run over a
+    60-night landing reviews nights 28 to 59 and then publishes night 60; a gap after an outage
+    reviews the nights missed. ``leads.catch_up_step_days`` (1 to 7) reviews only every n-th of
+    those nights, windows ending at most n days apart, faster and approximate. A re-run of a
+    night at or before the last night reviewed catches up nothing.
+    """
+    if not wh.table_exists("run_log"):
+        wh.script("schema/derived.sql")
+    last = wh.scalar("SELECT max(as_of) FROM run_log")
+    if last is not None and ctx.as_of <= last:
+        return []
+    if last is None:
+        first_drop = wh.scalar("SELECT min(drop_date) FROM ingest_files WHERE loaded > 0 OR duplicate > 0")
+        if first_drop is None:
+            return []
+        start = first_drop + timedelta(days=ctx.settings.review_window_days - 1)
+    else:
+        start = last + timedelta(days=1)
+    end = ctx.as_of - timedelta(days=1)
+    if start > end:
+        return []
+    step = min(7, max(1, int(ctx.settings.leads.get("catch_up_step_days", 1))))
+    nights = [end - timedelta(days=k) for k in range(0, (end - start).days + 1, step)]
+    if nights[-1] != start:
+        nights.append(start)  # the earliest window must cover the first nights too
+    return sorted(nights)
+
+
+def night_context(ctx: RunContext, night: date) -> RunContext:
+    """A context for reviewing one missed night: same landing, database and settings, no outputs."""
+    return replace(
+        ctx, as_of=night, run_id=f"{ctx.run_id}-{night:%Y%m%d}", timings=[], warnings=[],
+        results={"staff_refs_ready": ctx.results.get("staff_refs_ready", False)}, progress=_quiet,
+    )
+
+
+def review_missed_night(wh: Warehouse, ctx: RunContext, night: date) -> RunContext:
+    """The nightly review of one missed night, kept in the warehouse and the queue; no outputs.
+
+    Purpose labels, checks, outlier scores and the lead list for that night, recorded in
+    ``run_log`` as ``reviewed`` so an interrupted catch-up resumes where it stopped.
+    """
+    started = time.perf_counter()
+    night_ctx = night_context(ctx, night)
+    step_purpose(wh, night_ctx)
+    step_checks(wh, night_ctx)
+    step_outliers(wh, night_ctx)
+    step_leads(wh, night_ctx)
+    record_run(wh, night_ctx, status="reviewed")
+    ctx.results["staff_refs_ready"] = night_ctx.results.get("staff_refs_ready", False)
+    leads = night_ctx.results["leads"]
+    ctx.progress(f"caught up {night}: {len(leads.rows)} leads, {leads.review} in review ({time.perf_counter() - started:.1f} s)")
+    return night_ctx
+
+
+def catch_up(wh: Warehouse, ctx: RunContext) -> list[date]:
+    """Review every missed night before the as-of night (see :func:`nights_to_catch_up`)."""
+    started = time.perf_counter()
+    nights = nights_to_catch_up(wh, ctx)
+    for night in nights:
+        review_missed_night(wh, ctx, night)
+    if nights:
+        ctx.timed("catch-up", time.perf_counter() - started, f"{len(nights)} missed night(s) reviewed, {nights[0]} to {nights[-1]}")
+    ctx.results["caught_up"] = nights
+    return nights
+
+
 def run_nightly(ctx: RunContext) -> RunContext:
     """Every step in order, without Prefect: for benchmarks, notebooks and tests.
 
-    ``pipelines/nightly.py`` runs the same steps as Prefect tasks (with one task per drop);
-    ``acu-audit run`` uses that flow.
+    ``pipelines/nightly.py`` runs the same steps as Prefect tasks (with one task per drop and
+    one per missed night); ``acu-audit run`` uses that flow.
     """
     with open_warehouse(ctx) as wh:
         step_ingest(wh, ctx)
         step_feeds(wh, ctx)
+        catch_up(wh, ctx)
         step_purpose(wh, ctx)
         step_checks(wh, ctx)
         step_outliers(wh, ctx)

@@ -36,17 +36,30 @@ def write_frame(frame: pl.DataFrame, path: Path) -> Path:
     return path
 
 
+# The hits an output of the night holds: every hit in tonight's window, and the hits behind
+# tonight's listed leads that were found on earlier nights (the queue). A CTE, `wanted(as_of,
+# hit_id)`, with as_of the night each hit was found; the night is bound as $as_of.
+NIGHTS_HITS = """
+    wanted AS (
+        SELECT as_of, hit_id FROM check_hits WHERE as_of = $as_of
+        UNION
+        SELECT found_on, hit_id FROM lead_evidence WHERE as_of = $as_of AND found_on < $as_of
+    )"""
+
+
 def hits_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
+    """Every hit in tonight's window, and the hits behind tonight's listed leads found on earlier
+    nights (``as_of`` is the night each hit was found)."""
     return wh.frame(
         f"""
+        WITH {NIGHTS_HITS}
         SELECT {identity_column(reveal)}, h.check_id, h.category, h.status, h.severity, h.risk,
                h.occurred_at, h.window_start, h.window_end, h.subject, h.reason, h.evidence, h.weight,
                s.suppression_id IS NOT NULL AS suppressed,
                h.check_version, h.as_of, h.run_id, h.hit_id
-        FROM check_hits h JOIN staff_refs r USING (staff_id)
+        FROM wanted w JOIN check_hits h USING (as_of, hit_id) JOIN staff_refs r USING (staff_id)
         LEFT JOIN suppressed_hits s ON s.as_of = h.as_of AND s.hit_id = h.hit_id
-        WHERE h.as_of = $as_of
-        ORDER BY h.check_id, r.staff_ref, h.hit_id
+        ORDER BY h.check_id, r.staff_ref, h.as_of, h.hit_id
         """,
         {"as_of": as_of},
         step="hits for publishing",
@@ -55,7 +68,7 @@ def hits_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
 
 LEAD_COLUMNS = (
     "rank", "lead_id", "staff_ref", "score", "categories", "top_checks", "anomaly_score",
-    "first_seen", "last_seen", "summary", "change", "status", "what_is_new", "as_of",
+    "first_seen", "last_seen", "summary", "tier", "age_days", "change", "status", "flag", "what_is_new", "as_of",
 )
 
 
@@ -73,7 +86,7 @@ def leads_frame(wh: Warehouse, as_of, reveal: bool, data_as_of=None, missing_fee
                round(h.anomaly_score, 3) AS anomaly_score,
                strftime(h.first_seen, '%Y-%m-%dT%H:%M:%SZ') AS first_seen,
                strftime(h.last_seen, '%Y-%m-%dT%H:%M:%SZ') AS last_seen,
-               h.summary, h.change, h.status, h.what_is_new, h.as_of
+               h.summary, h.tier, h.age_days, h.change, h.status, h.flag, h.what_is_new, h.as_of
         FROM lead_scores h JOIN staff_refs r USING (staff_id)
         WHERE h.as_of = $as_of
         ORDER BY h.rank

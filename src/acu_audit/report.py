@@ -150,16 +150,17 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
     titles = {c.id: c.meta for c in load_catalogue()}
     shown = leads[:MAX_LEADS_DETAILED]
     timelines = timeline_frames(wh, [lead["staff_id"] for lead in shown], window)
-    hits_by_lead = {
-        lead["lead_id"]: wh.records(
-            """SELECT check_id, category, severity, reason, evidence, subject,
-                      strftime(coalesce(occurred_at, window_end), '%Y-%m-%d %H:%M') AS hit_at
-               FROM check_hits WHERE as_of = $d AND hit_id IN (SELECT unnest($ids))
-               ORDER BY check_id, hit_at""",
-            {"d": ctx.as_of, "ids": lead["hit_ids"]},
-        )
-        for lead in shown
-    }
+    hits_by_lead: dict[str, list[dict[str, Any]]] = {lead["lead_id"]: [] for lead in shown}
+    for hit in wh.records(
+        """SELECT e.lead_id, h.check_id, h.category, h.severity, h.reason, h.evidence, h.subject, e.found_on,
+                  strftime(coalesce(h.occurred_at, h.window_end), '%Y-%m-%d %H:%M') AS hit_at
+           FROM lead_evidence e JOIN check_hits h ON h.as_of = e.found_on AND h.hit_id = e.hit_id
+           WHERE e.as_of = $d AND e.lead_id IN (SELECT unnest($leads))
+           ORDER BY e.lead_id, h.check_id, hit_at, e.found_on""",
+        {"d": ctx.as_of, "leads": list(hits_by_lead)},
+        step="evidence of the leads shown",
+    ):
+        hits_by_lead[hit.pop("lead_id")].append(hit)
     evidence = {lid: [e for h in hits for e in h["evidence"]] for lid, hits in hits_by_lead.items()}
     rows = evidence_rows(wh, evidence, window.timezone)
     detailed = []
@@ -180,8 +181,14 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
                 "timeline": timeline_png(timelines[lead["staff_id"]]),
             }
         )
+    review_count = sum(1 for lead in leads if lead["tier"] == "review")
+    capacity = int(ctx.settings.leads["review"]["capacity"])
     return {
         "as_of": ctx.as_of,
+        "review_count": review_count,
+        "review_line": ctx.results.get("review_line") or 0.0,
+        "review_capacity": capacity,
+        "beyond_capacity": max(0, review_count - capacity),
         "window_start": window.start,
         "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "run_id": ctx.run_id,

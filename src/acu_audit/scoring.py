@@ -94,6 +94,21 @@ def outlier_component(percentile: float, cfg: ScoringConfig) -> float:
     return (percentile - floor) / max(1 - floor, 1e-9)
 
 
+def review_line(scores: list[float], force_size: int, share: float, min_score: float) -> float:
+    """Tonight's review line: the lowest score that at most ``share`` of the force reaches.
+
+    Calibrated on tonight's own scores, so one night's window puts at most ``share`` of the
+    force's staff at or above it (ties at the boundary stay below), and never below
+    ``min_score``, so a quiet night does not promote weak leads. It is a property of tonight's
+    evidence, not a cap on the tier: leads that crossed on earlier nights stay in review.
+    """
+    allowed = int(share * force_size)
+    ranked = sorted((float(x) for x in scores), reverse=True)
+    if len(ranked) <= allowed:
+        return float(min_score)
+    return max(float(min_score), round(ranked[allowed] + 0.01, 2))
+
+
 def check_trip_rates(hits: pl.DataFrame, staff: pl.DataFrame, cfg: ScoringConfig) -> pl.DataFrame:
     """Share of the force and of each unit function that tripped each check."""
     force_n = max(staff.height, 1)

@@ -116,7 +116,10 @@ class StateStore:
         with self.db.transaction():
             self.db.execute(
                 """UPDATE leads SET status = $s, status_changed_at = now(), status_actor = $a,
-                          closed_last_seen = CASE WHEN $s = 'no_further_action' THEN last_seen ELSE NULL END
+                          closed_last_seen = CASE WHEN $s = 'no_further_action' THEN last_seen ELSE NULL END,
+                          -- referred: new evidence after this is flagged; closed: the review tier is left
+                          referred_last_seen = CASE WHEN $s = 'referred' THEN last_seen ELSE referred_last_seen END,
+                          review_since = CASE WHEN $s = 'no_further_action' THEN NULL ELSE review_since END
                    WHERE lead_id = $l""",
                 {"s": status, "a": actor, "l": lead_id},
                 step="set lead status",
