@@ -8,7 +8,7 @@ The matrix (generates each force, runs ``acu-audit run`` over its whole landing,
 
     python benchmarks/leads_quality.py --matrix [--work /tmp/acu-matrix] [--jobs 2]
         [--profiles "default;noisy;busy;mix;early;noisy,busy,mix,early"] [--seeds 7,11]
-        [--intensities 1,0.5] [--staff 2000] [--days 60] [--big PROFILE] [--json FILE]
+        [--intensities 1,0.5] [--staff 2000] [--days 60] [--big PROFILE] [--json FILE] [--reuse]
 
 Each matrix row is one force (profile combination x seed x plant intensity) and one single
 ``acu-audit run`` over its whole landing, as a force's first night would be. The last row is
@@ -108,7 +108,9 @@ def evaluate(leads: pl.DataFrame, truth: dict, staff_total: int, hits: pl.DataFr
         "decoys_in_top_1pct": [d["scenario"] for d, r in decoy_leads if r and r["rank"] <= top_pct],
         "decoys_in_top_20": [d["scenario"] for d, r in decoy_leads if r and r["rank"] <= TOP_N],
         "decoys_in_review": [d["scenario"] for d, r in decoy_leads if r and r.get("tier") == "review"] if has_tier else None,
-        "category_precision": sum(r["precision"] for r in found) / len(found) if found else 0.0,
+        # Precision over found plants with letters (a lead from the outlier score alone has none).
+        "category_precision": (sum(r["precision"] for r in found if r["precision"] is not None)
+                               / max(1, sum(1 for r in found if r["precision"] is not None))) if found else 0.0,
         "category_recall": sum(r["recall"] for r in rows) / k,
         "innocent_hit_share": innocent_hit,
         "innocent_share_by_check": per_check,
@@ -172,8 +174,11 @@ def generator_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def run_force(force: Force, work: Path, env: dict[str, str], log) -> dict:
-    """Generate the force (or reuse it), run ``acu-audit run`` over its whole landing, score it."""
+def run_force(force: Force, work: Path, env: dict[str, str], log, reuse: bool = False) -> dict:
+    """Generate the force (or reuse it), run ``acu-audit run`` over its whole landing, score it.
+
+    ``reuse``: score the outputs of an earlier run of this force instead of running it again.
+    """
     folder = work / force.name
     marker = folder / "generated.json"
     wanted = {"profile": force.profile, "seed": force.seed, "intensity": force.intensity, "staff": force.staff,
@@ -187,11 +192,12 @@ def run_force(force: Force, work: Path, env: dict[str, str], log) -> dict:
               env, folder / "generate.log")
         marker.write_text(json.dumps(wanted))
     generated = time.perf_counter()
-    for stale in ("acu.duckdb", "acu.duckdb.wal", "acu.state.duckdb", "acu.state.duckdb.wal"):
-        (folder / stale).unlink(missing_ok=True)
-    run_env = {**env, "PREFECT_HOME": str(folder / "prefect"), "PREFECT_LOCAL_STORAGE_PATH": str(folder / "prefect" / "storage")}
-    _call(cli + ["run", "--landing", str(folder / "landing"), "--out", str(folder / "out"), "--db", str(folder / "acu.duckdb"),
-                 "--no-validation"], run_env, folder / "run.log")
+    if not (reuse and (folder / "out" / "leads.csv").exists()):
+        for stale in ("acu.duckdb", "acu.duckdb.wal", "acu.state.duckdb", "acu.state.duckdb.wal"):
+            (folder / stale).unlink(missing_ok=True)
+        run_env = {**env, "PREFECT_HOME": str(folder / "prefect"), "PREFECT_LOCAL_STORAGE_PATH": str(folder / "prefect" / "storage")}
+        _call(cli + ["run", "--landing", str(folder / "landing"), "--out", str(folder / "out"), "--db", str(folder / "acu.duckdb"),
+                     "--no-validation"], run_env, folder / "run.log")
     result = evaluate_run(folder / "out", folder / "truth.json", folder / "acu.duckdb")
     result.update(force=force.name, profile=force.profile, seed=force.seed, intensity=force.intensity,
                   generate_s=round(generated - started, 1), run_s=round(time.perf_counter() - generated, 1))
@@ -299,7 +305,7 @@ def run_matrix(args: argparse.Namespace) -> None:
         print(f"  {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(lambda f: run_force(f, work, env, log), forces))
+        results = list(pool.map(lambda f: run_force(f, work, env, log, args.reuse), forces))
     print(f"\nLead-list quality matrix: {len(results)} runs, {time.perf_counter() - started:.0f} s "
           f"(k = {results[0]['k']} plants per force; top 1% = {results[0]['top_1pct']} places at {args.staff:,} staff)\n")
     print(matrix_table(results))
@@ -327,6 +333,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--jobs", type=int, default=1, help="matrix: runs at a time")
     parser.add_argument("--big", metavar="PROFILE", help="matrix: also a 40,000 x 30 force of this profile")
+    parser.add_argument("--reuse", action="store_true", help="matrix: score earlier runs' outputs where they exist (no new runs)")
     args = parser.parse_args()
     if args.matrix:
         args.json = Path(args.json) if isinstance(args.json, str) else None

@@ -36,8 +36,16 @@ def night_summary_markdown(ctx: RunContext) -> str:
             "## Checks",
             f"- {len(checks.outcomes)} checks run, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""),
             "- hits per category: " + (", ".join(f"{k} {v}" for k, v in checks.hits_by_category().items()) or "none"),
+            f"- {checks.calibration.removed:,} hits below their function's line (common there: only the few with the most are reported)",
             "",
         ]
+        shares = ctx.results.get("check_shares") or []
+        if shares:
+            lines += ["### Share of each unit function tripping each check (staff kept after calibration)", "",
+                      "| check | function | staff | tripped | share | kept |", "|---|---|---|---|---|---|"]
+            lines += [f"| {r['check_id']} | {r['unit_function']} | {r['staff']} | {r['tripped']} | {r['share']:.1%}"
+                      f"{' (warning)' if r['warn'] else ''} | {r['kept']} |" for r in shares if r["tripped"]]
+            lines.append("")
     if leads is not None:
         changes = {k: sum(1 for r in leads.rows if r["change"] == k) for k in ("new", "escalated", "returning", "unchanged")}
         caught_up = ctx.results.get("caught_up") or []

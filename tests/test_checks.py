@@ -108,3 +108,20 @@ def test_lookup_for_colleague_reads_either_device_and_weighs_the_senders_own_che
     assert without["weight"] == pytest.approx(1.0)
     assert without["subject"] == "counterparty:N-S4"
     assert {"access_events:V1", "access_events:V2", "access_events:V3"} <= set(without["evidence"])
+
+
+def test_contact_explained_only_by_a_unit_case_is_a_weaker_hit_not_none(tmp_path):
+    """Graded explanations: an assignment explains; a case of one's unit only weakly."""
+    (full,) = [h for h in run_fixture_case("d_drug_nominal_contact", "positive", tmp_path) if h["staff_id"] == "S1"]
+    (weak,) = [h for h in run_fixture_case("d_drug_nominal_contact", "unit_case_only", tmp_path) if h["staff_id"] == "S1"]
+    assert 0 < weak["weight"] < full["weight"]
+    assert "on a case of their unit only" in weak["reason"] and "weighted x" in weak["reason"]
+    assert not [h for h in run_fixture_case("d_drug_nominal_contact", "negative", tmp_path) if h["staff_id"] == "S1"]
+
+
+def test_an_ocg_look_up_explained_only_by_a_unit_case_is_a_weak_hit(tmp_path):
+    """Graded explanations for look-ups that qualify on other grounds (an OCG subject, off duty)."""
+    hits = [h for h in run_fixture_case("o_ocg_lookup_no_purpose", "unit_case_only", tmp_path) if h["subject"] == "person:P7"]
+    (weak,) = hits
+    assert weak["staff_id"] == "S1" and 0 < weak["weight"] < 1
+    assert "on a case of their unit only" in weak["reason"]

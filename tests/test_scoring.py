@@ -45,16 +45,39 @@ def scores(hits: list[dict], staff: pl.DataFrame, outliers: pl.DataFrame | None 
 def test_rarity_is_full_for_rare_checks_and_small_for_common_ones():
     assert rarity(1 / 2000, "medium", CFG) == 1.0
     assert rarity(0.5, "low", CFG) < 0.15
-    assert rarity(0.5, "medium", CFG) == CFG.rarity_floor["medium"]
+    # No floor lifts a common check, whatever its severity...
+    assert rarity(0.5, "critical", CFG) < 0.15 < CFG.rarity_floor["critical"]
+    assert rarity(0.2, "critical", CFG) < 0.31
+    # ...except for hits concentrated in one small team.
+    assert rarity(0.5, "critical", CFG, concentrated=True) == CFG.rarity_floor["critical"]
 
 
-def test_severe_check_keeps_a_floor_however_common():
-    # A ring of five colluders in an eight-person unit all trip a critical check.
-    assert rarity(5 / 8, "critical", CFG) >= 0.6
+def test_the_small_team_floor_holds_and_a_function_wide_habit_gets_none():
+    # A ring of five colluders in an eight-person unit all trip a critical check: the
+    # calibration marks their hits as concentrated in one team, and they keep the floor.
     staff = force()
-    ring = [hit(f"X{i}", "o_ocg_contact", "critical", 85, category="O") for i in range(5)]
-    result = scores(ring, staff)
+    ring = [{**hit(f"X{i}", "o_ocg_contact", "critical", 85, category="O"), "team_concentrated": True} for i in range(5)]
+    frame = pl.DataFrame(ring, schema={**HIT_SCHEMA, "team_concentrated": pl.Boolean})
+    result = dict(zip(*score_staff(frame, staff, no_outliers(staff), CFG, AS_OF).select("staff_id", "score").to_dict().values()))
     assert all(result[f"X{i}"] >= 40 for i in range(5)), result
+    # The same critical check tripped by a fifth of response, as a habit: no floor.
+    habit = [hit(f"R{i}", "o_ocg_contact", "critical", 85, category="O") for i in range(80)]
+    assert max(scores(habit, staff).values()) < 25
+
+
+def test_rare_and_specific_outranks_common_and_many_for_checks_outside_the_catalogue():
+    """Stated in measured rarity, never by check name: two fixture checks no catalogue has."""
+    staff = force()
+    # A fifth of response trip a critical fixture check, each three times, in two categories.
+    common = [hit(f"R{i}", "z_fixture_common", "critical", 90, weight=2.0, n=k) for i in range(80) for k in range(3)]
+    common += [hit(f"R{i}", "z_fixture_common_too", "critical", 90, weight=2.0, category="O") for i in range(80)]
+    # One member of staff trips a rare, high-severity fixture check once.
+    rare = [hit("R399", "z_fixture_rare", "high", 70, category="T")]
+    result = scores(common + rare, staff)
+    assert result["R399"] > max(result[f"R{i}"] for i in range(80))
+    # One common hit, measured among the fifth of the function who trip it, adds less than the rare one.
+    single = [hit(f"R{i}", "z_fixture_common", "critical", 90, weight=2.0) for i in range(80)]
+    assert scores(single + rare, staff)["R0"] < result["R399"] / 2
 
 
 def test_one_specific_hit_outranks_many_weak_common_hits():

@@ -32,7 +32,8 @@ SELECT staff_id,
        count(*) || ' overtime claim(s), ' || round(sum(epoch(claimed_end) - epoch(claimed_start)) / 3600, 1)
            || ' hours in all, with no system look-up and no device message or call in the claimed hours' AS reason,
        list_sort(list(evidence_id)) AS evidence,
-       least(2.0, count(*) / $min_claims) AS weight
+       -- The size of the claim: hours claimed with no activity, in overtime sessions of $session_hours.
+       least(3.0, sum(epoch(claimed_end) - epoch(claimed_start)) / 3600 / $session_hours) AS weight
 FROM idle
 GROUP BY staff_id
 HAVING count(*) >= $min_claims

@@ -1,5 +1,6 @@
 -- No-purpose look-ups of person records that belong to members of staff: one's own record
--- always; colleagues' when $min_colleagues or more different colleagues were looked up.
+-- always; colleagues' when $min_colleagues or more different colleagues were looked up, each
+-- weighing more the more colleagues were looked up.
 WITH looked AS (
     SELECT *, count(DISTINCT subject_staff_id) FILTER (WHERE subject_staff_id <> staff_id) OVER (PARTITION BY staff_id) AS colleagues
     FROM run_unexplained
@@ -14,7 +15,9 @@ SELECT staff_id,
                                              ELSE 'a colleague''s record (' || any_value(colleagues) || ' colleagues looked up in the window)' END
            || '; ' || no_purpose_phrase() AS reason,
        evidence_ids('access_events', list(event_id)) AS evidence,
-       CASE WHEN bool_or(subject_staff_id = staff_id) THEN $self_weight ELSE 1.0 END AS weight
+       -- A colleague look-up weighs more the more colleagues were looked up (1 at two).
+       CASE WHEN bool_or(subject_staff_id = staff_id) THEN $self_weight
+            ELSE least($max_weight, 0.5 + 0.25 * any_value(colleagues)) END AS weight
 FROM looked
 GROUP BY staff_id, person_id
 HAVING bool_or(subject_staff_id = staff_id) OR any_value(colleagues) >= $min_colleagues

@@ -60,6 +60,27 @@ CREATE TABLE IF NOT EXISTS check_hits (
     weight        DOUBLE NOT NULL
 );
 
+-- Calibration (sql/transforms/check_calibration.sql): the share of the staff member's peer group
+-- (or of the force, if larger) that tripped the check that night, which scoring turns into the
+-- hit's rarity, and whether the hit belongs to a small team where the check concentrates.
+ALTER TABLE check_hits ADD COLUMN IF NOT EXISTS peer_share DOUBLE;
+ALTER TABLE check_hits ADD COLUMN IF NOT EXISTS team_concentrated BOOLEAN;
+
+-- Per check, night and unit function: staff, staff who tripped it (before calibration), their
+-- share, staff whose hits were kept, and the calibration line of their peer group (NULL: the
+-- check is rare there, every hit kept).
+CREATE TABLE IF NOT EXISTS check_rates (
+    as_of         DATE NOT NULL,
+    check_id      VARCHAR NOT NULL,
+    unit_function VARCHAR,
+    peer_group    VARCHAR,
+    staff         INTEGER NOT NULL,
+    tripped       INTEGER NOT NULL,
+    share         DOUBLE NOT NULL,
+    kept          INTEGER NOT NULL,
+    line          DOUBLE
+);
+
 -- One row per check per as-of date: what ran, which version, how long, and any error.
 CREATE TABLE IF NOT EXISTS check_runs (
     as_of         DATE NOT NULL,

@@ -126,6 +126,13 @@ CREATE OR REPLACE TEMP MACRO marker_phrase(markers) AS
     CASE WHEN len(coalesce(markers, [])) = 0 THEN 'no warning marker' ELSE 'marked ' || array_to_string(markers, ', ') END;
 CREATE OR REPLACE TEMP MACRO evidence_ids(table_name, ids) AS
     list_transform(list_sort(list_distinct(ids)), lambda i: table_name || ':' || i);
+-- Graded explanation: contact explained only by a case of one's unit keeps this share of its
+-- weight, the unit's coverage of the force's marked nominals (at least min_weight).
+CREATE OR REPLACE TEMP MACRO unit_case_weight(coverage, min_weight) AS greatest(min_weight, coverage);
+CREATE OR REPLACE TEMP MACRO unit_case_phrase(coverage, min_weight) AS
+    'on a case of their unit only, whose open cases name ' || CAST(round(100 * coverage) AS INTEGER)
+    || '% of the people on the force''s open cases: that explains little, so the hit is weighted x'
+    || round(greatest(min_weight, coverage), 2);
 
 -- Contact is explained by the work when the person is on a case the staff member was
 -- assigned to, or on a case owned by their unit that was open in the window (or closed
@@ -141,6 +148,24 @@ WHERE c.owning_unit IS NOT NULL
   AND c.opened_at < $window_end_utc
   AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($unit_case_days_after_close) >= $window_start_utc;
 
+-- How much of the force's caseload each unit holds: the share of the people named on the
+-- force's open cases in the window who are on one of the unit's. A case of one's unit explains
+-- contact with, or a look-up of, such a person only weakly, and the more weakly the larger this
+-- share (docs/scoring.md, "Graded explanations").
+CREATE OR REPLACE TEMP TABLE unit_coverage AS
+SELECT unit, count(DISTINCT person_id) / (SELECT greatest(count(DISTINCT person_id), 1) FROM unit_case_people) AS coverage
+FROM unit_case_people GROUP BY unit;
+
+-- Look-ups whose only purpose found is a case of the staff member's unit: the checks of
+-- sensitive and OCG subjects and of captures grade them as weakly explained (unit_case_weight).
+-- A view: each of those checks reads only its own subjects from it.
+CREATE OR REPLACE TEMP VIEW run_unit_only AS
+SELECT l.*, s.peer_group, coalesce(uc.coverage, 0) AS unit_coverage
+FROM run_lookups l
+LEFT JOIN ref_staff s USING (staff_id)
+LEFT JOIN unit_coverage uc ON uc.unit = l.unit
+WHERE l.via_unit_case AND NOT (l.via_assignment OR l.via_function OR l.via_operation OR l.via_reason_code);
+
 -- Contact per member of staff and person on force systems, over the window.
 CREATE OR REPLACE TEMP TABLE run_person_contact AS
 SELECT m.staff_id, m.cp_person_id AS person_id, any_value(m.peer_group) AS peer_group,
@@ -154,10 +179,12 @@ SELECT m.staff_id, m.cp_person_id AS person_id, any_value(m.peer_group) AS peer_
        list(m.row_id) AS row_ids,
        bool_or(ap.person_id IS NOT NULL OR up.person_id IS NOT NULL) AS explained_by_case,
        bool_or(ap.person_id IS NOT NULL) AS explained_by_assignment,
+       coalesce(any_value(uc.coverage), 0) AS unit_coverage,
        bool_or(dp.person_id IS NOT NULL OR dn.counterparty IS NOT NULL) AS declared
 FROM run_messages m
 LEFT JOIN assigned_people ap ON ap.staff_id = m.staff_id AND ap.person_id = m.cp_person_id
 LEFT JOIN unit_case_people up ON up.unit = m.unit AND up.person_id = m.cp_person_id
+LEFT JOIN unit_coverage uc ON uc.unit = m.unit
 -- Declared by person or by the number itself; DISTINCT so a second declaration cannot double the counts.
 LEFT JOIN (SELECT DISTINCT staff_id, person_id FROM declared_contacts WHERE person_id IS NOT NULL) dp
        ON dp.staff_id = m.staff_id AND dp.person_id = m.cp_person_id

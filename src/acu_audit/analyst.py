@@ -152,6 +152,26 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
             writer.writerow({k: (json.dumps(v, default=str) if isinstance(v, (list, dict)) else v) for k, v in row.items()})
 
 
+def check_function_shares(wh: Warehouse, as_of: date | None = None, warn: float | None = None) -> tuple[date | None, list[dict[str, Any]]]:
+    """The night's share of each unit function that tripped each check (``check_rates``), latest night by default.
+
+    ``warn``: the share above which a row is flagged (default: the configuration's warning share).
+    """
+    if not wh.table_exists("check_rates"):
+        return None, []
+    if warn is None:
+        from acu_audit.config import load_settings
+
+        warn = float(load_settings().checks["calibration"]["warn_share"])
+    night = as_of or wh.scalar("SELECT max(as_of) FROM check_rates")
+    rows = wh.records(
+        """SELECT check_id, unit_function, staff, tripped, share, kept, line, share > $w AS warn
+           FROM check_rates WHERE as_of = $d ORDER BY check_id, unit_function""",
+        {"d": night, "w": warn},
+    )
+    return night, rows
+
+
 def check_outcomes(state: StateStore) -> list[dict[str, Any]]:
     """Per check: leads it contributed to, and how many were referred or closed with no further action."""
     return state.db.records(

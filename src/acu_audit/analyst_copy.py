@@ -10,6 +10,7 @@ members of the public as person_id and markers; no names.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +38,8 @@ _TABLES = {
         WITH {NIGHTS_HITS}
         SELECT h.hit_id, r.staff_ref, h.check_id, h.category, h.status, h.severity, h.risk, h.weight,
                h.occurred_at, h.window_start, h.window_end, h.subject, h.reason, h.evidence,
-               s.suppression_id IS NOT NULL AS suppressed, st.unit_function, h.as_of AS found_on
+               s.suppression_id IS NOT NULL AS suppressed, st.unit_function, h.as_of AS found_on,
+               h.peer_share, coalesce(h.team_concentrated, false) AS team_concentrated
         FROM wanted w JOIN check_hits h USING (as_of, hit_id) JOIN staff_refs r USING (staff_id)
         LEFT JOIN suppressed_hits s ON s.as_of = h.as_of AND s.hit_id = h.hit_id
         LEFT JOIN ref_staff st USING (staff_id)""",
@@ -110,6 +112,9 @@ def write_analyst_copy(wh: Warehouse, ctx, lead_history: list[dict]) -> Path:
                 "as_of": ctx.as_of, "window_start": window.start, "timezone": window.timezone, "run_id": ctx.run_id,
                 "data_as_of": getattr(ctx.results.get("feed_health"), "data_as_of", ctx.as_of),
                 "published_at": datetime.now(timezone.utc),
+                # What-if re-scores with the night's own scoring and review line.
+                "scoring": json.dumps(ctx.settings.scoring, sort_keys=True),
+                "review_line": float(ctx.results.get("review_line") or 0.0),
             }]
         )
         checks = pl.DataFrame(

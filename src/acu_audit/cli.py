@@ -430,22 +430,49 @@ def checks_list() -> None:
 
 
 @checks_app.command("stats")
-def checks_stats(db: DbOption = Path("acu_audit.duckdb"), state: StateOption = None) -> None:
-    """Outcomes per check: leads it contributed to, referred, closed with no further action."""
-    from acu_audit.analyst import check_outcomes
+def checks_stats(
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="The night (default: the latest run).")] = None,
+) -> None:
+    """Per check: the share of each unit function it trips tonight, and its outcomes with analysts."""
+    from acu_audit.analyst import check_function_shares, check_outcomes, open_warehouse_read_only
     from acu_audit.state import open_state
 
     try:
+        with open_warehouse_read_only(db) as wh:
+            night, shares = check_function_shares(wh, _date(as_of))
         with open_state(_state_path(db, state)) as store:
             rows = check_outcomes(store)
     except AcuAuditError as exc:
         _fail(exc)
+    if shares:
+        functions = sorted({r["unit_function"] for r in shares})
+        table = Table(title=f"Share of each unit function that trips each check, {night} (after calibration: kept)")
+        table.add_column("check")
+        for f in functions:
+            table.add_column(f, justify="right", overflow="fold")
+        by_check: dict[str, dict[str, dict]] = {}
+        for r in shares:
+            by_check.setdefault(r["check_id"], {})[r["unit_function"]] = r
+        for check_id, cells in sorted(by_check.items()):
+            table.add_row(check_id, *[_share_cell(cells.get(f)) for f in functions])
+        out.print(table)
+        out.print("[dim]each cell: share of the function that tripped the check (staff whose hits were kept); "
+                  "red above the warning share[/]")
     table = Table(title="Check outcomes")
     for col in ("check", "leads", "referred", "no further action", "open"):
         table.add_column(col, justify="left" if col == "check" else "right")
     for r in rows:
         table.add_row(r["check_id"], str(r["leads"]), str(r["referred"]), str(r["no_further_action"]), str(r["open"]))
     out.print(table)
+
+
+def _share_cell(r: dict | None) -> str:
+    if r is None or not r["tripped"]:
+        return "-"
+    text = f"{r['share']:.1%} ({r['kept']})"
+    return f"[red]{text}[/]" if r["warn"] else text
 
 
 @app.command()

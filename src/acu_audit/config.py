@@ -23,11 +23,11 @@ from acu_audit.resources import configs_dir
 CONFIG_ENV = "ACU_AUDIT_CONFIG"
 
 
-def _deep_merge(base: dict, override: dict) -> dict:
+def deep_merge(base: dict, override: dict) -> dict:
     out = deepcopy(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = deepcopy(value)
     return out
@@ -67,12 +67,12 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
         if not p.is_file():
             raise ConfigError(f"configuration file not found: {p}")
         try:
-            data = _deep_merge(data, yaml.safe_load(p.read_text(encoding="utf-8")) or {})
+            data = deep_merge(data, yaml.safe_load(p.read_text(encoding="utf-8")) or {})
         except yaml.YAMLError as exc:
             raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
         sources.append(str(p))
     if overrides:
-        data = _deep_merge(data, overrides)
+        data = deep_merge(data, overrides)
     try:
         ZoneInfo(data["timezone"])
     except (KeyError, ZoneInfoNotFoundError) as exc:

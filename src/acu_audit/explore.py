@@ -268,17 +268,21 @@ def what_if(
     drops a check's hits below a weight. Returns the leads that enter or leave the top
     ``top``, with their rank before and after.
     """
-    from acu_audit.config import load_settings
+    from acu_audit.config import deep_merge, load_settings
     from acu_audit.scoring import ScoringConfig, score_staff
 
-    settings = load_settings(overrides={"scoring": scoring or {}})
+    meta = pub.meta()
+    night_scoring = json.loads(meta["scoring"]) if meta.get("scoring") else {}
+    settings = load_settings(overrides={"scoring": deep_merge(night_scoring, scoring or {})})
     cfg = ScoringConfig.from_settings(settings)
-    as_of = pub.meta()["as_of"]
+    as_of = meta["as_of"]
+    # Tonight's scored hits, exactly as the night scored them (with their measured rarity).
     hits = pub.frame(
-        """SELECT hit_id, staff_ref AS staff_id, check_id, category, severity, risk, weight,
+        """SELECT hit_id, staff_ref AS staff_id, check_id, category, severity, risk, weight, peer_share, team_concentrated,
                   coalesce(window_start, occurred_at, window_end) AS evidence_start,
                   coalesce(window_end, occurred_at, window_start) AS evidence_at
-           FROM hits WHERE status = 'stable' AND NOT suppressed"""
+           FROM hits WHERE status = 'stable' AND NOT suppressed AND found_on = $d""",
+        {"d": as_of},
     )
     if exclude_checks:
         hits = hits.filter(~pl.col("check_id").is_in(list(exclude_checks)))
@@ -286,13 +290,32 @@ def what_if(
         hits = hits.filter((pl.col("check_id") != check_id) | (pl.col("weight") >= threshold))
     staff = pub.frame("SELECT staff_ref AS staff_id, unit_function FROM staff")
     outliers = pub.frame("SELECT staff_ref AS staff_id, anomaly_score, anomaly_percentile FROM outliers")
-    rescored = score_staff(hits, staff, outliers, cfg, as_of).sort(["score", "staff_id"], descending=[True, False])
-    after = rescored.with_row_index("rank_after", offset=1).select(
-        pl.col("staff_id").alias("staff_ref"), "rank_after", pl.col("score").alias("score_after")
+    tonight = score_staff(hits, staff, outliers, cfg, as_of).select(pl.col("staff_id").alias("staff_ref"), pl.col("score").alias("tonight_after"))
+    # The night's queue, re-ranked by its own rule: a lead keeps the larger of tonight's score and
+    # its aged peak; the review tier (sticky, or tonight's score over the night's line) comes first.
+    before = pub.frame(
+        """SELECT staff_ref, rank AS rank_before, round(score, 1) AS score_before, tier AS tier_before,
+                  CASE WHEN tonight_score IS NULL OR score > tonight_score THEN score ELSE 0 END AS aged_peak,
+                  tonight_score, status
+           FROM leads"""
     )
-    before = pub.frame("SELECT staff_ref, rank AS rank_before, round(score, 1) AS score_before FROM leads")
-    both = before.join(after, on="staff_ref", how="full", coalesce=True)
-    moved = both.filter(
+    line = float(meta.get("review_line") or 0.0)
+    both = before.join(tonight, on="staff_ref", how="full", coalesce=True).with_columns(
+        score_after=pl.max_horizontal(pl.col("tonight_after").fill_null(0.0), pl.col("aged_peak").fill_null(0.0)).round(2),
+    ).with_columns(
+        tier_after=pl.when(pl.col("status") == "referred").then(pl.lit("watch"))
+        .when((pl.col("tier_before") == "review") & (pl.col("tonight_score").is_null() | (pl.col("tonight_score") < line)))
+        .then(pl.lit("review"))
+        .when(pl.col("tonight_after").fill_null(0.0) >= line).then(pl.lit("review"))
+        .otherwise(pl.lit("watch"))
+    )
+    # No evidence left tonight and no earlier peak: off the list (no rank after).
+    listed = both.filter(pl.col("score_after") > 0).sort(
+        [pl.col("tier_after") != "review", pl.col("score_after"), pl.col("staff_ref")], descending=[False, True, False]
+    ).with_row_index("rank_after", offset=1)
+    ranked = both.select("staff_ref", "rank_before", "score_before").join(
+        listed.select("staff_ref", "rank_after", "score_after"), on="staff_ref", how="full", coalesce=True)
+    moved = ranked.select("staff_ref", "rank_before", "score_before", "rank_after", "score_after").filter(
         (pl.col("rank_before").fill_null(10**9) <= top) != (pl.col("rank_after").fill_null(10**9) <= top)
     ).with_columns(
         change=pl.when(pl.col("rank_after").fill_null(10**9) <= top).then(pl.lit("enters the top")).otherwise(pl.lit("leaves the top"))

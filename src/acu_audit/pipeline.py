@@ -171,14 +171,18 @@ def step_purpose(wh: Warehouse, ctx: RunContext) -> Any:
 
 
 def step_checks(wh: Warehouse, ctx: RunContext) -> Any:
+    from acu_audit.analyst import check_function_shares
     from acu_audit.checks import run_checks
 
     report = run_checks(wh, ctx.settings, ctx.window(), ctx.run_id)
     for failed in report.failed:
         ctx.warnings.append(failed.error or f"check {failed.check_id} failed")
+    ctx.warnings.extend(report.calibration.warnings)
     ctx.results["checks"] = report
+    ctx.results["check_shares"] = check_function_shares(wh, ctx.as_of, float(ctx.settings.checks["calibration"]["warn_share"]))[1]
     hits = sum(o.hits for o in report.outcomes)
-    ctx.timed("checks", report.seconds, f"{len(report.outcomes)} checks, {hits:,} hits, {len(report.failed)} failed")
+    ctx.timed("checks", report.seconds, f"{len(report.outcomes)} checks, {hits - report.calibration.removed:,} hits "
+              f"({report.calibration.removed:,} below their function's line), {len(report.failed)} failed")
     return report
 
 
@@ -234,6 +238,7 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
         _apply_suppressions(wh, ctx.as_of, suppressions)
         hits = wh.frame(
             """SELECT h.hit_id, h.staff_id, h.check_id, h.category, h.severity, h.risk, h.weight,
+                      h.peer_share, coalesce(h.team_concentrated, false) AS team_concentrated,
                       coalesce(h.window_start, h.occurred_at, h.window_end) AS evidence_start,
                       coalesce(h.window_end, h.occurred_at, h.window_start) AS evidence_at
                FROM check_hits h

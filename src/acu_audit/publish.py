@@ -56,7 +56,7 @@ def hits_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
         SELECT {identity_column(reveal)}, h.check_id, h.category, h.status, h.severity, h.risk,
                h.occurred_at, h.window_start, h.window_end, h.subject, h.reason, h.evidence, h.weight,
                s.suppression_id IS NOT NULL AS suppressed,
-               h.check_version, h.as_of, h.run_id, h.hit_id
+               h.check_version, h.as_of, h.run_id, h.hit_id, h.peer_share, h.team_concentrated
         FROM wanted w JOIN check_hits h USING (as_of, hit_id) JOIN staff_refs r USING (staff_id)
         LEFT JOIN suppressed_hits s ON s.as_of = h.as_of AND s.hit_id = h.hit_id
         ORDER BY h.check_id, r.staff_ref, h.as_of, h.hit_id

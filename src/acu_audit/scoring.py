@@ -6,11 +6,13 @@ hit of a stable (not shadow) check:
 
     hit = severity_weight x risk/100 x hit weight x recency x rarity
 
-``rarity`` is how rare tripping this check is: ln(1/p) / ln(1/reference_rate),
-capped at 1, where p is the larger of the share of the force and the share of
-the staff member's unit function that tripped it -- so a check half a busy
-unit trips says little. A severe check keeps a floor however common it becomes,
-so a ring of colluders in one small unit cannot hide one another.
+``rarity`` is how rare tripping this check is: (ln(1/p) / ln(1/reference_rate))
+^ exponent, capped at 1, where p is the larger of the share of the force and the share of
+the staff member's peer group that tripped it tonight (measured before the
+calibration kept only the tail of a common check) -- so a check half a busy
+unit trips says little. No floor lifts a common check; only hits concentrated
+in one small team keep the severity's floor, so a ring of colluders in one
+small unit cannot hide one another.
 
 Hits of the same check add with diminishing returns (each further hit counts
 ``repeat_decay`` times the previous), categories likewise (``category_decay``),
@@ -40,6 +42,7 @@ class ScoringConfig:
     recency_half_life_days: float
     repeat_decay: float
     reference_rate: float
+    rarity_exponent: float
     rarity_floor: dict[str, float]
     min_function_size: int
     category_decay: float
@@ -58,6 +61,7 @@ class ScoringConfig:
             recency_half_life_days=float(s["recency_half_life_days"]),
             repeat_decay=float(s["repeat_decay"]),
             reference_rate=float(s["rarity"]["reference_rate"]),
+            rarity_exponent=float(s["rarity"].get("exponent", 1.0)),
             rarity_floor={k: float(v) for k, v in s["rarity"]["floor"].items()},
             min_function_size=int(settings.checks.get("min_peer_group", 12)),
             category_decay=float(s["category_decay"]),
@@ -70,11 +74,15 @@ class ScoringConfig:
         )
 
 
-def rarity(p: float, severity: str, cfg: ScoringConfig) -> float:
-    """How specific tripping a check is, 0-1, given the share p of staff who trip it."""
+def rarity(p: float, severity: str, cfg: ScoringConfig, concentrated: bool = False) -> float:
+    """How specific tripping a check is, 0-1, given the share p of staff who trip it.
+
+    Measured rarity alone decides, except for hits concentrated in one small team (a ring of
+    colluders), which keep the severity's floor however common the check is there.
+    """
     p = min(max(p, 1e-9), 1.0)
-    specific = min(1.0, math.log(1 / p) / math.log(1 / cfg.reference_rate)) if p < 1 else 0.0
-    return max(specific, cfg.rarity_floor.get(severity, 0.0))
+    specific = min(1.0, math.log(1 / p) / math.log(1 / cfg.reference_rate)) ** cfg.rarity_exponent if p < 1 else 0.0
+    return max(specific, cfg.rarity_floor.get(severity, 0.0)) if concentrated else specific
 
 
 def recency(age_days: float, cfg: ScoringConfig) -> float:
@@ -150,6 +158,12 @@ def score_staff(
         .join(rates, on=["check_id", "unit_function"], how="left")
         .with_columns(p=pl.max_horizontal(pl.col("p_force"), pl.col("p_function").fill_null(0)))
     )
+    # The calibration's measured share (before it kept only the tail of a common check) is the
+    # rarity when the hits carry it; shares counted from the hits themselves otherwise.
+    if "peer_share" in scored_hits.columns:
+        scored_hits = scored_hits.with_columns(p=pl.coalesce(pl.col("peer_share"), pl.col("p")))
+    if "team_concentrated" not in scored_hits.columns:
+        scored_hits = scored_hits.with_columns(team_concentrated=pl.lit(False))
     rows = []
     for hit in scored_hits.iter_rows(named=True):
         age = (end_of_day - hit["evidence_at"]).total_seconds() / 86400 if hit["evidence_at"] else 0.0
@@ -159,7 +173,7 @@ def score_staff(
             / 100
             * hit["weight"]
             * recency(age, cfg)
-            * rarity(hit["p"], hit["severity"], cfg)
+            * rarity(hit["p"], hit["severity"], cfg, bool(hit["team_concentrated"]))
         )
         rows.append({**hit, "hit_score": value})
     per_hit = pl.DataFrame(rows, schema_overrides={"hit_score": pl.Float64}) if rows else None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from acu_audit.checks.calibration import CalibrationReport, calibrate_hits
 from acu_audit.checks.catalogue import HIT_COLUMNS, Check, load_catalogue
 from acu_audit.config import Settings
 from acu_audit.db import Warehouse
@@ -37,6 +38,8 @@ class CheckOutcome:
 class CheckRunReport:
     outcomes: list[CheckOutcome] = field(default_factory=list)
     prepare_seconds: float = 0.0
+    calibration: CalibrationReport = field(default_factory=CalibrationReport)
+    calibration_seconds: float = 0.0
 
     @property
     def failed(self) -> list[CheckOutcome]:
@@ -44,7 +47,7 @@ class CheckRunReport:
 
     @property
     def seconds(self) -> float:
-        return self.prepare_seconds + sum(o.seconds for o in self.outcomes)
+        return self.prepare_seconds + sum(o.seconds for o in self.outcomes) + self.calibration_seconds
 
     def hits_by_category(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -80,7 +83,8 @@ def prepare_run_tables(wh: Warehouse, settings: Settings, window: ReviewWindow) 
 def _wrapped(check: Check) -> str:
     cols = ", ".join(f"h.{c}" for c in HIT_COLUMNS if c != "weight")
     return f"""
-        INSERT INTO check_hits
+        INSERT INTO check_hits (as_of, run_id, hit_id, check_id, check_version, category, status, severity, risk,
+                                {", ".join(HIT_COLUMNS)})
         SELECT $as_of, $run_id,
                left(md5(concat_ws('|', $check_id, h.staff_id, coalesce(h.subject, ''),
                                   coalesce(CAST(h.window_start AS VARCHAR), CAST(h.occurred_at AS VARCHAR), ''))), 20),
@@ -172,4 +176,8 @@ def run_checks(
         if (only is not None and check.id not in only) or not settings.check_enabled(check.id):
             continue
         report.outcomes.append(run_check(wh, check, settings, window, run_id))
+    if only is None:  # calibration compares every check's hits across the whole force
+        started = time.perf_counter()
+        report.calibration = calibrate_hits(wh, settings, window.as_of)
+        report.calibration_seconds = time.perf_counter() - started
     return report
