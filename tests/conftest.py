@@ -52,6 +52,21 @@ def write_table(folder: Path, table: str, rows: list[dict], columns: list[str] |
     return path
 
 
+def run_contract_form(folder: Path, *extra: str) -> None:
+    """`acu-audit run --landing landing --out out --no-validation` from ``folder`` (default --db in the cwd)."""
+    from typer.testing import CliRunner
+
+    from acu_audit.cli import app
+
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(app, ["run", "--landing", "landing", "--out", "out", "--no-validation", *extra])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture
 def warehouse():
     from acu_audit.db import Warehouse

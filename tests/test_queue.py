@@ -17,6 +17,7 @@ from acu_audit.cli import app
 from acu_audit.config import load_settings
 from acu_audit.pipeline import RunContext, run_nightly
 from acu_audit.privacy import staff_ref
+from conftest import run_contract_form
 
 
 def drops(landing: Path) -> list[date]:
@@ -75,13 +76,7 @@ def early_run(tmp_path_factory, prefect_harness) -> Path:
 
     root = tmp_path_factory.mktemp("queue-early")
     generate_force(root, staff=300, days=45, seed=5, profile="early")
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
-        result = CliRunner().invoke(app, ["run", "--landing", "landing", "--out", "out", "--no-validation"])
-    finally:
-        os.chdir(cwd)
-    assert result.exit_code == 0, result.output
+    run_contract_form(root)
     return root
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from acu_audit.cli import app
 from acu_audit.contract import TABLES
+from conftest import run_contract_form
 
 LEAD_COLUMNS = ["rank", "lead_id", "staff_ref", "score", "categories", "top_checks", "anomaly_score",
                 "first_seen", "last_seen", "summary"]
@@ -31,13 +32,7 @@ def force(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run(force, prefect_harness):
     """One run in the contract's exact form, from the force's folder (default --db in the cwd)."""
-    cwd = os.getcwd()
-    os.chdir(force)
-    try:
-        result = CliRunner().invoke(app, ["run", "--landing", "landing", "--out", "out", "--no-validation"])
-    finally:
-        os.chdir(cwd)
-    assert result.exit_code == 0, result.output
+    run_contract_form(force)
     return force
 
 
@@ -131,13 +126,7 @@ def test_rerun_of_the_same_night_is_byte_identical(run):
     state = duckdb.connect(str(run / "acu_audit.state.duckdb"), read_only=True)
     versions = state.execute("SELECT count(*), max(published_at) FROM lead_versions").fetchall()
     state.close()
-    cwd = os.getcwd()
-    os.chdir(run)
-    try:
-        result = CliRunner().invoke(app, ["run", "--landing", "landing", "--out", "out", "--no-validation"])
-    finally:
-        os.chdir(cwd)
-    assert result.exit_code == 0, result.output
+    run_contract_form(run)
     assert (run / "out" / "leads.csv").read_bytes() == before
     state = duckdb.connect(str(run / "acu_audit.state.duckdb"), read_only=True)
     assert state.execute("SELECT count(*), max(published_at) FROM lead_versions").fetchall() == versions
