@@ -2,7 +2,8 @@
 -- off-duty views are always reported; repeated views when the staff member has more repeated
 -- subjects than nearly all peers of the same function (in some functions, e.g. call handling,
 -- searching prolific nominals with no linked record is routine). Look-ups explained only by a
--- case of their unit are graded as weakly explained: reported, weighted by unit_case_weight.
+-- case of their unit are graded as weakly explained when the unit's cases name at least
+-- $unit_case_min_weight of the force's caseload: reported, weighted by that share.
 WITH ocg_cases AS (
     SELECT DISTINCT cp.case_id
     FROM ref_case_people cp JOIN ref_person_flags f USING (person_id)
@@ -13,6 +14,8 @@ WITH ocg_cases AS (
     UNION ALL
     SELECT staff_id, event_id, occurred_at, action, local_day, on_duty, person_id, case_id, true, unit_coverage
     FROM run_unit_only
+    -- A unit whose cases name under this share of the force's caseload explains the look-up.
+    WHERE unit_coverage >= $unit_case_min_weight
 ), looked AS (
     SELECT l.staff_id, l.event_id, l.occurred_at, l.action, l.local_day, l.on_duty, l.unit_only, l.unit_coverage,
            CASE WHEN f.is_ocg THEN 'person:' || l.person_id ELSE 'case:' || l.case_id END AS subject,
