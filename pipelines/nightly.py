@@ -145,7 +145,7 @@ def nightly_audit(
         ctx.results["ingest"] = report
         ctx.results["validation_rows"] = validation_failures(wh, report.run_id)
         for f in report.processed:
-            if f.status in ("unreadable", "rejected"):
+            if f.status in ("unreadable", "rejected", "refused"):
                 ctx.warnings.append(f"{f.drop_date} {f.file_name}: {f.status}: {f.error}")
         totals = report.totals()
         ctx.timed("ingest", report.seconds, f"{len(report.processed)} files, {totals['loaded']:,} rows loaded, "

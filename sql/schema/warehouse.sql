@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS ingest_runs (
     files_processed INTEGER,
     files_skipped   INTEGER
 );
+-- finished | interrupted (killed; noticed by the next run) | NULL while running
+ALTER TABLE ingest_runs ADD COLUMN IF NOT EXISTS status VARCHAR;
 
 -- The per-file ledger: read = loaded + duplicate + rejected, always.
 CREATE TABLE IF NOT EXISTS ingest_files (
@@ -37,11 +39,13 @@ CREATE TABLE IF NOT EXISTS ingest_files (
     conflicts        BIGINT NOT NULL,          -- included in rejected
     unresolved_refs  BIGINT NOT NULL,          -- loaded rows whose staff_id/person_id is not (yet) known
     extra_columns    VARCHAR[],
-    status           VARCHAR NOT NULL,         -- loaded | partial | rejected | unreadable | unrecognised | empty
+    status           VARCHAR NOT NULL,         -- loaded | partial | rejected | unreadable | unrecognised | empty | refused
     error            VARCHAR,
     seconds          DOUBLE,
     loaded_at        TIMESTAMPTZ NOT NULL
 );
+-- How the file was read when not plainly: the slow path and why, versions carried forward.
+ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS note VARCHAR;
 
 -- Every input row that was not loaded and is not a duplicate, with its reason.
 CREATE TABLE IF NOT EXISTS quarantine (

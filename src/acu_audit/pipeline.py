@@ -96,7 +96,7 @@ def step_ingest(wh: Warehouse, ctx: RunContext) -> Any:
         ctx.as_of = latest
     ctx.warnings.extend(report.warnings)
     for f in report.processed:
-        if f.status in ("unreadable", "rejected"):
+        if f.status in ("unreadable", "rejected", "refused"):
             ctx.warnings.append(f"{f.drop_date} {f.file_name}: {f.status}: {f.error}")
     totals = report.totals()
     ctx.results["ingest"] = report

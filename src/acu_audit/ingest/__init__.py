@@ -15,12 +15,12 @@ from pathlib import Path
 
 from acu_audit.contract import TABLES
 from acu_audit.db import Warehouse, quote_identifier
-from acu_audit.ingest.landing import Drop, LandingFile, discover_drops
-from acu_audit.ingest.loader import FileResult, StagedValidator, load_file
+from acu_audit.ingest.landing import Drop, LandingFile, Refusal, discover_drops
+from acu_audit.ingest.loader import FileResult, StagedValidator, load_file, record_refusal
 
 __all__ = [
     "IngestReport", "FileResult", "ingest_landing", "ingest_drop", "start_ingest_run", "finish_ingest_run",
-    "ensure_schema", "discover_drops", "Drop", "LandingFile",
+    "ensure_schema", "discover_drops", "Drop", "LandingFile", "Refusal",
 ]
 
 
@@ -80,8 +80,16 @@ def start_ingest_run(wh: Warehouse, landing: Path, up_to: date | None, run_id: s
     """Record an ingest run; the caller then loads drops with :func:`ingest_drop`."""
     ensure_schema(wh)
     report = IngestReport(run_id=run_id or f"ingest-{uuid.uuid4().hex[:12]}")
+    # One writer per warehouse file: a run still open now was killed. Say so; its files that
+    # committed are in the ledger, the rest load again now.
     wh.execute(
-        "INSERT INTO ingest_runs VALUES ($id, now(), NULL, $landing, $up_to, NULL, NULL) ON CONFLICT DO NOTHING",
+        "UPDATE ingest_runs SET status = 'interrupted' WHERE finished_at IS NULL AND status IS NULL AND ingest_run_id <> $id",
+        {"id": report.run_id},
+        step="mark interrupted ingest runs",
+    )
+    wh.execute(
+        """INSERT INTO ingest_runs (ingest_run_id, started_at, finished_at, landing, up_to, files_processed, files_skipped)
+           VALUES ($id, now(), NULL, $landing, $up_to, NULL, NULL) ON CONFLICT DO NOTHING""",
         {"id": report.run_id, "landing": str(landing), "up_to": up_to},
         step="record ingest run",
     )
@@ -96,7 +104,7 @@ def ingest_drop(
     on_file: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
     """Load every file of one drop that is not loaded yet (reference data first, then events)."""
-    results = []
+    results = [record_refusal(wh, refusal, report.run_id) for refusal in drop.refused]
     for landing_file in drop.files:
         result = load_file(wh, landing_file, report.run_id, validator)
         if result.status in ("loaded", "partial") and TABLES[result.table].kind == "event":
@@ -118,7 +126,8 @@ def finish_ingest_run(wh: Warehouse, report: IngestReport, validator: StagedVali
     report.seconds = time.perf_counter() - started
     report.gx_seconds = getattr(validator, "seconds", 0.0) if validator is not None else 0.0
     wh.execute(
-        "UPDATE ingest_runs SET finished_at = now(), files_processed = $p, files_skipped = $s WHERE ingest_run_id = $id",
+        "UPDATE ingest_runs SET finished_at = now(), files_processed = $p, files_skipped = $s, status = 'finished' "
+        "WHERE ingest_run_id = $id",
         {"p": len(report.processed), "s": len(report.files) - len(report.processed), "id": report.run_id},
         step="finish ingest run",
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from acu_audit.contract import TABLES, table_for_filename
+from acu_audit.ingest.records import RecordScanner
 
 # Within a drop, reference data loads before the events that point at it.
 _TABLE_ORDER = {name: i for i, name in enumerate(n for n, t in TABLES.items() if t.kind == "snapshot")}
@@ -27,10 +30,24 @@ class LandingFile:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A path in the landing that is not loaded and why: recorded in the ledger, never read."""
+
+    drop_date: date
+    path: Path
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
 class Drop:
     drop_date: date
     path: Path
     files: tuple[LandingFile, ...]
+    refused: tuple[Refusal, ...] = ()
 
 
 def parse_drop_name(name: str) -> date | None:
@@ -40,45 +57,83 @@ def parse_drop_name(name: str) -> date | None:
         return None
 
 
+def _refusal(path: Path, root: Path, want_dir: bool) -> str | None:
+    """Why a landing entry must not be read: a link, not a plain file or folder, or outside the landing."""
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        return f"cannot be examined ({exc.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        return "a symbolic link; drops and their files must be real folders and files inside the landing"
+    if want_dir and not stat.S_ISDIR(info.st_mode):
+        return "not a folder"
+    if not want_dir and not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a device, pipe or socket)"
+    if not path.resolve().is_relative_to(root):
+        return "resolves outside the landing folder"
+    return None
+
+
 def discover_drops(landing: Path, up_to: date | None = None) -> tuple[list[Drop], list[str]]:
     """Return the drops in drop-date order (up to ``up_to`` inclusive) and warnings.
 
-    A folder whose name is not a date is reported, not loaded.
+    A folder whose name is not a date is reported, not loaded. Symbolic links, special
+    files and anything that resolves outside the landing are refused (``Drop.refused``,
+    recorded in the ledger). The landing folder itself may be a link or a mount point:
+    it is resolved first, and everything under it is judged against that.
     """
     landing = Path(landing)
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder not found: {landing}")
+    root = landing.resolve()
     drops: list[Drop] = []
     warnings: list[str] = []
-    for entry in sorted(landing.iterdir()):
-        if not entry.is_dir():
-            continue
+    for entry in sorted(root.iterdir()):
         drop_date = parse_drop_name(entry.name)
+        if entry.is_symlink() or not entry.is_dir():
+            if drop_date is not None and (up_to is None or drop_date <= up_to):
+                why = _refusal(entry, root, want_dir=True) or "not a folder"
+                warnings.append(f"{entry}: refused: {why}")
+                drops.append(Drop(drop_date, entry, (), (Refusal(drop_date, entry, why),)))
+            continue
         if drop_date is None:
             warnings.append(f"{entry}: folder name is not a drop date (YYYY-MM-DD); not loaded")
             continue
         if up_to is not None and drop_date > up_to:
             continue
-        files = []
+        files, refused = [], []
         for file in sorted(entry.iterdir()):
-            if not file.is_file() or file.name.startswith("."):
+            if file.name.startswith("."):
+                continue
+            why = _refusal(file, root, want_dir=False)
+            if why is not None:
+                warnings.append(f"{file}: refused: {why}")
+                refused.append(Refusal(drop_date, file, why))
                 continue
             table, fmt = table_for_filename(file.name)
             files.append(LandingFile(drop_date, file, table, fmt))
         files.sort(key=lambda f: (_TABLE_ORDER.get(f.table or "", 1000), f.name))
-        drops.append(Drop(drop_date, entry, tuple(files)))
+        drops.append(Drop(drop_date, entry, tuple(files), tuple(refused)))
     drops.sort(key=lambda d: d.drop_date)
     return drops, warnings
 
 
-def sha256_of(path: Path, chunk: int = 1 << 20) -> tuple[str, int]:
-    """Content hash and size of a file, streamed."""
+def sha256_of(path: Path, chunk: int = 1 << 22, scanner: RecordScanner | None = None) -> tuple[str, int]:
+    """Content hash and size of a file, streamed; feeds ``scanner`` the same bytes (one read).
+
+    Opened without following a symbolic link, so a link swapped in after discovery is refused too.
+    """
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as handle:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
             size += len(block)
+            if scanner is not None:
+                scanner.feed(block)
+    if scanner is not None:
+        scanner.finish()
     return digest.hexdigest(), size
 
 

@@ -17,11 +17,11 @@ from typing import Protocol
 
 from acu_audit.contract import TABLES, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
-from acu_audit.ingest.landing import LandingFile, file_id_for, sha256_of
+from acu_audit.ingest.landing import LandingFile, Refusal, file_id_for, sha256_of
+from acu_audit.ingest.records import RecordScanner
 from acu_audit.ingest.staging import (
     StagedFile,
     UnreadableFile,
-    prepare_line_numbers,
     raw_text_sql,
     same_content,
     stage_csv,
@@ -52,6 +52,7 @@ class FileResult:
     error: str | None = None
     seconds: float = 0.0
     extra_columns: list[str] = field(default_factory=list)
+    note: str | None = None  # how the file was read when not plainly (slow path, carried versions)
 
     def ledger_json(self) -> dict:
         """The fields ``acu-audit ingest --json`` promises (conflicts count as rejected)."""
@@ -67,6 +68,7 @@ class FileResult:
             "unresolved_refs": self.unresolved_refs,
             "status": self.status,
             "error": self.error,
+            "note": self.note,
         }
 
     def as_dict(self) -> dict:
@@ -83,9 +85,11 @@ def _json_expression(spec: TableSpec, alias: str) -> str:
 def _record_file(wh: Warehouse, result: FileResult, run_id: str, sha: str, size: int) -> None:
     wh.execute(
         """
-        INSERT INTO ingest_files VALUES (
-            $file_id, $run_id, $drop_date, $table_name, $file_name, $path, $format, $sha, $bytes,
-            $read, $loaded, $duplicate, $rejected, $conflicts, $unresolved, $extra, $status, $error, $seconds, now())
+        INSERT INTO ingest_files (file_id, ingest_run_id, drop_date, table_name, file_name, path, format,
+            content_sha256, bytes, "read", loaded, duplicate, rejected, conflicts, unresolved_refs, extra_columns,
+            status, error, seconds, loaded_at, note)
+        VALUES ($file_id, $run_id, $drop_date, $table_name, $file_name, $path, $format, $sha, $bytes,
+            $read, $loaded, $duplicate, $rejected, $conflicts, $unresolved, $extra, $status, $error, $seconds, now(), $note)
         """,
         {
             "file_id": result.file_id,
@@ -107,6 +111,7 @@ def _record_file(wh: Warehouse, result: FileResult, run_id: str, sha: str, size:
             "status": result.status,
             "error": result.error,
             "seconds": result.seconds,
+            "note": result.note,
         },
         step="ledger: record file",
     )
@@ -130,8 +135,27 @@ def _quarantine_file(wh: Warehouse, result: FileResult, raw_text: str | None, re
 
 
 def _file_preview(path, limit: int = 200) -> str:
+    """The start of a file, invalid UTF-8 kept as escaped bytes."""
     with open(path, "rb") as handle:
-        return handle.read(limit).decode("utf-8", errors="replace")
+        return handle.read(limit).decode("utf-8", errors="backslashreplace")
+
+
+def record_refusal(wh: Warehouse, refusal: Refusal, run_id: str) -> FileResult:
+    """Record a refused path (a link, a special file, outside the landing) without reading it."""
+    result = FileResult(
+        drop_date=refusal.drop_date,
+        table=None,
+        file_name=refusal.name,
+        path=str(refusal.path),
+        file_id=file_id_for(refusal.drop_date, refusal.name, "refused:" + refusal.reason),
+        format="refused",
+        status="refused",
+        error=f"{refusal.path}: refused: {refusal.reason}; not read",
+    )
+    if not already_loaded(wh, result.file_id):
+        with wh.transaction():
+            _record_file(wh, result, run_id, "", 0)
+    return result
 
 
 def already_loaded(wh: Warehouse, file_id: str) -> bool:
@@ -146,7 +170,8 @@ def load_file(
 ) -> FileResult:
     """Load one file into the warehouse and return its ledger entry."""
     started = time.perf_counter()
-    sha, size = sha256_of(landing_file.path)
+    scanner = RecordScanner() if landing_file.format == "csv" else None
+    sha, size = sha256_of(landing_file.path, scanner=scanner)
     result = FileResult(
         drop_date=landing_file.drop_date,
         table=landing_file.table,
@@ -168,18 +193,24 @@ def load_file(
 
     spec = TABLES[landing_file.table]
     try:
-        staged = (stage_parquet if landing_file.format == "parquet" else stage_csv)(wh, landing_file.path, spec)
+        if landing_file.format == "parquet":
+            staged = stage_parquet(wh, landing_file.path, spec)
+        else:
+            staged = stage_csv(wh, landing_file.path, spec, scanner)
     except UnreadableFile as exc:
+        # Every record of the file is accounted for, as rejected, by one file-level entry.
         result.status = "unreadable"
+        result.read = result.rejected = exc.records if exc.records else (scanner.records if scanner else 0)
         result.error = f"{landing_file.path}: {exc}"
         result.seconds = time.perf_counter() - started
         with wh.transaction():
-            _quarantine_file(wh, result, _file_preview(landing_file.path), str(exc))
+            _quarantine_file(wh, result, _file_preview(landing_file.path), f"{exc} ({result.read:,} records, none loaded)")
             _record_file(wh, result, run_id, sha, size)
         return result
     result.extra_columns = staged.extra_columns
+    if staged.slow_path:
+        result.note = f"read record by record (the slow path): {staged.slow_path}"
 
-    prepare_line_numbers(wh, staged)
     sql, params = typing_sql(spec, staged)
     wh.execute(sql, params, step=f"type {landing_file.name}")
     if validator is not None and staged.records:
@@ -192,6 +223,9 @@ def load_file(
         result.loaded = counts["load"]
         result.duplicate = counts["duplicate"]
         result.conflicts = counts["conflict"]
+        if counts.get("carried"):
+            carried = f"{counts['carried']:,} entities kept their previous version (conflicting rows in this file)"
+            result.note = f"{result.note}; {carried}" if result.note else carried
         result.rejected = counts["problem"] + counts["conflict"] + staged.parse_rejects
         if result.read == 0:
             result.status = "empty"
@@ -209,55 +243,60 @@ def load_file(
     return result
 
 
+def _content_hash(spec: TableSpec, alias: str) -> str:
+    """A hash of a row's typed content (so 22:15+01:00 and 21:15Z hash alike)."""
+    fields = ", ".join(f"{quote_identifier(c)} := {alias}.{quote_identifier(c)}" for c in spec.column_names)
+    return f"hash(struct_pack({fields}))"
+
+
+def _first_difference(spec: TableSpec, left: str, right: str) -> tuple[str, dict]:
+    """SQL naming the first contract column where two rows differ, and its parameters."""
+    params = {f"diffcol_{i}": c for i, c in enumerate(spec.column_names)}
+    cases = ", ".join(
+        f"CASE WHEN {left}.{quote_identifier(c)} IS DISTINCT FROM {right}.{quote_identifier(c)} THEN $diffcol_{i} END"
+        for i, c in enumerate(spec.column_names)
+    )
+    return f"list_filter([{cases}], lambda c: c IS NOT NULL)[1]", params
+
+
 def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
     """Find the good rows that are not plain loads, into ``stg_exceptions``.
 
-    A key repeated in the file: later rows with the same content are duplicates,
-    with other content conflicts (the first row stands). A key already stored
-    (events: anywhere; snapshots: in this drop's version): same content is a
-    duplicate, other content a conflict. Everything else loads. Content is
-    compared only for these few rows, so the common path reads no stored
-    content at all and the load is one anti-joined insert.
+    A key repeated in the file with the same content every time: the first row
+    loads, the rest are duplicates. A key repeated with different content: no
+    version can be trusted, so every row of that key is a conflict
+    (``conflict_in_file``); for a snapshot the previous version of the entity
+    stands (see :func:`_carry_previous_versions`). A key already stored (events:
+    anywhere; snapshots: in this drop's version): the stored row stays, and each
+    row of the file is a duplicate of it or a conflict with it. Everything else loads.
+    Content is compared only for these few rows, so the common path reads no
+    stored content at all and the load is one anti-joined insert.
     """
     table = quote_identifier(spec.name)
     stored_key = quote_identifier(spec.row_id_column)
-    wh.execute("CREATE OR REPLACE TEMP TABLE stg_exceptions (_ord BIGINT, _disposition VARCHAR, _first_ord BIGINT)")
-    wh.execute(
-        f"""
-        INSERT INTO stg_exceptions
-        SELECT r._ord, CASE WHEN {same_content(spec, "t", "f")} THEN 'duplicate' ELSE 'conflict_in_file' END, r._first_ord
-        FROM (
-            SELECT _ord, row_number() OVER w AS _rank, first_value(_ord) OVER w AS _first_ord
-            FROM stg_typed
-            WHERE _ok AND _key IN (SELECT _key FROM stg_typed WHERE _ok GROUP BY _key HAVING count(*) > 1)
-            WINDOW w AS (PARTITION BY _key ORDER BY _ord)
-        ) r
-        JOIN stg_typed t ON t._ord = r._ord
-        JOIN stg_typed f ON f._ord = r._first_ord
-        WHERE r._rank > 1
-        """,
-        step=f"repeated keys in {spec.name}",
-    )
+    wh.execute("CREATE OR REPLACE TEMP TABLE stg_exceptions (_ord BIGINT, _disposition VARCHAR, _first_ord BIGINT, _lines VARCHAR)")
     version = "WHERE _drop_date = $drop_date" if spec.kind == "snapshot" else ""
     params = {"drop_date": drop_date} if spec.kind == "snapshot" else None
-    if spec.kind == "snapshot" and not wh.scalar(f"SELECT count(*) > 0 FROM {table} {version}", params):
-        return  # a new snapshot version: nothing stored to compare with (zone maps make this cheap)
-    # Keys already stored: reads only the key column of the stored table.
-    wh.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE stg_stored_keys AS
-        SELECT t._ord, t._key FROM stg_typed t
-        WHERE t._ok AND t._key IN (SELECT {stored_key} FROM {table} {version})
-          AND t._ord NOT IN (SELECT _ord FROM stg_exceptions)
-        """,
-        params,
-        step=f"stored keys of {spec.name}",
-    )
+    # Rows whose key is already stored: reads only the key column of the stored table
+    # (a new snapshot version has nothing stored; zone maps make asking cheap).
+    if spec.kind == "event" or wh.scalar(f"SELECT count(*) > 0 FROM {table} {version}", params):
+        wh.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE stg_stored_keys AS
+            SELECT t._ord, t._key FROM stg_typed t
+            WHERE t._ok AND t._key IN (SELECT {stored_key} FROM {table} {version})
+            """,
+            params,
+            step=f"stored keys of {spec.name}",
+        )
+    else:
+        wh.execute("CREATE OR REPLACE TEMP TABLE stg_stored_keys (_ord BIGINT, _key VARCHAR)")
+    # A stored key: the stored row stays; each row is a duplicate of it or a conflict with it.
     if wh.scalar("SELECT count(*) FROM stg_stored_keys"):
         wh.execute(
             f"""
             INSERT INTO stg_exceptions
-            SELECT k._ord, CASE WHEN {same_content(spec, "t", "s")} THEN 'duplicate' ELSE 'conflict' END, NULL
+            SELECT k._ord, CASE WHEN {same_content(spec, "t", "s")} THEN 'duplicate' ELSE 'conflict' END, NULL, NULL
             FROM stg_stored_keys k
             JOIN stg_typed t ON t._ord = k._ord
             JOIN (SELECT * FROM {table} {version}) s ON s.{stored_key} = k._key
@@ -266,6 +305,50 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
             params,
             step=f"compare with stored {spec.name}",
         )
+    # A new key repeated in the file: duplicates when every copy is the same, else no copy loads.
+    wh.execute(
+        f"""
+        INSERT INTO stg_exceptions
+        WITH repeated AS (
+            SELECT t._ord, t._key, t._line, {_content_hash(spec, "t")} AS _content
+            FROM stg_typed t
+            WHERE t._ok AND t._key IN (SELECT _key FROM stg_typed WHERE _ok GROUP BY _key HAVING count(*) > 1)
+              AND t._key NOT IN (SELECT _key FROM stg_stored_keys)
+        ), keys AS (
+            SELECT _key, count(DISTINCT _content) AS _versions, min(_ord) AS _first_ord,
+                   string_agg(_line::VARCHAR, ', ' ORDER BY _ord) AS _lines
+            FROM repeated GROUP BY _key
+        )
+        SELECT r._ord, CASE WHEN k._versions > 1 THEN 'conflict_in_file' ELSE 'duplicate' END, k._first_ord, k._lines
+        FROM repeated r JOIN keys k USING (_key)
+        WHERE k._versions > 1 OR r._ord > k._first_ord
+        """,
+        step=f"repeated keys in {spec.name}",
+    )
+
+
+def _carry_previous_versions(wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str) -> int:
+    """Snapshots: an entity whose rows conflict in tonight's file keeps its previous version.
+
+    The previous version (the table's latest earlier drop, when it holds the entity)
+    is copied into tonight's version with ``_line`` NULL, so reference data as of
+    tonight still knows the entity; the conflicting rows are quarantined beside it.
+    (A key already in tonight's version never gets here: its stored row stays.)
+    """
+    table = quote_identifier(spec.name)
+    key = quote_identifier(spec.row_id_column)
+    return wh.execute(
+        f"""
+        INSERT INTO {table}
+        SELECT * REPLACE ($drop_date AS _drop_date, $file_id AS _file_id, CAST(NULL AS BIGINT) AS _line)
+        FROM {table} p
+        WHERE p._drop_date = (SELECT max(_drop_date) FROM {table} WHERE _drop_date < $drop_date)
+          AND p.{key} IN (SELECT t._key FROM stg_exceptions e JOIN stg_typed t USING (_ord)
+                          WHERE e._disposition = 'conflict_in_file')
+        """,
+        {"drop_date": drop_date, "file_id": file_id},
+        step=f"carry previous versions of {spec.name}",
+    )[0][0]
 
 
 def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: FileResult) -> dict[str, int]:
@@ -291,13 +374,14 @@ def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: File
     q_params = {**file_params, "table_name": spec.name, "file_name": result.file_name}
     raw_text = raw_text_sql(staged)
     raw_rows = "(SELECT rowid + 1 AS _ord, * FROM stg_raw)"
+    where = "CASE WHEN t._end_line > t._line THEN 'lines ' || t._line || '-' || t._end_line ELSE 'line ' || t._line END"
     if problems:
         # The first problem names the column; the reason lists them all.
         wh.execute(
             f"""
             INSERT INTO quarantine
             SELECT $file_id, $drop_date, $table_name, $file_name, t._line, t._problems[1].col, {raw_text},
-                   'line ' || t._line || ': ' || array_to_string(list_transform(t._problems, lambda p: p.msg), '; '),
+                   {where} || ': ' || array_to_string(list_transform(t._problems, lambda p: p.msg), '; '),
                    t._problems[1].kind, NULL, now()
             FROM stg_typed t JOIN {raw_rows} r USING (_ord)
             WHERE NOT t._ok
@@ -308,50 +392,59 @@ def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: File
     key_desc = ", ".join(spec.key)
     if counts.get("conflict"):
         version_filter = "AND s._drop_date = $drop_date" if spec.kind == "snapshot" else ""
+        differs, diff_params = _first_difference(spec, "t", "s")
         wh.execute(
             f"""
             INSERT INTO quarantine
-            SELECT $file_id, $drop_date, $table_name, $file_name, t._line, NULL, {raw_text},
-                   'line ' || t._line || ': conflict: the key (' || $key_desc || ') is already stored with different content; both versions kept here',
+            SELECT $file_id, $drop_date, $table_name, $file_name, t._line, {differs}, {raw_text},
+                   {where} || ': conflict: the key (' || $key_desc || ') is already stored with different content (first in '
+                   || {differs} || '); the stored row stays, and both versions are kept here',
                    'conflict', {_json_expression(spec, "s")}, now()
             FROM stg_exceptions e JOIN stg_typed t USING (_ord) JOIN {raw_rows} r USING (_ord)
             JOIN {table} s ON s.{quote_identifier(spec.row_id_column)} = t._key {version_filter}
             WHERE e._disposition = 'conflict'
             """,
-            {**q_params, "key_desc": key_desc},
+            {**q_params, **diff_params, "key_desc": key_desc},
             step="quarantine conflicts with stored rows",
         )
+    carried = 0
     if counts.get("conflict_in_file"):
+        if spec.kind == "snapshot":
+            carried = _carry_previous_versions(wh, spec, result.drop_date, result.file_id)
+        outcome = (
+            "the previous version stands where there is one" if spec.kind == "snapshot" else "none of them is loaded"
+        )
+        differs, diff_params = _first_difference(spec, "t", "o")
+        # The version shown beside each row is another version of the key from this file.
         wh.execute(
             f"""
             INSERT INTO quarantine
-            SELECT $file_id, $drop_date, $table_name, $file_name, t._line, NULL, {raw_text},
-                   'line ' || t._line || ': conflict: the key (' || $key_desc || ') appears earlier in this file (line '
-                   || f._line || ') with different content; the earlier row was kept',
-                   'conflict', {_json_expression(spec, "f")}, now()
+            SELECT $file_id, $drop_date, $table_name, $file_name, t._line, {differs}, {raw_text},
+                   {where} || ': conflict: the key (' || $key_desc || ') appears in this file with different content (lines '
+                   || e._lines || '; first difference in ' || coalesce({differs}, '?') || '); ' || $outcome,
+                   'conflict', {_json_expression(spec, "o")}, now()
             FROM stg_exceptions e JOIN stg_typed t USING (_ord) JOIN {raw_rows} r USING (_ord)
-            JOIN stg_typed f ON f._ord = e._first_ord
+            JOIN stg_typed o ON o._ord = (
+                SELECT min(o2._ord) FROM stg_typed o2
+                WHERE o2._ok AND o2._key = t._key AND NOT ({same_content(spec, "o2", "t")}))
             WHERE e._disposition = 'conflict_in_file'
             """,
-            {**q_params, "key_desc": key_desc},
+            {**q_params, **diff_params, "key_desc": key_desc, "outcome": outcome},
             step="quarantine conflicts within the file",
         )
     if staged.parse_rejects:
-        # Parse rejects name the positional field (f<i>); report the header's name instead.
         wh.execute(
             """
             INSERT INTO quarantine
-            SELECT $file_id, $drop_date, $table_name, $file_name, line,
-                   coalesce(list_extract($header, TRY_CAST(substr(column_name, 2) AS INTEGER) + 1), column_name), csv_line,
-                   'line ' || line || ': the CSV parser refused this record: ' || lower(error_type) || ' (' || error_message || ')',
-                   'parse', NULL, now()
+            SELECT $file_id, $drop_date, $table_name, $file_name, line, column_name, raw_text, reason, 'parse', NULL, now()
             FROM stg_rejects
             """,
-            {**q_params, "header": staged.header},
-            step="quarantine parse rejects",
+            q_params,
+            step="quarantine records that could not be read",
         )
     conflicts = counts.get("conflict", 0) + counts.get("conflict_in_file", 0)
-    return {"load": loaded, "problem": problems, "conflict": conflicts, "duplicate": counts.get("duplicate", 0)}
+    return {"load": loaded, "problem": problems, "conflict": conflicts, "duplicate": counts.get("duplicate", 0),
+            "carried": carried}
 
 
 def _first_problem(wh: Warehouse, result: FileResult) -> str:

@@ -3,13 +3,23 @@
 Two temp tables per file:
 
 ``stg_raw``
-    every record the CSV parser accepted, as text, in file order (rowid + 1 is
-    the record number), one column per field, ``f0 .. fN`` in file order.
+    every good record, as text, in file order (rowid + 1 is the record
+    number), one column per field, ``f0 .. fN`` in file order; from the slow
+    path also ``_line`` and ``_end_line``, the physical lines it came from.
 ``stg_typed``
     the same records typed and checked; see :func:`typing_sql`.
 
-Records the parser itself refused (wrong number of fields, bad quoting, bad
-UTF-8) are kept by DuckDB's ``store_rejects`` with their line and raw text.
+Records that cannot be split into fields at all (a stray quote, the wrong
+number of fields, bytes that are not UTF-8, a NUL byte, a record over the size
+limit, a blank line) are in ``stg_rejects`` with their lines, column and raw
+text.
+
+A CSV file is read by DuckDB's reader (the fast path) only when our own scan
+(``records.RecordScanner``) finds it safe, and DuckDB's count of records must
+equal ours; otherwise, or when DuckDB refuses the file, we split it ourselves
+(``records.split_records``, the slow path) and DuckDB reads only the good
+records, rewritten as a clean file. Either way the number of records is
+counted by us, not by DuckDB.
 
 No value from a file is ever formatted into SQL: the path and every pattern
 and allowed value are bound parameters, CSV fields are addressed by position,
@@ -20,18 +30,28 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from acu_audit.contract import DATE_PATTERN, INT_PATTERN, TIMESTAMP_PATTERN, TYPE_DESCRIPTIONS, Column, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
-
-REJECTS_TABLE = "stg_parse_rejects"
-REJECTS_SCAN = "stg_parse_scans"
+from acu_audit.ingest.records import MAX_RECORD_BYTES, RecordScanner, normalised_csv, split_records
 
 
 class UnreadableFile(Exception):
-    """The whole file cannot be read (binary, bad header, corrupt Parquet)."""
+    """The whole file cannot be read (binary, bad header, corrupt Parquet).
+
+    ``records``: how many records the file holds, where that can be told
+    (lines after the header, or a Parquet file's row count from its metadata).
+    """
+
+    def __init__(self, message: str, records: int = 0) -> None:
+        super().__init__(message)
+        self.records = records
 
 
 @dataclass
@@ -41,8 +61,10 @@ class StagedFile:
     missing_columns: list[str] = field(default_factory=list)  # contract columns absent from the header
     extra_columns: list[str] = field(default_factory=list)  # header names the contract does not know
     raw_fields: list[int] = field(default_factory=list)  # positions of the f<i> columns kept in stg_raw
-    records: int = 0  # records in stg_raw
-    parse_rejects: int = 0  # records the parser refused
+    records: int = 0  # good records, in stg_raw
+    parse_rejects: int = 0  # records that could not be split into fields, in stg_rejects
+    line_columns: bool = False  # stg_raw carries _line/_end_line (slow path)
+    slow_path: str | None = None  # why the file was split by us, when it was
 
 
 def _read_csv_header(path: Path) -> list[str]:
@@ -78,42 +100,127 @@ def _check_header(header: list[str], spec: TableSpec) -> StagedFile:
     )
 
 
-def stage_csv(wh: Warehouse, path: Path, spec: TableSpec) -> StagedFile:
-    """Read a CSV file into ``stg_raw`` (all text) and its parse rejects."""
+_REJECTS_DDL = """CREATE OR REPLACE TEMP TABLE stg_rejects (
+    line BIGINT, end_line BIGINT, column_name VARCHAR, reason VARCHAR, raw_text VARCHAR)"""
+
+
+def stage_csv(wh: Warehouse, path: Path, spec: TableSpec, scan: RecordScanner | None = None) -> StagedFile:
+    """Read a CSV file into ``stg_raw`` (all text) and ``stg_rejects``.
+
+    ``scan``: the file's :class:`RecordScanner`, fed while it was hashed; scanned here when absent.
+    """
     staged = _check_header(_read_csv_header(path), spec)
     staged.raw_fields = list(range(len(staged.header)))
-    columns = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(len(staged.header)))
-    wh.execute(f"DROP TABLE IF EXISTS {REJECTS_TABLE}", step="stage: reset rejects")
-    wh.execute(f"DROP TABLE IF EXISTS {REJECTS_SCAN}", step="stage: reset rejects")
-    try:
-        # Rows keep file order (preserve_insertion_order), so rowid + 1 is the record number.
-        wh.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE stg_raw AS
-            SELECT *
-            FROM read_csv($path, header = false, skip = 1, all_varchar = true, auto_detect = false,
-                          delim = ',', quote = '"', escape = '"', null_padding = false,
-                          columns = {{{columns}}},
-                          store_rejects = true, rejects_table = '{REJECTS_TABLE}', rejects_scan = '{REJECTS_SCAN}')
-            """,
-            {"path": str(path)},
-            step=f"stage {path.name}",
-        )
-    except Exception as exc:  # the reader refused the whole file
-        raise UnreadableFile(str(exc).splitlines()[0]) from exc
-    # One rejected record may carry several errors; keep the first per line.
-    wh.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE stg_rejects AS
-        SELECT line, arg_min(column_name, column_idx) AS column_name, arg_min(error_type, column_idx) AS error_type,
-               arg_min(error_message, column_idx) AS error_message, arg_min(csv_line, column_idx) AS csv_line
-        FROM {REJECTS_TABLE} GROUP BY line
-        """,
-        step="stage: collect parse rejects",
-    )
-    staged.records = wh.scalar("SELECT count(*) FROM stg_raw")
-    staged.parse_rejects = wh.scalar("SELECT count(*) FROM stg_rejects")
+    if scan is None:
+        scan = scan_file(path)
+    wh.execute(_REJECTS_DDL, step="stage: rejects table")
+    reason = scan.slow_path_reason()
+    if reason is None:
+        columns = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(len(staged.header)))
+        try:
+            # Strict: any record DuckDB cannot read stops it, and the slow path takes over.
+            # Rows keep file order (preserve_insertion_order), so rowid + 1 is the record number.
+            wh.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE stg_raw AS
+                SELECT *
+                FROM read_csv($path, header = false, skip = 1, all_varchar = true, auto_detect = false,
+                              delim = ',', quote = '"', escape = '"', null_padding = false,
+                              max_line_size = $max_line, columns = {{{columns}}})
+                """,
+                {"path": str(path), "max_line": MAX_RECORD_BYTES},
+                step=f"stage {path.name}",
+            )
+            staged.records = wh.scalar("SELECT count(*) FROM stg_raw")
+            if staged.records == scan.records:
+                return staged
+            reason = f"DuckDB's reader returned {staged.records:,} records where the file has {scan.records:,}"
+        except Exception as exc:  # noqa: BLE001 - any refusal sends the file down the slow path
+            reason = "DuckDB's reader stopped: " + str(exc).splitlines()[0][:200]
+    _stage_slow(wh, path, staged, reason)
     return staged
+
+
+def scan_file(path: Path, chunk: int = 1 << 22) -> RecordScanner:
+    scan = RecordScanner()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            scan.feed(block)
+    scan.finish()
+    return scan
+
+
+def _stage_slow(wh: Warehouse, path: Path, staged: StagedFile, reason: str) -> None:
+    """Split the file into records ourselves; DuckDB reads the good ones from a clean copy."""
+    staged.slow_path = reason
+    staged.line_columns = True
+    good, broken = [], []
+    for record in split_records(path.read_bytes(), staged.header):
+        (good if record.fields is not None else broken).append(record)
+    fields = [f"'f{i}': 'VARCHAR'" for i in range(len(staged.header))]
+    columns = ", ".join(["'_line': 'BIGINT'", "'_end_line': 'BIGINT'", *fields])
+    if not good:
+        spec_columns = ", ".join(["_line BIGINT", "_end_line BIGINT", *(f"f{i} VARCHAR" for i in range(len(staged.header)))])
+        wh.execute(f"CREATE OR REPLACE TEMP TABLE stg_raw ({spec_columns})", step=f"stage {path.name} (slow path)")
+    handle, clean = tempfile.mkstemp(prefix="acu-stage-", suffix=".csv")  # created 0600
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(normalised_csv(good))
+        if good:
+            wh.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE stg_raw AS
+                SELECT * FROM read_csv($path, header = false, all_varchar = false, auto_detect = false,
+                                       delim = ',', quote = '"', escape = '"', null_padding = false,
+                                       max_line_size = $max_line, columns = {{{columns}}})
+                """,
+                {"path": clean, "max_line": 2 * MAX_RECORD_BYTES + 64},
+                step=f"stage {path.name} (slow path)",
+            )
+    finally:
+        os.unlink(clean)
+    staged.records = wh.scalar("SELECT count(*) FROM stg_raw")
+    assert staged.records == len(good), "the clean copy lost a record"
+    if broken:
+        frame = pl.DataFrame(
+            {
+                "line": [r.line for r in broken],
+                "end_line": [r.end_line for r in broken],
+                "column_name": [r.column for r in broken],
+                "reason": [f"{r.where}: the record could not be read: {r.problem}" for r in broken],
+                "raw_text": [r.raw_text for r in broken],
+            },
+            schema={"line": pl.Int64, "end_line": pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8, "raw_text": pl.Utf8},
+        )
+        wh.register_frame("_stg_broken", frame)
+        try:
+            wh.execute("INSERT INTO stg_rejects SELECT * FROM _stg_broken", step="stage: records that could not be read")
+        finally:
+            wh.unregister("_stg_broken")
+    staged.parse_rejects = len(broken)
+
+
+def _parquet_rows(wh: Warehouse, path: Path) -> int:
+    """Rows a Parquet file says it holds (its footer), or 0 when even that cannot be read."""
+    try:
+        return int(wh.scalar("SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata($path)", {"path": str(path)}))
+    except Exception:  # noqa: BLE001 - a footer we cannot read: no count to give
+        return 0
+
+
+def _parquet_problem(exc: Exception) -> str:
+    """DuckDB's message about a broken Parquet file, said in words first."""
+    detail = str(exc).splitlines()[0][:200]
+    lowered = detail.lower()
+    if "magic" in lowered or "footer" in lowered or "too small" in lowered:
+        words = "not a Parquet file, or cut short: its footer is missing or damaged"
+    elif "protocol" in lowered or "invalid data" in lowered or "thrift" in lowered:
+        words = "the Parquet file is damaged: its metadata or data pages cannot be decoded"
+    elif "decompress" in lowered or "snappy" in lowered or "zstd" in lowered or "gzip" in lowered:
+        words = "the Parquet file is damaged: a compressed data page cannot be decompressed"
+    else:
+        words = "the Parquet file cannot be read"
+    return f"{words} (DuckDB: {detail})"
 
 
 def stage_parquet(wh: Warehouse, path: Path, spec: TableSpec) -> StagedFile:
@@ -121,14 +228,14 @@ def stage_parquet(wh: Warehouse, path: Path, spec: TableSpec) -> StagedFile:
     try:
         described = wh.records("DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)})
     except Exception as exc:
-        raise UnreadableFile(str(exc).splitlines()[0]) from exc
+        raise UnreadableFile(_parquet_problem(exc), _parquet_rows(wh, path)) from exc
     staged = _check_header([r["column_name"] for r in described], spec)
     staged.raw_fields = sorted(staged.columns_present.values())
     # Only contract names are selected, so the identifiers below are trusted.
     fields = ", ".join(
         f"CAST({quote_identifier(name)} AS VARCHAR) AS f{i}" for name, i in staged.columns_present.items()
     )
-    wh.execute("CREATE OR REPLACE TEMP TABLE stg_rejects (line BIGINT, column_name VARCHAR, error_type VARCHAR, error_message VARCHAR, csv_line VARCHAR)")
+    wh.execute(_REJECTS_DDL, step="stage: rejects table")
     try:
         wh.execute(
             f"""
@@ -141,7 +248,7 @@ def stage_parquet(wh: Warehouse, path: Path, spec: TableSpec) -> StagedFile:
             step=f"stage {path.name}",
         )
     except Exception as exc:
-        raise UnreadableFile(str(exc).splitlines()[0]) from exc
+        raise UnreadableFile(_parquet_problem(exc), _parquet_rows(wh, path)) from exc
     staged.records = wh.scalar("SELECT count(*) FROM stg_raw")
     return staged
 
@@ -178,8 +285,8 @@ def same_content(spec: TableSpec, left: str, right: str) -> str:
 def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
     """SQL that builds ``stg_typed`` from ``stg_raw``, and its parameters.
 
-    ``stg_typed`` holds ``_ord`` (record number), ``_line`` (line in the file,
-    header = 1), each contract column typed (plus ``r__<name>``, its raw text,
+    ``stg_typed`` holds ``_ord`` (record number), ``_line`` and ``_end_line``
+    (the physical lines of the record, header = 1), each contract column typed (plus ``r__<name>``, its raw text,
     for typed columns), ``_ok``, ``_problems`` (``{col, kind, msg}`` structs,
     NULL when ok) and ``_key`` (natural key).
     """
@@ -216,6 +323,10 @@ def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
                 problem(name, "true", "missing", f"$msg_absent_{name}")
             continue
         shown = f"left({raw}, 80)"
+        if column.type not in _PATTERNS:
+            # A NUL byte (Parquet, or a CSV on the fast path) is never data: quarantine, don't load it.
+            params[f"msg_nul_{name}"] = f"column '{name}' holds a NUL byte"
+            problem(name, f"contains({raw}, chr(0))", "value", f"$msg_nul_{name}")
         if not column.nullable:
             params[f"msg_missing_{name}"] = f"column '{name}' is empty but required"
             problem(name, f"{raw} IS NULL", "missing", f"$msg_missing_{name}")
@@ -242,19 +353,19 @@ def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
                 f"'column ''{rule.later}'' (' || r__{rule.later} || ') is not after ''{rule.earlier}'' (' || r__{rule.earlier} || ')'",
             )
 
-    # Line = record number + 1 (header) + records the parser rejected before it.
-    line = "_ord + 1"
-    if staged.parse_rejects:
-        line = "_ord + 1 + (SELECT count(*) FROM stg_reject_gaps g WHERE g.accepted_before < _ord)"
+    # Fast path: one record per line, so line = record number + 1 (the header). Slow path:
+    # the physical lines each record came from, carried through the clean copy.
+    lines = "" if staged.line_columns else "_ord + 1 AS _line, _ord + 1 AS _end_line, "
+    line_source = ", _line, _end_line" if staged.line_columns else ""
     ok = " AND ".join(f"NOT coalesce({cond}, false)" for cond, _ in problems) or "true"
     listed = ", ".join(f"CASE WHEN coalesce({cond}, false) THEN {struct} END" for cond, struct in problems)
     problem_list = f"list_filter([{listed}], lambda p: p IS NOT NULL)" if problems else "NULL"
     sql = f"""
         CREATE OR REPLACE TEMP TABLE stg_typed AS
         WITH typed AS (
-            SELECT CAST(rowid + 1 AS BIGINT) AS _ord, {", ".join(projections)} FROM stg_raw
+            SELECT CAST(rowid + 1 AS BIGINT) AS _ord, {", ".join(projections)}{line_source} FROM stg_raw
         ), checked AS (
-            SELECT {line} AS _line, *, {ok} AS _ok FROM typed
+            SELECT {lines}*, {ok} AS _ok FROM typed
         )
         SELECT *,
                CASE WHEN NOT _ok THEN {problem_list} END AS _problems,
@@ -262,16 +373,6 @@ def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
         FROM checked
     """
     return sql, params
-
-
-def prepare_line_numbers(wh: Warehouse, staged: StagedFile) -> None:
-    """For files with parser rejects: how many accepted records precede each rejected one."""
-    if staged.parse_rejects:
-        wh.execute(
-            """CREATE OR REPLACE TEMP TABLE stg_reject_gaps AS
-               SELECT line - row_number() OVER (ORDER BY line) - 1 AS accepted_before FROM stg_rejects""",
-            step="stage: line numbers",
-        )
 
 
 def raw_text_sql(staged: StagedFile) -> str:
