@@ -26,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 
 from acu_audit.config import load_settings
+from acu_audit.files import owner_only
 from acu_audit.ingest import discover_drops, finish_ingest_run, ingest_drop, start_ingest_run
 from acu_audit.pipeline import (
     RunContext,
@@ -123,6 +124,7 @@ def nightly_audit(
     run_validation: bool = True,
 ) -> Any:
     """Load new drops, run the checks and the outlier score over the window, publish leads."""
+    owner_only()  # a served flow runs outside the CLI: its files are owner-only too
     logger = get_run_logger()
     ctx = RunContext(
         landing=Path(landing), out=Path(out), db=Path(db), state=Path(state) if state else None,

@@ -19,6 +19,7 @@ from typing import Any
 from acu_audit.checks import load_catalogue
 from acu_audit.db import Warehouse
 from acu_audit.errors import AcuAuditError
+from acu_audit.files import neutralise_cell
 from acu_audit.privacy import load_secret, staff_ref
 from acu_audit.state import StateStore
 
@@ -149,7 +150,8 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (json.dumps(v, default=str) if isinstance(v, (list, dict)) else v) for k, v in row.items()})
+            writer.writerow({k: neutralise_cell(json.dumps(v, default=str) if isinstance(v, (list, dict)) else v)
+                             for k, v in row.items()})
 
 
 def check_function_shares(wh: Warehouse, as_of: date | None = None, warn: float | None = None) -> tuple[date | None, list[dict[str, Any]]]:

@@ -25,6 +25,14 @@ console = Console(stderr=True)
 out = Console()
 
 
+@app.callback()
+def _every_command() -> None:
+    """Before any command: every file and folder it creates is owner-only."""
+    from acu_audit.files import owner_only
+
+    owner_only()
+
+
 def _date(value: Optional[str]) -> Optional[date]:
     if value is None:
         return None

@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 
 from acu_audit.errors import DatabaseBusyError, QueryError
+from acu_audit.files import owner_only
 from acu_audit.resources import read_sql
 
 Params = Mapping[str, Any] | Sequence[Any] | None
@@ -40,6 +41,7 @@ def quote_identifier(name: str) -> str:
 def connect(path: str | Path | None, *, read_only: bool = False, busy_timeout_s: float = 10.0) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file, waiting up to ``busy_timeout_s`` while another process holds it."""
     database = ":memory:" if path is None else str(path)
+    owner_only()  # the warehouse and state files hold staff ids and names: created 0600
     deadline = time.monotonic() + busy_timeout_s
     delay = 0.1
     while True:

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from acu_audit.db import Warehouse
+from acu_audit.files import neutralise_frame, restrict_folder
 from acu_audit.privacy import load_secret, register_staff_refs, restrict_file
 
 
@@ -31,7 +32,7 @@ def write_frame(frame: pl.DataFrame, path: Path) -> Path:
     if path.suffix == ".parquet":
         frame.write_parquet(path)
     else:
-        frame.write_csv(path)
+        neutralise_frame(frame).write_csv(path)  # a spreadsheet must not run a cell as a formula
     restrict_file(path)
     return path
 
@@ -108,6 +109,8 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
 
     ensure_staff_refs(wh, ctx)
     out = Path(ctx.out)
+    out.mkdir(parents=True, exist_ok=True)
+    restrict_folder(out)  # an --out made earlier by someone else's umask is ours now
     reveal = ctx.reveal_identities
     if reveal:
         from acu_audit.pipeline import state_path
