@@ -101,8 +101,19 @@ def leads_frame(wh: Warehouse, as_of, reveal: bool, data_as_of=None, missing_fee
     )
 
 
+# What one night publishes. Each night is written into its own folder, out/nights/<as_of>_<run_id>/,
+# and out/current, a link to that folder, is swapped in one rename when every file is there:
+# a reader sees last night's set or tonight's, never a mix. out/<name> links to current/<name>.
+NIGHT_FILES = ("leads.csv", "leads.parquet", "hits.parquet", "report.html", "analyst.duckdb", "manifest.json")
+KEEP_NIGHTS = 7
+
+
 def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
-    """leads.csv, leads.parquet, hits.parquet, report.html and analyst.duckdb, readable by the owner only."""
+    """leads.csv, leads.parquet, hits.parquet, report.html, analyst.duckdb and manifest.json,
+    readable by the owner only, published as one set (see ``NIGHT_FILES``)."""
+    import dataclasses
+    import shutil
+
     from acu_audit.analyst_copy import write_analyst_copy
     from acu_audit.report import write_report
     from acu_audit.state import current_actor, open_state
@@ -111,6 +122,11 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
     out = Path(ctx.out)
     out.mkdir(parents=True, exist_ok=True)
     restrict_folder(out)  # an --out made earlier by someone else's umask is ours now
+    night = out / "nights" / f"{ctx.as_of.isoformat()}_{ctx.run_id}"
+    if night.exists():
+        shutil.rmtree(night)  # a half-written folder of this very run, killed and resumed
+    night.mkdir(parents=True)
+    staged = dataclasses.replace(ctx, out=night)  # every writer below writes into the night's folder
     reveal = ctx.reveal_identities
     if reveal:
         from acu_audit.pipeline import state_path
@@ -123,15 +139,72 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
         data_as_of=health.data_as_of if health else None,
         missing_feeds=health.missing_feeds if health else None,
     )
-    paths = {
-        "leads_csv": write_frame(leads, out / "leads.csv"),
-        "leads_parquet": write_frame(leads, out / "leads.parquet"),
-        "hits": write_frame(hits_frame(wh, ctx.as_of, reveal), out / "hits.parquet"),
+    write_frame(leads, night / "leads.csv")
+    write_frame(leads, night / "leads.parquet")
+    write_frame(hits_frame(wh, ctx.as_of, reveal), night / "hits.parquet")
+    restrict_file(write_report(wh, staged, night / "report.html"))
+    write_analyst_copy(wh, staged, lead_history(ctx))
+    write_manifest(night, ctx)
+    swap_in(out, night)
+    prune_nights(out)
+    return {key: out / name for key, name in (
+        ("leads_csv", "leads.csv"), ("leads_parquet", "leads.parquet"), ("hits", "hits.parquet"),
+        ("report", "report.html"), ("analyst_copy", "analyst.duckdb"), ("manifest", "manifest.json"))}
+
+
+def write_manifest(night: Path, ctx) -> Path:
+    """Which night a set belongs to, and a hash of each of its files (written last)."""
+    import hashlib
+    import json
+    from datetime import datetime, timezone
+
+    files = {
+        name: hashlib.sha256((night / name).read_bytes()).hexdigest()
+        for name in NIGHT_FILES if name != "manifest.json"
     }
-    paths["report"] = write_report(wh, ctx, out / "report.html")
-    restrict_file(paths["report"])
-    paths["analyst_copy"] = write_analyst_copy(wh, ctx, lead_history(ctx))
-    return paths
+    path = night / "manifest.json"
+    path.write_text(json.dumps({
+        "as_of": ctx.as_of.isoformat(), "run_id": ctx.run_id,
+        "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "revealed_identities": bool(ctx.reveal_identities), "sha256": files,
+    }, indent=1) + "\n", encoding="utf-8")
+    restrict_file(path)
+    return path
+
+
+def _replace_with_link(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` in one rename (a new link under a temporary name first)."""
+    import os
+    import uuid
+
+    temporary = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}")
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+
+
+def swap_in(out: Path, night: Path) -> None:
+    """Make ``night`` the published set: one rename of out/current; the file links never change."""
+    import os
+
+    _replace_with_link(out / "current", os.path.relpath(night, out))
+    for name in NIGHT_FILES:
+        link = out / name
+        if not (link.is_symlink() and os.readlink(link) == f"current/{name}"):
+            _replace_with_link(link, f"current/{name}")  # once per --out (or over an older plain file)
+
+
+def prune_nights(out: Path, keep: int = KEEP_NIGHTS) -> None:
+    """Keep the newest ``keep`` published nights (and the current one), and no half-written folder."""
+    import shutil
+
+    current = (out / "current").resolve()
+    folders = sorted((p for p in (out / "nights").iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    published = [p for p in folders if (p / "manifest.json").exists()]
+    for folder in folders:
+        if folder.resolve() == current:
+            continue
+        if folder not in published[:keep]:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def lead_history(ctx) -> list[dict]:
