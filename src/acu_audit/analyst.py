@@ -21,7 +21,7 @@ from acu_audit.db import Warehouse
 from acu_audit.errors import AcuAuditError
 from acu_audit.files import neutralise_cell
 from acu_audit.privacy import load_secret, staff_ref
-from acu_audit.state import StateStore
+from acu_audit.state import StateStore, require_reveal_reason
 
 
 def open_warehouse_read_only(db: Path, busy_timeout_s: float = 10.0) -> Warehouse:
@@ -82,7 +82,12 @@ def lead_detail(state: StateStore, wh: Warehouse | None, lead_id: str) -> dict[s
 def export_referral_pack(
     state: StateStore, wh: Warehouse, lead_id: str, out_dir: Path, *, actor: str, reveal: bool, reason: str | None
 ) -> Path:
-    """Freeze a lead into a folder: evidence rows, check versions, drops and a hash of each file."""
+    """Freeze a lead into a folder: evidence rows, check versions, drops and a hash of each file.
+
+    With identities (``reveal``) a reason is required, checked before anything is written.
+    """
+    if reveal:
+        require_reveal_reason(reason, "referral pack")
     detail = lead_detail(state, wh, lead_id)
     if not detail["versions"]:
         raise AcuAuditError(f"lead {lead_id} has never been on a published list")

@@ -231,6 +231,8 @@ checks_app = typer.Typer(help="The check catalogue and its outcomes.", no_args_i
 app.add_typer(leads_app, name="leads")
 app.add_typer(lead_app, name="lead")
 app.add_typer(checks_app, name="checks")
+suppressions_app = typer.Typer(help="The allow-list: suppressions in force, and revoking one.", no_args_is_help=True)
+app.add_typer(suppressions_app, name="suppressions")
 
 DbOption = Annotated[Path, typer.Option(help="The warehouse DuckDB file.")]
 StateOption = Annotated[Optional[Path], typer.Option(help="The analyst-state file (default: <db>.state.duckdb).")]
@@ -397,6 +399,78 @@ def suppress(
     except (AcuAuditError, KeyError) as exc:
         _fail(exc)
     out.print(f"suppression {suppression_id} ({kind}) until {expires}")
+
+
+@suppressions_app.command("list")
+def suppressions_list(
+    all_: Annotated[bool, typer.Option("--all", help="Also expired and revoked ones.")] = False,
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+) -> None:
+    """Suppressions in force (staff shown by staff_ref): what, why, whose decision, until when."""
+    from acu_audit.state import open_state
+
+    try:
+        with open_state(_state_path(db, state)) as store:
+            rows = store.list_suppressions(include_ended=all_)
+    except AcuAuditError as exc:
+        _fail(exc)
+    table = Table(title=f"Suppressions ({'all' if all_ else 'in force'}): {len(rows)}")
+    for col in ("id", "kind", "staff_ref", "check", "subject", "reason", "owner", "by", "expires", "state"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        state_text = r["state"] + (f" by {r['revoked_by']}: {r['revoke_reason']}" if r["state"] == "revoked" else "")
+        table.add_row(str(r["suppression_id"]), r["kind"], r["staff_ref"] or "", r["check_id"] or "", r["subject"] or "",
+                      r["reason"], r["owner"], r["created_by"], str(r["expires_on"]), state_text)
+    out.print(table)
+
+
+@suppressions_app.command("revoke")
+def suppressions_revoke(
+    suppression_id: Annotated[int, typer.Argument(metavar="ID")],
+    reason: Annotated[str, typer.Option(help="Why it ends now (required, recorded).")],
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """End a suppression now. It is kept, with who revoked it and why; from the next run it no longer applies."""
+    from acu_audit.state import current_actor, open_state
+
+    try:
+        with open_state(_state_path(db, state)) as store:
+            store.revoke_suppression(suppression_id, current_actor(actor), reason)
+    except AcuAuditError as exc:
+        _fail(exc)
+    out.print(f"suppression {suppression_id} revoked")
+
+
+@app.command("audit-log")
+def audit_log(
+    since: Annotated[Optional[str], typer.Option(help="From this date (YYYY-MM-DD, UTC).")] = None,
+    actor_: Annotated[Optional[str], typer.Option("--actor", help="Only this actor's entries.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
+    json_: Annotated[bool, typer.Option("--json", help="JSON lines on stdout.")] = False,
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+) -> None:
+    """Read the audit log: every reveal, status change, suppression, export and view, newest first."""
+    from acu_audit.state import open_state
+
+    try:
+        with open_state(_state_path(db, state)) as store:
+            rows = store.audit_entries(since=_date(since), actor=actor_, limit=limit)
+    except AcuAuditError as exc:
+        _fail(exc)
+    if json_:
+        for r in rows:
+            print(json.dumps(r, default=str, sort_keys=True))
+        return
+    table = Table(title=f"Audit log: {len(rows)} entries" + (f" since {since}" if since else "") + (f" by {actor_}" if actor_ else ""))
+    for col in ("at (UTC)", "actor", "action", "target", "detail"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(f"{r['recorded_at']:%Y-%m-%d %H:%M:%S}", r["actor"], r["action"], r["target"] or "", r["detail"] or "")
+    out.print(table)
 
 
 @app.command()

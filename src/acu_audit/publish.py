@@ -132,7 +132,11 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
         from acu_audit.pipeline import state_path
 
         with open_state(state_path(ctx)) as state:
-            state.record_reveal(current_actor(ctx.actor), ctx.reveal_reason, "run outputs", ctx.as_of, {"out": str(out), "run_id": ctx.run_id})
+            state.record_reveal(current_actor(ctx.actor), ctx.reveal_reason, "run outputs", ctx.as_of,
+                                {"out": str(out), "run_id": ctx.run_id}, reason_required=False)
+        if not (ctx.reveal_reason and ctx.reveal_reason.strip()):
+            ctx.warnings.append("identities revealed in tonight's outputs with no reason given (recorded as 'not given'); "
+                                "give --reason next time")
     health = ctx.results.get("feed_health")
     leads = leads_frame(
         wh, ctx.as_of, reveal,

@@ -24,6 +24,32 @@ from acu_audit.errors import AcuAuditError
 from acu_audit.resources import sql_dir
 
 STATUSES = ("new", "reviewing", "referred", "no_further_action")
+NOTE_REQUIRED = ("referred", "no_further_action")  # decisions: the note says why
+# What a check's hit can be about (its ``subject``): ``<kind>:<id>``. A pair suppression's
+# subject must take this form, or it could never match a hit.
+SUBJECT_KINDS = ("person", "case", "vehicle", "log", "custody", "intelligence", "traffic_offence", "address",
+                 "operation", "organisation", "counterparty", "channel")
+_SUBJECT = re.compile(r"(?P<kind>[a-z_]+):(?P<id>\S.*)")
+
+
+def require_reveal_reason(reason: str | None, scope: str) -> str:
+    """Every deliberate reveal of identities says why; call before showing or writing anything."""
+    if not (reason and reason.strip()):
+        raise AcuAuditError(f"revealing identities ({scope}) needs a reason (--reason); it is recorded")
+    return reason.strip()
+
+
+def validate_subject(subject: str) -> str:
+    """A suppression subject as hits name it (``person:P123``, or ``vehicle look-ups`` for a
+    burst of one record type), or a clear error."""
+    match = _SUBJECT.fullmatch(subject.strip())
+    burst = subject.strip().removesuffix(" look-ups") in SUBJECT_KINDS and subject.strip().endswith(" look-ups")
+    if not burst and (not match or match["kind"] not in SUBJECT_KINDS):
+        raise AcuAuditError(
+            f"subject {subject!r} can never match a hit: write it as <kind>:<id>, e.g. person:{subject.strip() or 'P123'}; "
+            f"kinds: {', '.join(SUBJECT_KINDS)}"
+        )
+    return subject.strip()
 _MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
@@ -92,9 +118,18 @@ class StateStore:
             step="audit log",
         )
 
-    def record_reveal(self, actor: str, reason: str | None, scope: str, as_of: date | None, detail: dict | None = None) -> None:
-        """A reveal of identities is itself recorded, with its reason (or 'not given')."""
-        reason = reason or "not given"
+    def record_reveal(
+        self, actor: str, reason: str | None, scope: str, as_of: date | None, detail: dict | None = None,
+        *, reason_required: bool = True,
+    ) -> None:
+        """A reveal of identities is itself recorded, with its reason.
+
+        A reason is required, except for ``run --reveal-identities``, which keeps the data
+        contract's form: it records "not given" and the run warns (``reason_required=False``).
+        """
+        if reason_required:
+            require_reveal_reason(reason, scope)
+        reason = reason.strip() if reason and reason.strip() else "not given"
         self.db.execute(
             "INSERT INTO reveals VALUES (now(), $actor, $reason, $scope, $as_of, $detail)",
             {"actor": actor, "reason": reason, "scope": scope, "as_of": as_of, "detail": json.dumps(detail or {}, default=str)},
@@ -110,8 +145,11 @@ class StateStore:
         return rows[0]
 
     def set_status(self, lead_id: str, status: str, actor: str, note: str | None = None) -> None:
+        """Change a lead's status. Closing it or referring it is a decision: it needs a note."""
         if status not in STATUSES:
             raise AcuAuditError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+        if status in NOTE_REQUIRED and not (note and note.strip()):
+            raise AcuAuditError(f"setting a lead to {status} needs a note saying why (--note)")
         lead = self.lead(lead_id)
         with self.db.transaction():
             self.db.execute(
@@ -146,6 +184,8 @@ class StateStore:
     ) -> int:
         if not reason.strip():
             raise AcuAuditError("a suppression needs a reason")
+        if subject is not None:
+            validate_subject(subject)
         if expires_on <= datetime.now(timezone.utc).date():
             raise AcuAuditError(f"expiry {expires_on} is not in the future")
         with self.db.transaction():
@@ -171,10 +211,51 @@ class StateStore:
         return suppression_id
 
     def active_suppressions(self, on: date) -> list[dict[str, Any]]:
-        """Suppressions in force on ``on``; expired ones stop applying by themselves."""
+        """Suppressions in force on ``on``; expired and revoked ones stop applying by themselves."""
         return self.db.records(
-            "SELECT suppression_id, kind, staff_id, check_id, subject FROM suppressions WHERE expires_on >= $d ORDER BY suppression_id",
+            """SELECT suppression_id, kind, staff_id, check_id, subject FROM suppressions
+               WHERE expires_on >= $d AND revoked_at IS NULL ORDER BY suppression_id""",
             {"d": on},
+        )
+
+    def list_suppressions(self, *, include_ended: bool = False, on: date | None = None) -> list[dict[str, Any]]:
+        """Suppressions (pseudonymised: staff_ref, never staff_id) with their state on ``on`` (default today)."""
+        on = on or datetime.now(timezone.utc).date()
+        rows = self.db.records(
+            """SELECT suppression_id, kind, staff_ref, check_id, subject, reason, owner, created_by, created_at,
+                      expires_on, revoked_at, revoked_by, revoke_reason,
+                      CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_on < $d THEN 'expired'
+                           ELSE 'active' END AS state
+               FROM suppressions ORDER BY suppression_id""",
+            {"d": on},
+        )
+        return rows if include_ended else [r for r in rows if r["state"] == "active"]
+
+    def revoke_suppression(self, suppression_id: int, actor: str, reason: str) -> None:
+        """End a suppression now; it is kept, with who revoked it and why."""
+        if not (reason and reason.strip()):
+            raise AcuAuditError("revoking a suppression needs a reason (--reason)")
+        rows = self.db.records("SELECT revoked_at FROM suppressions WHERE suppression_id = $i", {"i": suppression_id})
+        if not rows:
+            raise AcuAuditError(f"no suppression {suppression_id} in {self.path}")
+        if rows[0]["revoked_at"] is not None:
+            raise AcuAuditError(f"suppression {suppression_id} was already revoked on {rows[0]['revoked_at']:%Y-%m-%d}")
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE suppressions SET revoked_at = now(), revoked_by = $a, revoke_reason = $r WHERE suppression_id = $i",
+                {"a": actor, "r": reason.strip(), "i": suppression_id},
+                step="revoke suppression",
+            )
+            self.audit(actor, "revoke_suppression", f"suppression:{suppression_id}", {"reason": reason.strip()})
+
+    def audit_entries(self, *, since: date | None = None, actor: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The audit log, newest first; ``since`` a date (inclusive, UTC), ``actor`` exact."""
+        return self.db.records(
+            """SELECT * FROM audit_log
+               WHERE ($since IS NULL OR recorded_at >= CAST($since AS TIMESTAMPTZ)) AND ($actor IS NULL OR actor = $actor)
+               ORDER BY recorded_at DESC LIMIT coalesce($limit, 1000000)""",
+            {"since": since, "actor": actor, "limit": limit},
+            step="read the audit log",
         )
 
     def close(self) -> None:

@@ -1,0 +1,131 @@
+"""Governance of analyst actions: one rule in the analyst functions, shared by the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from acu_audit.cli import app
+from acu_audit.errors import AcuAuditError
+from acu_audit.state import open_state, validate_subject
+
+from test_leads import night
+
+
+@pytest.fixture
+def state_file(tmp_path):
+    path = tmp_path / "acu.duckdb.state.duckdb"
+    with open_state(path) as store:
+        night(store, date(2026, 3, 20), [{"staff_id": "S1", "score": 80.0}])
+    return path
+
+
+def lead_id(state_file) -> str:
+    with open_state(state_file) as store:
+        return store.db.scalar("SELECT lead_id FROM leads")
+
+
+@pytest.mark.parametrize("status", ["referred", "no_further_action"])
+def test_a_decision_needs_a_note(state_file, status):
+    lid = lead_id(state_file)
+    with open_state(state_file) as store:
+        for empty in (None, "", "   "):
+            with pytest.raises(AcuAuditError, match="needs a note"):
+                store.set_status(lid, status, "analyst1", empty)
+        assert store.lead(lid)["status"] == "new"  # nothing changed
+        store.set_status(lid, status, "analyst1", "explained by a tasking")
+        assert store.lead(lid)["status"] == status
+
+
+def test_reviewing_needs_no_note(state_file):
+    lid = lead_id(state_file)
+    with open_state(state_file) as store:
+        store.set_status(lid, "reviewing", "analyst1")
+        assert store.lead(lid)["status"] == "reviewing"
+
+
+def test_cli_refuses_a_closing_without_a_note(state_file, tmp_path):
+    lid = lead_id(state_file)
+    result = CliRunner().invoke(app, ["lead", "set-status", lid, "no_further_action", "--state", str(state_file)])
+    assert result.exit_code == 2 and "needs a note" in result.output
+
+
+def test_a_reveal_needs_a_reason_except_the_runs_contract_form(state_file):
+    with open_state(state_file) as store:
+        with pytest.raises(AcuAuditError, match="needs a reason"):
+            store.record_reveal("analyst1", "  ", "staff_ref", None, {"staff_ref": "sr-S1"})
+        store.record_reveal("analyst1", None, "run outputs", None, {}, reason_required=False)
+        store.record_reveal("analyst1", "PSD referral 42", "staff_ref", None, {"staff_ref": "sr-S1"})
+        reasons = [r[0] for r in store.db.execute("SELECT reason FROM reveals ORDER BY recorded_at")]
+    assert reasons == ["not given", "PSD referral 42"]
+
+
+@pytest.mark.parametrize("subject", ["P21863956", "person", "person:", "planet:X1", "vehicle lookups"])
+def test_a_suppression_subject_that_can_never_match_is_refused(state_file, subject):
+    with open_state(state_file) as store:
+        with pytest.raises(AcuAuditError, match="can never match"):
+            store.add_suppression(kind="pair", reason="r", owner="ACU", expires_on=date(2099, 1, 1), actor="a",
+                                  staff_id="S1", staff_ref="sr-S1", subject=subject)
+        assert store.db.scalar("SELECT count(*) FROM suppressions") == 0
+
+
+@pytest.mark.parametrize("subject", ["person:P21863956", "organisation:O7", "vehicle look-ups", "channel:whatsapp"])
+def test_subjects_as_hits_name_them_are_accepted(subject):
+    assert validate_subject(subject) == subject
+
+
+def test_suppressions_list_revoke_and_the_audit_log(state_file):
+    runner = CliRunner(env={"COLUMNS": "250"})
+    with open_state(state_file) as store:
+        first = store.add_suppression(kind="check", reason="pilot", owner="ACU", expires_on=date(2099, 1, 1),
+                                      actor="alice", check_id="m_banned_channel")
+        store.add_suppression(kind="pair", reason="declared neighbour", owner="ACU", expires_on=date(2099, 1, 1),
+                              actor="bob", staff_id="S1", staff_ref="sr-S1", subject="person:P9")
+    listed = runner.invoke(app, ["suppressions", "list", "--state", str(state_file)])
+    assert listed.exit_code == 0 and "pilot" in listed.output and "sr-S1" in listed.output and "staff_id" not in listed.output
+
+    no_reason = runner.invoke(app, ["suppressions", "revoke", str(first), "--state", str(state_file), "--reason", " "])
+    assert no_reason.exit_code == 2 and "needs a reason" in no_reason.output
+    revoked = runner.invoke(app, ["suppressions", "revoke", str(first), "--state", str(state_file),
+                                  "--reason", "pilot over", "--actor", "carol"])
+    assert revoked.exit_code == 0, revoked.output
+    again = runner.invoke(app, ["suppressions", "revoke", str(first), "--state", str(state_file), "--reason", "x"])
+    assert again.exit_code == 2 and "already revoked" in again.output
+    with open_state(state_file) as store:
+        assert [s["check_id"] for s in store.active_suppressions(date(2098, 1, 1))] == [None]  # only the pair is left
+        states = {r["suppression_id"]: r["state"] for r in store.list_suppressions(include_ended=True)}
+    assert states[first] == "revoked"
+    active = runner.invoke(app, ["suppressions", "list", "--state", str(state_file)])
+    assert "pilot" not in active.output
+    everything = runner.invoke(app, ["suppressions", "list", "--all", "--state", str(state_file)])
+    assert "pilot over" in everything.output
+
+    log = runner.invoke(app, ["audit-log", "--json", "--state", str(state_file)])
+    actions = [json.loads(line) for line in log.output.splitlines()]
+    assert [a["action"] for a in actions][:3] == ["revoke_suppression", "suppress", "suppress"]
+    carol = runner.invoke(app, ["audit-log", "--json", "--actor", "carol", "--state", str(state_file)])
+    assert [json.loads(x)["actor"] for x in carol.output.splitlines()] == ["carol"]
+    future = runner.invoke(app, ["audit-log", "--json", "--since", "2099-01-01", "--state", str(state_file)])
+    assert future.output.strip() == ""
+
+
+def test_reveals_without_a_reason_show_and_write_nothing(published, tmp_path):
+    import polars as pl
+
+    root = published
+    db = str(root / "acu_audit.duckdb")
+    lead = pl.read_csv(root / "out" / "leads.csv").row(0, named=True)
+    runner = CliRunner(env={"COLUMNS": "250"})
+    export = runner.invoke(app, ["lead", "export", lead["lead_id"], "--out", str(tmp_path / "packs"), "--db", db,
+                                 "--reveal-identities"])
+    assert export.exit_code == 2 and "needs a reason" in export.output
+    assert not (tmp_path / "packs").exists()  # refused before anything was written
+    show = runner.invoke(app, ["leads", "show", lead["lead_id"], "--db", db, "--reveal-identities"])
+    assert show.exit_code == 2 and "needs a reason" in show.output
+    who = runner.invoke(app, ["reveal", lead["staff_ref"], "--db", db])
+    assert who.exit_code == 2 and "needs a reason" in who.output and " = " not in who.output
+    ok = runner.invoke(app, ["reveal", lead["staff_ref"], "--db", db, "--reason", "PSD request 7"])
+    assert ok.exit_code == 0 and " = " in ok.output
