@@ -80,3 +80,19 @@ def test_a_run_an_export_and_the_state_store_are_owner_only_and_formula_safe(pub
                     cells += 1
                     assert neutralise_cell(cell) == cell or cell.startswith("'"), (path, cell)
     assert cells > 100
+
+
+def test_each_csv_writer_neutralises_formulas(tmp_path):
+    """The project's CSV writers: the night's leads (publish.write_frame) and referral packs
+    (analyst._write_csv). The landing files of the generator are feeds, not outputs."""
+    from acu_audit.analyst import _write_csv
+    from acu_audit.publish import write_frame
+
+    rows = [{"summary": "=HYPERLINK(\"http://evil\",\"x\")", "reason_code": "@SUM(1+1)", "delta": "-3", "n": -3}]
+    write_frame(pl.DataFrame(rows), tmp_path / "leads.csv")
+    _write_csv(tmp_path / "pack.csv", rows)
+    for path in (tmp_path / "leads.csv", tmp_path / "pack.csv"):
+        with open(path, newline="", encoding="utf-8") as handle:
+            (row,) = list(csv.DictReader(handle))
+        assert row["summary"].startswith("'=") and row["reason_code"] == "'@SUM(1+1)", path
+        assert row["delta"] == "-3" and row["n"] == "-3", path
