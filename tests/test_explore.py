@@ -207,3 +207,35 @@ def test_an_open_notebook_never_blocks_the_nightly_run(published, pub):
     still_open, reopened = out.split()
     assert still_open == before  # the open reader kept last night's copy
     assert reopened != before and reopened == pub.meta()["run_id"]  # reopening picks up the new one
+
+
+@pytest.mark.slow
+def test_what_if_moves_nobody_with_closed_referred_and_suppressed_leads(tmp_path, prefect_harness):
+    """Closed leads held back, a referred lead in watch and a suppressed member of staff: with
+    no change, what-if still moves nobody (it reproduces the night's own queue)."""
+    from typer.testing import CliRunner
+
+    from acu_audit.cli import app, run_flow
+    from acu_audit.synth import generate_force
+
+    generate_force(tmp_path, staff=300, days=21, seed=11)
+    nights = sorted(p.name for p in (tmp_path / "landing").iterdir())
+    db, out = tmp_path / "acu_audit.duckdb", tmp_path / "out"
+    run_flow(landing=tmp_path / "landing", out_dir=out, db=db, as_of=date.fromisoformat(nights[-2]), validate=False)
+    leads = pl.read_csv(out / "leads.csv")
+    assert leads.height >= 6
+    runner = CliRunner()
+    for lead_id in leads["lead_id"][:2]:
+        assert runner.invoke(app, ["lead", "set-status", lead_id, "no_further_action", "--note", "explained",
+                                   "--db", str(db)]).exit_code == 0
+    assert runner.invoke(app, ["lead", "set-status", leads["lead_id"][2], "referred", "--note", "to PSD",
+                               "--db", str(db)]).exit_code == 0
+    assert runner.invoke(app, ["suppress", "--staff-ref", leads["staff_ref"][3], "--reason", "authorised test account",
+                               "--owner", "ACU", "--expires", "2099-01-01", "--db", str(db)]).exit_code == 0
+    run_flow(landing=tmp_path / "landing", out_dir=out, db=db, as_of=date.fromisoformat(nights[-1]), validate=False)
+    pub = explore.Published.find(out)
+    statuses = set(pub.frame("SELECT status FROM leads")["status"])
+    assert "referred" in statuses
+    for top in (5, 20, 10**6):
+        moved = explore.what_if(pub, top=top)
+        assert moved.is_empty(), moved

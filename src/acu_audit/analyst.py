@@ -19,6 +19,7 @@ from typing import Any
 from acu_audit.checks import load_catalogue
 from acu_audit.db import Warehouse
 from acu_audit.errors import AcuAuditError
+from acu_audit.evidence import cited_ids, pack_tables
 from acu_audit.files import neutralise_cell
 from acu_audit.privacy import load_secret, staff_ref
 from acu_audit.state import StateStore, require_reveal_reason
@@ -96,18 +97,12 @@ def export_referral_pack(
     lead = dict(detail["lead"])
     if not reveal:
         lead.pop("staff_id", None)
-    evidence = [e for h in detail["hits"] for e in h["evidence"]]
-    access_ids = sorted({e.split(":", 1)[1] for e in evidence if e.startswith("access_events:")})
-    message_ids = sorted({e.split(":", 1)[1] for e in evidence if e.startswith("device_messages:")})
-    identity = "" if reveal else " EXCLUDE (staff_id)"
+    cited = cited_ids([e for h in detail["hits"] for e in h["evidence"]], [h.get("subject") for h in detail["hits"]])
+    tables = pack_tables(wh, cited, reveal=reveal, staff_id=detail["lead"].get("staff_id"))
+    headers: dict[str, list[str]] = {f"{name}.csv": columns for name, (columns, _) in tables.items()}
     files: dict[str, list[dict]] = {
         "hits.csv": [{k: v for k, v in h.items()} for h in detail["hits"]],
-        "access_events.csv": wh.records(
-            f"SELECT *{identity} FROM access_events WHERE event_id IN (SELECT unnest($ids)) ORDER BY occurred_at", {"ids": access_ids}
-        ) if access_ids else [],
-        "device_messages.csv": wh.records(
-            f"SELECT *{identity} FROM device_messages WHERE row_id IN (SELECT unnest($ids)) ORDER BY hour_start", {"ids": message_ids}
-        ) if message_ids else [],
+        **{f"{name}.csv": rows for name, (_, rows) in tables.items()},
     }
     checks = {c.id: c for c in load_catalogue()}
     check_ids = sorted({h["check_id"] for h in detail["hits"]})
@@ -118,16 +113,16 @@ def export_referral_pack(
            ORDER BY r.as_of, r.check_id""",
         {"c": [c for c, _ in found], "d": [d for _, d in found]},
     ) if found else []
-    file_ids = sorted(
-        {r["_file_id"] for r in files["access_events.csv"] + files["device_messages.csv"] if r.get("_file_id")}
-    )
+    file_ids = sorted({r["_file_id"] for _, rows in tables.values() for r in rows if r.get("_file_id")})
     files["source_files.csv"] = wh.records(
         """SELECT file_id, drop_date, table_name, file_name, content_sha256, bytes, "read", loaded, status
            FROM ingest_files WHERE file_id IN (SELECT unnest($f)) ORDER BY drop_date, file_name""",
         {"f": file_ids},
     ) if file_ids else []
+    headers["source_files.csv"] = ["file_id", "drop_date", "table_name", "file_name", "content_sha256", "bytes", "read", "loaded", "status"]
+    headers["check_versions.csv"] = ["check_id", "check_version", "as_of", "parameters"]
     for name, rows in files.items():
-        _write_csv(pack / name, rows)
+        _write_csv(pack / name, rows, headers.get(name))
     (pack / "lead.json").write_text(
         json.dumps(
             {"lead": lead, "versions": detail["versions"], "notes": detail["notes"],
@@ -147,12 +142,13 @@ def export_referral_pack(
     return pack
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
+def _write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> None:
+    """A CSV with a header even when there are no rows (when the columns are known)."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        if not rows:
-            handle.write("")
+        fieldnames = list(rows[0]) if rows else list(columns or [])
+        if not fieldnames:
             return
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=fieldnames, lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: neutralise_cell(json.dumps(v, default=str) if isinstance(v, (list, dict)) else v)

@@ -291,6 +291,11 @@ def what_if(
     staff = pub.frame("SELECT staff_ref AS staff_id, unit_function FROM staff")
     outliers = pub.frame("SELECT staff_ref AS staff_id, anomaly_score, anomaly_percentile FROM outliers")
     tonight = score_staff(hits, staff, outliers, cfg, as_of).select(pl.col("staff_id").alias("staff_ref"), pl.col("score").alias("tonight_after"))
+    # Only staff on the night's list can be on it after: the others with hits tonight are closed
+    # leads held back (no evidence newer than their closure) or suppressed, and a change of
+    # weights or thresholds changes neither. (What-if can only remove or re-weigh hits.)
+    listed_tonight = pub.frame("SELECT staff_ref FROM leads")["staff_ref"]
+    tonight = tonight.filter(pl.col("staff_ref").is_in(listed_tonight.to_list()))
     # The night's queue, re-ranked by its own rule: a lead keeps the larger of tonight's score and
     # its aged peak; the review tier (sticky, or tonight's score over the night's line) comes first.
     before = pub.frame(

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from acu_audit.checks.catalogue import CATEGORY_NAMES, load_catalogue
 from acu_audit.db import Warehouse
+from acu_audit.evidence import card_rows, cited_ids, local_time
 
 MAX_LEADS_DETAILED = 25
 MAX_EVIDENCE_ROWS = 15
@@ -98,45 +99,21 @@ def timeline_png(frame: pl.DataFrame) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def evidence_rows(wh: Warehouse, evidence_by_lead: dict[str, list[str]], tz: str) -> dict[str, list[dict[str, Any]]]:
-    """The first evidence rows of each lead, without names: ids, times, systems, counts.
-
-    One query per evidence table for all the leads shown.
-    """
-    wanted = {
-        lead: ([e.split(":", 1)[1] for e in ev if e.startswith("access_events:")][:MAX_EVIDENCE_ROWS],
-               [e.split(":", 1)[1] for e in ev if e.startswith("device_messages:")][:MAX_EVIDENCE_ROWS])
-        for lead, ev in evidence_by_lead.items()
-    }
-    access_ids = sorted({i for a, _ in wanted.values() for i in a})
-    message_ids = sorted({i for _, m in wanted.values() for i in m})
-    access = {
-        r["id"]: r
-        for r in wh.records(
-            """SELECT 'look-up' AS kind, event_id AS id, occurred_at AS t, strftime(timezone($tz, occurred_at), '%d %b %H:%M') AS seen_at,
-                      system || ' ' || action || ' ' || record_type || ' ' || record_id AS what,
-                      coalesce('person ' || person_id, '') || coalesce(' case ' || case_id, '') AS about
-               FROM access_events WHERE event_id IN (SELECT unnest($ids))""",
-            {"ids": access_ids, "tz": tz},
-        )
-    } if access_ids else {}
-    messages = {
-        r["id"]: r
-        for r in wh.records(
-            """SELECT 'message' AS kind, m.row_id AS id, m.hour_start AS t, strftime(timezone($tz, m.hour_start), '%d %b %H:00') AS seen_at,
-                      m.message_count || ' ' || m.channel || ' ' || m.direction AS what,
-                      coalesce('person ' || d.person_id, 'organisation ' || d.organisation_id,
-                               CASE WHEN d.staff_id IS NOT NULL THEN 'a colleague' END, 'unknown to force systems') AS about
-               FROM device_messages m LEFT JOIN ref_contact_directory d USING (counterparty)
-               WHERE m.row_id IN (SELECT unnest($ids))""",
-            {"ids": message_ids, "tz": tz},
-        )
-    } if message_ids else {}
-    return {
-        lead: sorted([access[i] for i in a if i in access], key=lambda r: r["t"])
-        + sorted([messages[i] for i in m if i in messages], key=lambda r: r["t"])
-        for lead, (a, m) in wanted.items()
-    }
+def colleague_leads(wh: Warehouse, as_of, hits: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """For hits about a colleague's number (``counterparty:...`` that the directory gives to a
+    member of staff): the colleague's staff_ref and, when they have one tonight, their lead."""
+    numbers = sorted({h["subject"].split(":", 1)[1] for h in hits if (h["subject"] or "").startswith("counterparty:")})
+    if not numbers:
+        return {}
+    rows = wh.records(
+        """SELECT d.counterparty, r.staff_ref, l.lead_id
+           FROM ref_contact_directory d JOIN staff_refs r ON r.staff_id = d.staff_id
+           LEFT JOIN lead_scores l ON l.staff_id = d.staff_id AND l.as_of = $d
+           WHERE d.counterparty IN (SELECT unnest($n))""",
+        {"n": numbers, "d": as_of},
+        step="colleagues named by hits",
+    )
+    return {f"counterparty:{r['counterparty']}": {"colleague": r["staff_ref"], "colleague_lead": r["lead_id"]} for r in rows}
 
 
 def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
@@ -153,6 +130,8 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
     hits_by_lead: dict[str, list[dict[str, Any]]] = {lead["lead_id"]: [] for lead in shown}
     for hit in wh.records(
         """SELECT e.lead_id, h.check_id, h.category, h.severity, h.reason, h.evidence, h.subject, e.found_on,
+                  -- a hit with no single moment is dated by its window's last instant, never the next day
+                  coalesce(h.occurred_at, h.window_end - INTERVAL 1 SECOND) AS hit_time,
                   strftime(coalesce(h.occurred_at, h.window_end), '%Y-%m-%d %H:%M') AS hit_at
            FROM lead_evidence e JOIN check_hits h ON h.as_of = e.found_on AND h.hit_id = e.hit_id
            WHERE e.as_of = $d AND e.lead_id IN (SELECT unnest($leads))
@@ -160,9 +139,15 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         {"d": ctx.as_of, "leads": list(hits_by_lead)},
         step="evidence of the leads shown",
     ):
+        hit["hit_at"] = local_time(hit.pop("hit_time"), window.timezone)
         hits_by_lead[hit.pop("lead_id")].append(hit)
-    evidence = {lid: [e for h in hits for e in h["evidence"]] for lid, hits in hits_by_lead.items()}
-    rows = evidence_rows(wh, evidence, window.timezone)
+    colleagues = colleague_leads(wh, ctx.as_of, [h for hits in hits_by_lead.values() for h in hits])
+    for hits in hits_by_lead.values():
+        for h in hits:
+            h.update(colleagues.get(h["subject"] or "", {}))
+    cited = {lid: cited_ids([e for h in hits for e in h["evidence"]], [h["subject"] for h in hits])
+             for lid, hits in hits_by_lead.items()}
+    rows = {lid: card_rows(wh, c, window.timezone, MAX_EVIDENCE_ROWS) for lid, c in cited.items()}
     detailed = []
     for lead in shown:
         hits = hits_by_lead[lead["lead_id"]]
@@ -170,6 +155,8 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
             {
                 **lead,
                 "who": lead["staff_id"] if reveal else lead["staff_ref"],
+                "first_seen_local": local_time(lead["first_seen"], window.timezone),
+                "last_seen_local": local_time(lead["last_seen"], window.timezone),
                 "hits": [
                     {**h, "title": titles[h["check_id"]].title if h["check_id"] in titles else h["check_id"],
                      "investigation": titles[h["check_id"]].investigation_steps if h["check_id"] in titles else []}
@@ -177,7 +164,7 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
                 ],
                 "explanation": json.loads(lead["explanation"] or "[]"),
                 "evidence_rows": rows[lead["lead_id"]],
-                "evidence_total": len(evidence[lead["lead_id"]]),
+                "evidence_total": sum(len(ids) for ids in cited[lead["lead_id"]].values()),
                 "timeline": timeline_png(timelines[lead["staff_id"]]),
             }
         )
@@ -190,7 +177,7 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         "review_capacity": capacity,
         "beyond_capacity": max(0, review_count - capacity),
         "window_start": window.start,
-        "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_at": local_time(datetime.now(timezone.utc), window.timezone),
         "run_id": ctx.run_id,
         "categories": CATEGORY_NAMES,
         "leads": [{**lead, "who": lead["staff_id"] if reveal else lead["staff_ref"]} for lead in leads],
