@@ -149,6 +149,10 @@ def nightly_audit(
         for f in report.processed:
             if f.status in ("unreadable", "rejected", "refused"):
                 ctx.warnings.append(f"{f.drop_date} {f.file_name}: {f.status}: {f.error}")
+        rejected_rows = sum(f.rejected for f in report.processed if f.status in ("partial", "rejected"))
+        if rejected_rows:
+            ctx.warnings.append(f"{rejected_rows:,} row(s) of the drops loaded now were quarantined; see the report's data "
+                                f"quality section or `acu-audit quarantine list`")
         totals = report.totals()
         ctx.timed("ingest", report.seconds, f"{len(report.processed)} files, {totals['loaded']:,} rows loaded, "
                   f"{totals['duplicate']:,} duplicate, {totals['rejected']:,} rejected (Great Expectations {report.gx_seconds:.1f} s)")

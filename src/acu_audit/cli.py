@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from acu_audit.errors import AcuAuditError
@@ -231,6 +232,8 @@ checks_app = typer.Typer(help="The check catalogue and its outcomes.", no_args_i
 app.add_typer(leads_app, name="leads")
 app.add_typer(lead_app, name="lead")
 app.add_typer(checks_app, name="checks")
+quarantine_app = typer.Typer(help="Rows that were not loaded, and why.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
 suppressions_app = typer.Typer(help="The allow-list: suppressions in force, and revoking one.", no_args_is_help=True)
 app.add_typer(suppressions_app, name="suppressions")
 
@@ -401,6 +404,42 @@ def suppress(
     out.print(f"suppression {suppression_id} ({kind}) until {expires}")
 
 
+@quarantine_app.command("list")
+def quarantine_list(
+    drop: Annotated[Optional[str], typer.Option(help="Only this drop (YYYY-MM-DD).")] = None,
+    table: Annotated[Optional[str], typer.Option(help="Only this contract table.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+    reveal_raw: Annotated[bool, typer.Option("--reveal-raw", help="Show the raw text (staff ids, names): recorded, needs --reason.")] = False,
+    reason: Annotated[Optional[str], typer.Option(help="Why the raw text is revealed (recorded).")] = None,
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Quarantined rows: drop, file, physical line, column, kind and reason; raw text masked unless revealed."""
+    from acu_audit.analyst import open_warehouse_read_only
+    from acu_audit.data_quality import quarantine_rows
+    from acu_audit.state import current_actor, open_state, require_reveal_reason
+
+    try:
+        if reveal_raw:
+            require_reveal_reason(reason, "quarantined raw text")
+        with open_warehouse_read_only(db) as wh:
+            rows = quarantine_rows(wh, drop=_date(drop), table=table, reveal=reveal_raw, limit=limit)
+        if reveal_raw:
+            with open_state(_state_path(db, state)) as store:
+                store.record_reveal(current_actor(actor), reason, "quarantined raw text", _date(drop),
+                                    {"table": table, "rows": len(rows)})
+    except AcuAuditError as exc:
+        _fail(exc)
+    listing = Table(title=f"Quarantine: {len(rows)} row(s)" + (f" of drop {drop}" if drop else "") + (f" in {table}" if table else ""))
+    for col in ("drop", "table", "file", "line", "column", "kind", "reason", "raw text"):
+        listing.add_column(col, overflow="fold")
+    for r in rows:  # file text is shown as text, never read as Rich markup
+        listing.add_row(*(escape(str(v)) for v in (r["drop_date"], r["table_name"] or "", r["file_name"],
+                        "" if r["line"] is None else r["line"], r["column_name"] or "", r["kind"], r["reason"], r["raw_text"] or "")))
+    out.print(listing)
+
+
 @suppressions_app.command("list")
 def suppressions_list(
     all_: Annotated[bool, typer.Option("--all", help="Also expired and revoked ones.")] = False,
@@ -420,8 +459,8 @@ def suppressions_list(
         table.add_column(col, overflow="fold")
     for r in rows:
         state_text = r["state"] + (f" by {r['revoked_by']}: {r['revoke_reason']}" if r["state"] == "revoked" else "")
-        table.add_row(str(r["suppression_id"]), r["kind"], r["staff_ref"] or "", r["check_id"] or "", r["subject"] or "",
-                      r["reason"], r["owner"], r["created_by"], str(r["expires_on"]), state_text)
+        table.add_row(*(escape(str(v)) for v in (r["suppression_id"], r["kind"], r["staff_ref"] or "", r["check_id"] or "",
+                      r["subject"] or "", r["reason"], r["owner"], r["created_by"], r["expires_on"], state_text)))
     out.print(table)
 
 
@@ -469,7 +508,7 @@ def audit_log(
     for col in ("at (UTC)", "actor", "action", "target", "detail"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(f"{r['recorded_at']:%Y-%m-%d %H:%M:%S}", r["actor"], r["action"], r["target"] or "", r["detail"] or "")
+        table.add_row(f"{r['recorded_at']:%Y-%m-%d %H:%M:%S}", *(escape(v or "") for v in (r["actor"], r["action"], r["target"], r["detail"])))
     out.print(table)
 
 

@@ -98,6 +98,10 @@ def step_ingest(wh: Warehouse, ctx: RunContext) -> Any:
     for f in report.processed:
         if f.status in ("unreadable", "rejected", "refused"):
             ctx.warnings.append(f"{f.drop_date} {f.file_name}: {f.status}: {f.error}")
+    rejected_rows = sum(f.rejected for f in report.processed if f.status in ("partial", "rejected"))
+    if rejected_rows:
+        ctx.warnings.append(f"{rejected_rows:,} row(s) of the drops loaded now were quarantined; see the report's data "
+                            f"quality section or `acu-audit quarantine list`")
     totals = report.totals()
     ctx.results["ingest"] = report
     ctx.timed(

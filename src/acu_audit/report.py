@@ -18,6 +18,7 @@ import polars as pl
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from acu_audit.checks.catalogue import CATEGORY_NAMES, load_catalogue
+from acu_audit.data_quality import feed_quality, quarantine_reasons
 from acu_audit.db import Warehouse
 from acu_audit.evidence import card_rows, cited_ids, local_time
 
@@ -184,6 +185,7 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         "detailed": detailed,
         "reveal": reveal,
         "warnings": list(ctx.warnings),
+        "data_quality": {"feeds": feed_quality(wh, ctx.as_of), "reasons": quarantine_reasons(wh, ctx.as_of)[:40]},
         "data_as_of": getattr(ctx.results.get("feed_health"), "data_as_of", ctx.as_of),
     }
 
