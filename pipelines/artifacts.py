@@ -3,7 +3,9 @@ the night, and the Great Expectations results. Artifact keys: lowercase, digits,
 
 from __future__ import annotations
 
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from pathlib import Path
+
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from acu_audit.pipeline import RunContext
 
@@ -78,6 +80,14 @@ def publish_artifacts(ctx: RunContext) -> None:
         description=f"Top {len(rows)} leads as of {ctx.as_of} (staff_ref only)",
     )
     create_markdown_artifact(key="night-summary", markdown=night_summary_markdown(ctx), description=f"Night of {ctx.as_of}")
+    docs = Path(ctx.out) / "data-docs" / "index.html"
+    if docs.exists():
+        create_link_artifact(
+            key="data-docs",
+            link=docs.resolve().as_uri(),
+            link_text=f"Great Expectations Data Docs, night of {ctx.as_of}",
+            description="Tonight's validation of each new file against the data contract (built offline under --out)",
+        )
     validation = ctx.results.get("validation_rows") or []
     create_table_artifact(
         key="validation-results",

@@ -30,6 +30,7 @@ from acu_audit.files import owner_only
 from acu_audit.ingest import discover_drops, finish_ingest_run, ingest_drop, start_ingest_run
 from acu_audit.pipeline import (
     RunContext,
+    data_docs_staging,
     nights_to_catch_up,
     open_warehouse,
     record_run,
@@ -133,7 +134,7 @@ def nightly_audit(
     )
     from acu_audit.validation import GxValidator
 
-    validator = GxValidator() if run_validation else None
+    validator = GxValidator(docs_dir=data_docs_staging(ctx)) if run_validation else None
     with open_warehouse(ctx) as wh:
         started = time.perf_counter()
         report = start_ingest_run(wh, ctx.landing, as_of, f"ingest-{ctx.run_id}")

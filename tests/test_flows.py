@@ -168,3 +168,37 @@ def test_demo_command_generates_runs_two_nights_and_prints_the_top_leads(tmp_pat
     landing_nights = sorted(p.name for p in (folder / "landing").iterdir())
     assert [d.isoformat() for d in nights][-2:] == landing_nights[-2:]
     assert not (folder / "landing" / "truth.json").exists() and (folder / "truth.json").exists()
+
+
+def test_data_docs_are_built_offline_linked_and_name_the_right_expectation(force, tmp_path):
+    """Great Expectations' Data Docs of the night under --out, linked from the report and a
+    Prefect link artifact, with no values in them; the validation-results artifact says what
+    failed in words (an unparseable timestamp is not 'not null')."""
+    import json
+
+    from pipelines.nightly import nightly_audit
+
+    landing = tmp_path / "landing"
+    shutil.copytree(force / "landing", landing)
+    last = sorted(landing.iterdir())[-1]
+    with open(last / "access_events.csv", "a", encoding="utf-8") as handle:
+        handle.write("E-BAD-1,yesterday,S-NAME-SMITH,PNC,view,person,R1,P1,,,\n")
+    out = tmp_path / "out"
+    state = nightly_audit(landing=str(landing), db=str(tmp_path / "acu.duckdb"), out=str(out), run_validation=True,
+                          return_state=True)
+    assert state.is_completed(), state.message
+    index = out / "data-docs" / "index.html"
+    assert index.exists() and index.resolve().parent.parent.name.startswith(last.name)  # inside tonight's folder
+    pages = list((out / "data-docs" / "validations").rglob("*.html"))
+    assert len(pages) >= 10  # one per file validated (every drop: this was a first run)
+    assert not any("S-NAME-SMITH" in p.read_text() or "yesterday" in p.read_text() for p in pages)
+    assert 'id="data-docs-link" href="data-docs/index.html"' in (out / "report.html").read_text()
+    run_id = state.state_details.flow_run_id
+    (link,) = read_artifact("data-docs", run_id)
+    assert "data-docs/index.html" in str(link.data) and "file://" in str(link.data)
+    (validation,) = read_artifact("validation-results", run_id)
+    rows = json.loads(validation.data) if isinstance(validation.data, str) else validation.data
+    failed = [r for r in rows if r.get("table_name") == "access_events"]
+    assert any(r["expectation"] == "occurred_at: the value given is an ISO-8601 timestamp with a zone (e.g. 2026-03-04T21:15:00Z)"
+               for r in failed), failed
+    assert not list(out.glob(".data-docs-*"))  # the staging folder became part of the night's set

@@ -77,6 +77,8 @@ CREATE TABLE IF NOT EXISTS validation_results (
     error            VARCHAR,                  -- GX's exception_info, when the expectation itself failed to run
     gx_seconds       DOUBLE
 );
+-- What the expectation asks, in words ("occurred_at: the value given is an ISO-8601 timestamp ...").
+ALTER TABLE validation_results ADD COLUMN IF NOT EXISTS description VARCHAR;
 
 -- ---- snapshots (reference data) ------------------------------------------------
 CREATE TABLE IF NOT EXISTS staff (

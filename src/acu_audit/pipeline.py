@@ -72,13 +72,19 @@ def open_warehouse(ctx: RunContext) -> Warehouse:
     return Warehouse(ctx.db, threads=rt.get("threads"), memory_limit=rt.get("memory_limit"))
 
 
+def data_docs_staging(ctx: RunContext) -> Path:
+    """Where tonight's Great Expectations Data Docs are built before publish moves them into
+    the night's folder (``publish.write_outputs``)."""
+    return Path(ctx.out) / f".data-docs-{ctx.run_id}"
+
+
 def step_ingest(wh: Warehouse, ctx: RunContext) -> Any:
     """Load every drop up to the as-of date; settle the as-of date (default: the latest drop)."""
     from acu_audit.ingest import ingest_landing
     from acu_audit.validation import GxValidator
 
     started = time.perf_counter()
-    validator = GxValidator() if ctx.validate else None
+    validator = GxValidator(docs_dir=data_docs_staging(ctx)) if ctx.validate else None
     report = ingest_landing(
         wh,
         ctx.landing,
@@ -132,8 +138,8 @@ def validation_failures(wh: Warehouse, ingest_run_id: str) -> list[dict]:
     if not wh.table_exists("validation_results"):
         return []
     return wh.records(
-        """SELECT CAST(drop_date AS VARCHAR) AS drop_date, table_name, expectation, column_name,
-                  unexpected_count, coalesce(error, '') AS error
+        """SELECT CAST(drop_date AS VARCHAR) AS drop_date, table_name, coalesce(description, column_name) AS expectation,
+                  expectation AS gx_expectation, unexpected_count, coalesce(error, '') AS error
            FROM validation_results WHERE ingest_run_id = $r AND NOT success ORDER BY ALL""",
         {"r": ingest_run_id},
         step="validation failures",

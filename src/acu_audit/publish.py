@@ -103,7 +103,8 @@ def leads_frame(wh: Warehouse, as_of, reveal: bool, data_as_of=None, missing_fee
 
 # What one night publishes. Each night is written into its own folder, out/nights/<as_of>_<run_id>/,
 # and out/current, a link to that folder, is swapped in one rename when every file is there:
-# a reader sees last night's set or tonight's, never a mix. out/<name> links to current/<name>.
+# a reader sees last night's set or tonight's, never a mix. out/<name> links to current/<name>;
+# out/data-docs too (Great Expectations' pages, on nights that validated new files).
 NIGHT_FILES = ("leads.csv", "leads.parquet", "hits.parquet", "report.html", "analyst.duckdb", "manifest.json")
 KEEP_NIGHTS = 7
 
@@ -143,10 +144,18 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
         data_as_of=health.data_as_of if health else None,
         missing_feeds=health.missing_feeds if health else None,
     )
+    # Great Expectations' Data Docs of tonight's validation, built during ingest, join the set.
+    from acu_audit.pipeline import data_docs_staging
+
+    docs = data_docs_staging(ctx)
+    if (docs / "index.html").exists():
+        docs.rename(night / "data-docs")
+    elif docs.exists():
+        shutil.rmtree(docs)
     write_frame(leads, night / "leads.csv")
     write_frame(leads, night / "leads.parquet")
     write_frame(hits_frame(wh, ctx.as_of, reveal), night / "hits.parquet")
-    restrict_file(write_report(wh, staged, night / "report.html"))
+    restrict_file(write_report(wh, staged, night / "report.html"))  # links data-docs/index.html when there
     write_analyst_copy(wh, staged, lead_history(ctx))
     write_manifest(night, ctx)
     swap_in(out, night)
@@ -191,7 +200,7 @@ def swap_in(out: Path, night: Path) -> None:
     import os
 
     _replace_with_link(out / "current", os.path.relpath(night, out))
-    for name in NIGHT_FILES:
+    for name in (*NIGHT_FILES, "data-docs"):
         link = out / name
         if not (link.is_symlink() and os.readlink(link) == f"current/{name}"):
             _replace_with_link(link, f"current/{name}")  # once per --out (or over an older plain file)

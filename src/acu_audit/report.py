@@ -185,7 +185,8 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         "detailed": detailed,
         "reveal": reveal,
         "warnings": list(ctx.warnings),
-        "data_quality": {"feeds": feed_quality(wh, ctx.as_of), "reasons": quarantine_reasons(wh, ctx.as_of)[:40]},
+        "data_quality": {"feeds": feed_quality(wh, ctx.as_of), "reasons": quarantine_reasons(wh, ctx.as_of)[:40],
+                         "data_docs": (Path(ctx.out) / "data-docs" / "index.html").exists()},
         "data_as_of": getattr(ctx.results.get("feed_health"), "data_as_of", ctx.as_of),
     }
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from acu_audit.contract import TableSpec
+from acu_audit.contract import TYPE_DESCRIPTIONS, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
 
 _TYPED = ("int", "date", "timestamp")
@@ -35,6 +35,7 @@ class ExpectationSpec:
     kwargs: dict[str, Any]
     rule: str  # missing | type | value | rule | unique
     column: str
+    description: str  # what it asks, in words: GX's class name alone says "not null" for a bad timestamp
 
 
 def expectations_for(spec: TableSpec) -> list[ExpectationSpec]:
@@ -42,23 +43,30 @@ def expectations_for(spec: TableSpec) -> list[ExpectationSpec]:
     out: list[ExpectationSpec] = []
     for column in spec.columns:
         name = column.name
-        if not column.nullable:
-            # A required column: present and (for typed columns) parseable.
-            out.append(ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": name}, "missing", name))
-        elif column.type in _TYPED:
-            # An optional typed column: when a value is given, it must parse.
+        if column.type in _TYPED:
+            described = TYPE_DESCRIPTIONS[column.type]
+            if not column.nullable:
+                out.append(ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": f"r__{name}"}, "missing", name,
+                                           f"{name}: a value is given (required)"))
+            # Whenever a value is given, it must parse.
             out.append(
                 ExpectationSpec(
                     "ExpectColumnValuesToNotBeNull",
                     {"column": name, "row_condition": f"r__{name}.notnull()", "condition_parser": "pandas"},
                     "type",
                     name,
+                    f"{name}: the value given is {described}",
                 )
             )
+        elif not column.nullable:
+            out.append(ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": name}, "missing", name,
+                                       f"{name}: a value is given (required)"))
         if column.type == "enum":
-            out.append(ExpectationSpec("ExpectColumnValuesToBeInSet", {"column": name, "value_set": list(column.values)}, "value", name))
+            out.append(ExpectationSpec("ExpectColumnValuesToBeInSet", {"column": name, "value_set": list(column.values)}, "value", name,
+                                       f"{name}: one of {', '.join(column.values)}"))
         if column.min_value is not None:
-            out.append(ExpectationSpec("ExpectColumnValuesToBeBetween", {"column": name, "min_value": column.min_value}, "value", name))
+            out.append(ExpectationSpec("ExpectColumnValuesToBeBetween", {"column": name, "min_value": column.min_value}, "value", name,
+                                       f"{name}: at least {column.min_value}"))
     for rule in spec.pair_rules:
         out.append(
             ExpectationSpec(
@@ -66,12 +74,15 @@ def expectations_for(spec: TableSpec) -> list[ExpectationSpec]:
                 {"column_A": rule.later, "column_B": rule.earlier, "ignore_row_if": "either_value_is_missing"},
                 "rule",
                 rule.later,
+                f"{rule.later}: after {rule.earlier}",
             )
         )
     if len(spec.key) == 1:
-        out.append(ExpectationSpec("ExpectColumnValuesToBeUnique", {"column": spec.key[0]}, "unique", spec.key[0]))
+        out.append(ExpectationSpec("ExpectColumnValuesToBeUnique", {"column": spec.key[0]}, "unique", spec.key[0],
+                                   f"{spec.key[0]}: each value once in the file (the key)"))
     else:
-        out.append(ExpectationSpec("ExpectCompoundColumnsToBeUnique", {"column_list": list(spec.key)}, "unique", ",".join(spec.key)))
+        out.append(ExpectationSpec("ExpectCompoundColumnsToBeUnique", {"column_list": list(spec.key)}, "unique", ",".join(spec.key),
+                                   f"({', '.join(spec.key)}): each combination once in the file (the key)"))
     return out
 
 
@@ -80,6 +91,7 @@ class ExpectationOutcome:
     expectation: str
     column: str
     rule: str
+    description: str
     success: bool
     element_count: int | None
     unexpected_count: int | None
@@ -110,14 +122,23 @@ def staged_frame_sql(spec: TableSpec) -> str:
 
 
 class GxValidator:
-    """Validates staged files against the contract suites; one GX context per run."""
+    """Validates staged files against the contract suites; one GX context per run.
 
-    def __init__(self, result_format: str = "SUMMARY") -> None:
+    ``docs_dir``: also build Great Expectations' own Data Docs there (static HTML, built
+    offline), one page per validated file and one per suite. The pages list no values:
+    the counts of unexpected values are kept, the values themselves (which may be staff
+    ids) are not (``partial_unexpected_count`` 0).
+    """
+
+    def __init__(self, result_format: str = "SUMMARY", docs_dir: os.PathLike | str | None = None) -> None:
         self.result_format = result_format
+        self.docs_dir = None if docs_dir is None else os.fspath(docs_dir)
         self.seconds = 0.0  # GX's own time, for the report
         self._gx: Any = None
         self._batch_definition: Any = None
         self._suites: dict[str, Any] = {}
+        self._checkpoints: dict[str, Any] = {}
+        self.validated = 0  # files validated (pages in the Data Docs)
 
     def _context(self) -> None:
         if self._gx is not None:
@@ -132,6 +153,16 @@ class GxValidator:
         source = context.data_sources.add_pandas("staged_files")
         asset = source.add_dataframe_asset(name="staged_file")
         self._batch_definition = asset.add_batch_definition_whole_dataframe("night")
+        if self.docs_dir is not None:
+            os.makedirs(self.docs_dir, exist_ok=True)
+            context.add_data_docs_site(
+                site_name="night",
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": self.docs_dir},
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
         self._context_obj = context
         self._gx = gx
         self.seconds += time.perf_counter() - started
@@ -142,17 +173,43 @@ class GxValidator:
             suite = self._gx.ExpectationSuite(name=f"contract_{spec.name}")
             for exp in expectations_for(spec):
                 cls = getattr(self._gx.expectations, exp.gx_type)
-                suite.add_expectation(cls(**exp.kwargs, meta={"rule": exp.rule, "column": exp.column}))
+                suite.add_expectation(cls(**exp.kwargs, description=exp.description,
+                                          meta={"rule": exp.rule, "column": exp.column, "description": exp.description}))
             self._suites[spec.name] = self._context_obj.suites.add(suite)
         return self._suites[spec.name]
 
-    def validate_frame(self, spec: TableSpec, frame: pd.DataFrame) -> list[ExpectationOutcome]:
+    def _checkpoint(self, spec: TableSpec) -> Any:
+        """A checkpoint per suite whose action writes the Data Docs pages."""
+        if spec.name not in self._checkpoints:
+            gx = self._gx
+            definition = self._context_obj.validation_definitions.add(
+                gx.ValidationDefinition(name=f"contract_{spec.name}", data=self._batch_definition, suite=self.suite(spec))
+            )
+            self._checkpoints[spec.name] = self._context_obj.checkpoints.add(
+                gx.Checkpoint(
+                    name=f"night_{spec.name}",
+                    validation_definitions=[definition],
+                    actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["night"])],
+                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
+                )
+            )
+        return self._checkpoints[spec.name]
+
+    def validate_frame(self, spec: TableSpec, frame: pd.DataFrame, run_name: str | None = None) -> list[ExpectationOutcome]:
         """Validate one staged frame; returns one outcome per expectation."""
         suite = self.suite(spec)
         started = time.perf_counter()
-        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(suite, result_format={"result_format": self.result_format})
+        if self.docs_dir is not None:
+            from great_expectations.core.run_identifier import RunIdentifier
+
+            run = self._checkpoint(spec).run(batch_parameters={"dataframe": frame},
+                                             run_id=RunIdentifier(run_name=run_name or spec.name))
+            (result,) = run.run_results.values()
+        else:
+            batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            result = batch.validate(suite, result_format={"result_format": self.result_format})
         self.seconds += time.perf_counter() - started
+        self.validated += 1
         outcomes = []
         for r in result.results:
             config = r.expectation_config
@@ -162,6 +219,7 @@ class GxValidator:
                     expectation=config.type,
                     column=config.meta.get("column", ""),
                     rule=config.meta.get("rule", ""),
+                    description=config.meta.get("description", ""),
                     success=bool(r.success),
                     element_count=details.get("element_count"),
                     unexpected_count=details.get("unexpected_count"),
@@ -175,7 +233,7 @@ class GxValidator:
     def validate_staged(self, wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str, run_id: str) -> list[ExpectationOutcome]:
         """Validate the file staged in ``stg_typed`` and store the results."""
         frame = wh.con.sql(staged_frame_sql(spec)).df()
-        outcomes = self.validate_frame(spec, frame)
+        outcomes = self.validate_frame(spec, frame, run_name=f"{drop_date.isoformat()}_{spec.name}_{file_id[:8]}")
         rows = [
             (
                 run_id,
@@ -190,8 +248,15 @@ class GxValidator:
                 json.dumps(o.partial_unexpected, default=str),
                 o.error,
                 self.seconds,
+                o.description,
             )
             for o in outcomes
         ]
-        wh.executemany("INSERT INTO validation_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows, step="store validation results")
+        wh.executemany(
+            """INSERT INTO validation_results (ingest_run_id, drop_date, table_name, file_id, expectation, column_name, success,
+                   element_count, unexpected_count, unexpected_sample, error, gx_seconds, description)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            rows,
+            step="store validation results",
+        )
         return outcomes
