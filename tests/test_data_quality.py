@@ -64,3 +64,17 @@ def test_the_run_warns_and_the_quarantine_list_masks_raw_text(bad_night):
     warnings = con.execute("SELECT warnings FROM run_log ORDER BY as_of DESC LIMIT 1").fetchall()[0][0]
     con.close()
     assert any("quarantined" in w for w in warnings)
+
+
+def test_no_time_in_the_report_lacks_its_zone_and_no_hit_is_after_the_night(bad_night):
+    import re
+    from datetime import datetime
+
+    root, night = bad_night
+    html = (root / "out" / "report.html").read_text()
+    text = re.sub(r'src="data:image/png;base64,[^"]*"', "", html)
+    times = re.findall(r"\b\d{2}:\d{2}\b(?!:)( (?:GMT|BST|UTC))?", text)
+    assert times and all(zone for zone in times), [t for t in times if not t][:5]
+    # "when (local)" of every hit in a card: never after the as-of night
+    for day in re.findall(r"<td>(\d{2} \w{3} \d{4}) \d{2}:\d{2} (?:GMT|BST)</td><td>\d{4}-\d{2}-\d{2}</td>", text):
+        assert datetime.strptime(day, "%d %b %Y").date().isoformat() <= night, day

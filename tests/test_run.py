@@ -59,13 +59,16 @@ def test_outputs_follow_the_contract(run):
 
 
 def test_outputs_are_readable_by_the_owner_only(run):
-    for path in (run / "out").iterdir():
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    """Every file 0600 and every folder 0700 (the published names are links into the night's folder)."""
+    paths = [p for p in (run / "out").rglob("*") if not p.is_symlink()]
+    assert any(p.is_dir() for p in paths) and any(p.is_file() for p in paths)
+    for path in paths:
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
 
 
 def test_no_output_carries_a_staff_id(run):
     ids = staff_ids(run)
-    for path in (run / "out").iterdir():
+    for path in (p for p in (run / "out").rglob("*") if p.is_file() and not p.is_symlink()):
         text = path.read_bytes().decode("utf-8", errors="ignore")
         found = [s for s in ids if s in text]
         assert not found, f"{path.name} carries staff ids {found[:3]}"

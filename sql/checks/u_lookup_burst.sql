@@ -46,7 +46,7 @@ SELECT b.staff_id,
        b.hour AS window_start,
        b.hour + INTERVAL 1 HOUR AS window_end,
        b.record_type || ' look-ups' AS subject,
-       b.n || ' ' || b.record_type || ' look-ups in the hour from ' || strftime(timezone($tz, b.hour), '%d %b %H:00')
+       b.n || ' ' || b.record_type || ' look-ups in the hour from ' || local_stamp(b.hour, $tz, '%d %b %H:00')
            || ' (' || b.unexplained || ' with no policing purpose); their own usual busiest hour: '
            || coalesce(CAST(round(b.own_q, 1) AS VARCHAR), 'no history')
            || ', peers'' (' || b.peer_group || '): ' || round(b.peer_q, 1) AS reason,

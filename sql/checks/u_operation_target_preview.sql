@@ -54,8 +54,8 @@ SELECT staff_id,
        last_at AS window_end,
        'operation:' || operation_id AS subject,
        len(people) || ' target(s) of operation ' || operation_id || ' looked up ' || len(list_distinct(events))
-           || ' time(s), from ' || strftime(timezone($tz, first_at), '%d %b %H:%M')
-           || ' (execution ' || strftime(timezone($tz, executed_at), '%d %b %H:%M')
+           || ' time(s), from ' || local_stamp(first_at, $tz, '%d %b %H:%M')
+           || ' (execution ' || local_stamp(executed_at, $tz, '%d %b %H:%M')
            || '); not briefed; ' || no_purpose_phrase()
            || CASE WHEN peer_share >= $routine_peer_share
                    THEN '; weighted down: ' || CAST(round(100 * peer_share) AS INTEGER) || '% of ' || peer_group

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from acu_audit.errors import AcuAuditError
+from acu_audit.clock import local_time
 
 app = typer.Typer(
     name="acu-audit",
@@ -41,6 +42,13 @@ def _date(value: Optional[str]) -> Optional[date]:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _local_zone() -> str:
+    """The force's zone (configs/default.yaml ``timezone``): times people read are local, zone named."""
+    from acu_audit.config import load_settings
+
+    return load_settings(None).timezone
 
 
 def _fail(exc: Exception) -> None:
@@ -304,9 +312,10 @@ def leads_show(
     except AcuAuditError as exc:
         _fail(exc)
     lead = detail["lead"]
+    tz = _local_zone()
     identity = f" ({lead['staff_id']})" if reveal_identities else ""
     out.print(f"[bold]{lead['lead_id']}[/] {lead['staff_ref']}{identity}  status: {lead['status']}  "
-              f"episode from {lead['episode_start']}, evidence {lead['first_seen']} to {lead['last_seen']}")
+              f"episode from {lead['episode_start']}, evidence {local_time(lead['first_seen'], tz)} to {local_time(lead['last_seen'], tz)}")
     for v in detail["versions"]:
         out.print(f"  {v['as_of']}: rank {v['rank']} ({v['tier'] or 'untiered'}), score {v['score']:.1f}"
                   + (f", evidence {v['age_days']} day(s) old" if v["age_days"] else "")
@@ -319,7 +328,7 @@ def leads_show(
         out.print(f"  [{h['category']}] {h['check_id']} ({h['severity']}, found on {h['found_on']}): {h['reason']}")
         out.print(f"      evidence: {', '.join(h['evidence'][:8])}" + (f" and {len(h['evidence']) - 8} more" if len(h["evidence"]) > 8 else ""))
     for n in detail["notes"]:
-        out.print(f"  note {n['recorded_at']:%Y-%m-%d %H:%M} {n['actor']} ({n['status']}): {n['note']}")
+        out.print(f"  note {local_time(n['recorded_at'], tz)} {n['actor']} ({n['status']}): {escape(n['note'])}")
 
 
 @lead_app.command("set-status")
@@ -505,10 +514,11 @@ def audit_log(
             print(json.dumps(r, default=str, sort_keys=True))
         return
     table = Table(title=f"Audit log: {len(rows)} entries" + (f" since {since}" if since else "") + (f" by {actor_}" if actor_ else ""))
-    for col in ("at (UTC)", "actor", "action", "target", "detail"):
+    for col in ("at (local)", "actor", "action", "target", "detail"):
         table.add_column(col, overflow="fold")
+    tz = _local_zone()
     for r in rows:
-        table.add_row(f"{r['recorded_at']:%Y-%m-%d %H:%M:%S}", *(escape(v or "") for v in (r["actor"], r["action"], r["target"], r["detail"])))
+        table.add_row(local_time(r["recorded_at"], tz, "%Y-%m-%d %H:%M:%S"), *(escape(v or "") for v in (r["actor"], r["action"], r["target"], r["detail"])))
     out.print(table)
 
 

@@ -11,10 +11,9 @@ time and the zone named.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from acu_audit.clock import local_time
 from acu_audit.db import Warehouse, quote_identifier
 
 
@@ -38,15 +37,6 @@ EVIDENCE_TABLES = {
 }
 # A hit about a case or an operation cites that record too.
 SUBJECT_TABLES = {"case": "cases", "operation": "operations"}
-
-
-def local_time(value: datetime | date | None, tz: str, fmt: str = "%d %b %Y %H:%M") -> str:
-    """A UTC instant as a person reads it: local time with the zone named (``15:37 GMT``)."""
-    if value is None:
-        return ""
-    if not isinstance(value, datetime):
-        return value.strftime("%d %b %Y")
-    return value.astimezone(ZoneInfo(tz)).strftime(f"{fmt} %Z")
 
 
 def cited_ids(evidence: list[str], subjects: list[str | None] = ()) -> dict[str, list[str]]:

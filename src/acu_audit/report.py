@@ -20,7 +20,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from acu_audit.checks.catalogue import CATEGORY_NAMES, load_catalogue
 from acu_audit.data_quality import feed_quality, quarantine_reasons
 from acu_audit.db import Warehouse
-from acu_audit.evidence import card_rows, cited_ids, local_time
+from acu_audit.clock import local_time
+from acu_audit.evidence import card_rows, cited_ids
 
 MAX_LEADS_DETAILED = 25
 MAX_EVIDENCE_ROWS = 15
@@ -131,8 +132,10 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
     hits_by_lead: dict[str, list[dict[str, Any]]] = {lead["lead_id"]: [] for lead in shown}
     for hit in wh.records(
         """SELECT e.lead_id, h.check_id, h.category, h.severity, h.reason, h.evidence, h.subject, e.found_on,
-                  -- a hit with no single moment is dated by its window's last instant, never the next day
-                  coalesce(h.occurred_at, h.window_end - INTERVAL 1 SECOND) AS hit_time,
+                  -- a hit over a window is dated by the window's last instant (its end is exclusive:
+                  -- local midnight after the night), never the next day
+                  CASE WHEN h.window_end IS NOT NULL AND coalesce(h.occurred_at, h.window_end) >= h.window_end
+                       THEN h.window_end - INTERVAL 1 SECOND ELSE coalesce(h.occurred_at, h.window_end) END AS hit_time,
                   strftime(coalesce(h.occurred_at, h.window_end), '%Y-%m-%d %H:%M') AS hit_at
            FROM lead_evidence e JOIN check_hits h ON h.as_of = e.found_on AND h.hit_id = e.hit_id
            WHERE e.as_of = $d AND e.lead_id IN (SELECT unnest($leads))

@@ -71,9 +71,30 @@ def shared_parameters(settings: Settings, window: ReviewWindow) -> dict[str, Any
     return params
 
 
+def register_local_stamp(wh: Warehouse) -> None:
+    """``local_stamp(ts, tz, fmt)`` for check reasons: local time with the zone named (``21:11 BST``).
+
+    A Python function because the zone's abbreviation needs the zone database; it runs only on
+    the few rows that become reasons.
+    """
+    from zoneinfo import ZoneInfo
+
+    from duckdb.sqltypes import TIMESTAMP_TZ, VARCHAR
+
+    def local_stamp(ts, tz, fmt):
+        return None if ts is None else ts.astimezone(ZoneInfo(tz)).strftime(f"{fmt} %Z")
+
+    try:
+        wh.con.create_function("local_stamp", local_stamp, [TIMESTAMP_TZ, VARCHAR, VARCHAR], VARCHAR, null_handling="special")
+    except Exception as exc:  # noqa: BLE001 - registered already on this connection
+        if "already" not in str(exc).lower():
+            raise
+
+
 def prepare_run_tables(wh: Warehouse, settings: Settings, window: ReviewWindow) -> float:
     """Build the reference-as-of and run tables the checks read; returns seconds."""
     started = time.perf_counter()
+    register_local_stamp(wh)
     params = shared_parameters(settings, window)
     wh.run_file("transforms/reference_as_of.sql", params, step="reference data as of the run date")
     wh.run_file("transforms/run_tables.sql", params, step="run tables")
