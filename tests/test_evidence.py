@@ -73,3 +73,12 @@ def test_the_colleague_is_named_and_linked(published):
     html = (root / "out" / "report.html").read_text()
     card = html[html.index(f'id="{leads[0]}"'):]
     assert re.search(r"The colleague:\s*<strong>sr-[0-9a-f]+</strong>", card[:card.index("Evidence")])
+
+
+def test_every_card_shows_evidence(published):
+    html = (published / "out" / "report.html").read_text()
+    cards = html.split('<div class="lead"')[1:]
+    assert len(cards) == 25
+    for card in cards:
+        shown = re.search(r"Evidence \((\d+) of (\d+) rows shown", card)
+        assert shown and int(shown.group(1)) > 0 and int(shown.group(2)) >= int(shown.group(1)), card[:200]

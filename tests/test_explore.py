@@ -92,6 +92,11 @@ def test_lead_detail_shows_checks_evidence_and_why_unusual(published, pub):
     assert set(detail["evidence_lookups"]["event_id"]) == set(lookups)
     assert (detail["evidence_lookups"]["staff_ref"] == top["staff_ref"]).all()
     assert isinstance(detail["why_unusual"], list)
+    # What a person reads is local time with the zone named, in every frame of the detail.
+    import re
+
+    times = [*detail["hits"]["occurred_at"].drop_nulls(), *detail["evidence_lookups"]["occurred_at"]]
+    assert times and all(re.fullmatch(r"\d{2} \w{3} \d{4} \d{2}:\d{2} (GMT|BST)", t) for t in times), times[:3]
     with pytest.raises(KeyError):
         explore.lead_detail(pub, "L-not-a-lead")
 

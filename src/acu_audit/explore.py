@@ -22,6 +22,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from acu_audit.clock import local_time
+
 from acu_audit.analyst_copy import FILE_NAME
 
 PUBLISHED_ENV = "ACU_AUDIT_PUBLISHED"
@@ -90,6 +92,14 @@ def changes_since_yesterday(pub: Published) -> dict[str, pl.DataFrame]:
     } | {"left the list": left}
 
 
+def local_times(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """Every instant of a frame as a person reads it: local time, zone named (``15:37 GMT``)."""
+    instants = [n for n, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone is not None]
+    return frame.with_columns(
+        pl.col(n).dt.convert_time_zone(tz).dt.strftime("%d %b %Y %H:%M %Z") for n in instants
+    ) if instants else frame
+
+
 def lead_detail(pub: Published, lead_id: str) -> dict[str, Any]:
     """One lead: its row, the checks that fired (with reasons), evidence rows, and the outlier explanation."""
     leads = pub.frame("SELECT * FROM leads WHERE lead_id = $l", {"l": lead_id})
@@ -107,15 +117,17 @@ def lead_detail(pub: Published, lead_id: str) -> dict[str, Any]:
     ids = [e for ev in hits["evidence"].to_list() for e in ev]
     lookups = [e.split(":", 1)[1] for e in ids if e.startswith("access_events:")]
     messages = [e.split(":", 1)[1] for e in ids if e.startswith("device_messages:")]
+    tz = pub.meta()["timezone"]
     return {
-        "lead": {k: v for k, v in lead.items() if k not in ("hit_ids", "hit_nights")},
-        "hits": hits.drop("evidence"),
-        "evidence_lookups": pub.frame(
+        "lead": {k: (local_time(v, tz) if isinstance(v, datetime) else v)
+                 for k, v in lead.items() if k not in ("hit_ids", "hit_nights")},
+        "hits": local_times(hits.drop("evidence"), tz),
+        "evidence_lookups": local_times(pub.frame(
             "SELECT * FROM evidence_lookups WHERE event_id IN (SELECT unnest($ids)) ORDER BY occurred_at", {"ids": lookups}
-        ),
-        "evidence_messages": pub.frame(
+        ), tz),
+        "evidence_messages": local_times(pub.frame(
             "SELECT * FROM evidence_messages WHERE row_id IN (SELECT unnest($ids)) ORDER BY hour_start", {"ids": messages}
-        ),
+        ), tz),
         "why_unusual": [e["text"] for e in json.loads(lead["explanation"] or "[]")],
     }
 
