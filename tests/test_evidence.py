@@ -72,7 +72,10 @@ def test_the_colleague_is_named_and_linked(published):
         pytest.fail("the published force plants a colleague who checks registrations for a sender")
     html = (root / "out" / "report.html").read_text()
     card = html[html.index(f'id="{leads[0]}"'):]
-    assert re.search(r"The colleague:\s*<strong>sr-[0-9a-f]+</strong>", card[:card.index("Evidence")])
+    named = re.search(r"The colleague:\s*<strong>(sr-[0-9a-f]+)</strong>", card[:card.index("Evidence")])
+    assert named
+    shown = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["leads", "show", leads[0], "--db", str(root / "acu_audit.duckdb")])
+    assert shown.exit_code == 0 and f"the colleague: {named.group(1)}" in shown.output, shown.output
 
 
 def test_every_card_shows_evidence(published):

@@ -77,7 +77,30 @@ def lead_detail(state: StateStore, wh: Warehouse | None, lead_id: str) -> dict[s
                ORDER BY h.check_id, h.occurred_at, h.as_of""",
             {"ids": list(latest["hit_ids"]), "nights": list(nights)},
         )
+        for hit in hits:
+            hit.update(_colleague(state, wh, hit["subject"]))
     return {"lead": lead, "versions": versions, "notes": notes, "hits": hits}
+
+
+def _colleague(state: StateStore, wh: Warehouse, subject: str | None) -> dict[str, Any]:
+    """A hit about a colleague's number: the colleague's staff_ref and their open lead, if any."""
+    if not (subject or "").startswith("counterparty:"):
+        return {}
+    rows = wh.execute(
+        """SELECT staff_id FROM contact_directory WHERE counterparty = $c AND staff_id IS NOT NULL
+           ORDER BY _drop_date DESC LIMIT 1""",
+        {"c": subject.split(":", 1)[1]},
+    )
+    if not rows:
+        return {}
+    colleague = state.db.records(
+        """SELECT lead_id, staff_ref FROM leads WHERE staff_id = $s AND status <> 'no_further_action'
+           ORDER BY created_as_of DESC LIMIT 1""",
+        {"s": rows[0][0]},
+    )
+    if colleague:
+        return {"colleague": colleague[0]["staff_ref"], "colleague_lead": colleague[0]["lead_id"]}
+    return {"colleague": staff_ref(load_secret(create=False), rows[0][0]), "colleague_lead": None}
 
 
 def export_referral_pack(

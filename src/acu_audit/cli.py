@@ -228,7 +228,7 @@ def demo(
     for r in leads.head(10).iter_rows(named=True):
         table.add_row(str(r["rank"]), r["staff_ref"], f"{r['score']:.1f}", r["categories"], r["summary"])
     out.print(table)
-    out.print(f"report: {(folder / 'out' / 'report.html').resolve()}")
+    out.print(f"report: {(folder / 'out' / 'report.html').absolute()}  (tonight's set: {(folder / 'out' / 'current').resolve().name})")
     out.print(f"notebooks: open notebooks/ with the kernel 'acu-audit (.venv)'; they read {folder / 'out' / 'analyst.duckdb'}")
     out.print(f"done in {time.perf_counter() - started:.0f} s. Next: acu-audit leads list --db {db}")
 
@@ -325,7 +325,9 @@ def leads_show(
         if explanation:
             out.print("  unusual among peers: " + "; ".join(e["text"] for e in explanation))
     for h in detail["hits"]:
-        out.print(f"  [{h['category']}] {h['check_id']} ({h['severity']}, found on {h['found_on']}): {h['reason']}")
+        out.print(f"  [{h['category']}] {h['check_id']} ({h['severity']}, found on {h['found_on']}): {escape(h['reason'])}")
+        if h.get("colleague"):
+            out.print(f"      the colleague: {h['colleague']}" + (f", lead {h['colleague_lead']}" if h.get("colleague_lead") else ""))
         out.print(f"      evidence: {', '.join(h['evidence'][:8])}" + (f" and {len(h['evidence']) - 8} more" if len(h["evidence"]) > 8 else ""))
     for n in detail["notes"]:
         out.print(f"  note {local_time(n['recorded_at'], tz)} {n['actor']} ({n['status']}): {escape(n['note'])}")
