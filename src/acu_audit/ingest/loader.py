@@ -200,7 +200,7 @@ def load_file(
     except UnreadableFile as exc:
         # Every record of the file is accounted for, as rejected, by one file-level entry.
         result.status = "unreadable"
-        result.read = result.rejected = exc.records if exc.records else (scanner.records if scanner else 0)
+        result.read = result.rejected = exc.records or (scanner.records if scanner else 0)
         result.error = f"{landing_file.path}: {exc}"
         result.seconds = time.perf_counter() - started
         with wh.transaction():
@@ -274,7 +274,7 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
     """
     table = quote_identifier(spec.name)
     stored_key = quote_identifier(spec.row_id_column)
-    wh.execute("CREATE OR REPLACE TEMP TABLE stg_exceptions (_ord BIGINT, _disposition VARCHAR, _first_ord BIGINT, _lines VARCHAR)")
+    wh.execute("CREATE OR REPLACE TEMP TABLE stg_exceptions (_ord BIGINT, _disposition VARCHAR, _lines VARCHAR)")
     version = "WHERE _drop_date = $drop_date" if spec.kind == "snapshot" else ""
     params = {"drop_date": drop_date} if spec.kind == "snapshot" else None
     # Rows whose key is already stored: reads only the key column of the stored table
@@ -296,7 +296,7 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
         wh.execute(
             f"""
             INSERT INTO stg_exceptions
-            SELECT k._ord, CASE WHEN {same_content(spec, "t", "s")} THEN 'duplicate' ELSE 'conflict' END, NULL, NULL
+            SELECT k._ord, CASE WHEN {same_content(spec, "t", "s")} THEN 'duplicate' ELSE 'conflict' END, NULL
             FROM stg_stored_keys k
             JOIN stg_typed t ON t._ord = k._ord
             JOIN (SELECT * FROM {table} {version}) s ON s.{stored_key} = k._key
@@ -319,7 +319,7 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
                    string_agg(_line::VARCHAR, ', ' ORDER BY _ord) AS _lines
             FROM repeated GROUP BY _key
         )
-        SELECT r._ord, CASE WHEN k._versions > 1 THEN 'conflict_in_file' ELSE 'duplicate' END, k._first_ord, k._lines
+        SELECT r._ord, CASE WHEN k._versions > 1 THEN 'conflict_in_file' ELSE 'duplicate' END, k._lines
         FROM repeated r JOIN keys k USING (_key)
         WHERE k._versions > 1 OR r._ord > k._first_ord
         """,

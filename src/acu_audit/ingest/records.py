@@ -56,7 +56,6 @@ class RecordScanner:
     lf: int = 0
     crlf: int = 0
     cr: int = 0
-    quotes: bool = False
     in_quote: bool = False
     quoted_line_end: bool = False
     blank_line: bool = False
@@ -90,7 +89,6 @@ class RecordScanner:
                 self._decoder.reset()
         self._check_quoted_lines(chunk)
         if b'"' in chunk:
-            self.quotes = True
             segments = chunk.split(b'"')
             for i, segment in enumerate(segments):
                 inside = self.in_quote != bool(i % 2)

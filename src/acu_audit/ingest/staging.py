@@ -104,15 +104,13 @@ _REJECTS_DDL = """CREATE OR REPLACE TEMP TABLE stg_rejects (
     line BIGINT, end_line BIGINT, column_name VARCHAR, reason VARCHAR, raw_text VARCHAR)"""
 
 
-def stage_csv(wh: Warehouse, path: Path, spec: TableSpec, scan: RecordScanner | None = None) -> StagedFile:
+def stage_csv(wh: Warehouse, path: Path, spec: TableSpec, scan: RecordScanner) -> StagedFile:
     """Read a CSV file into ``stg_raw`` (all text) and ``stg_rejects``.
 
-    ``scan``: the file's :class:`RecordScanner`, fed while it was hashed; scanned here when absent.
+    ``scan``: the file's :class:`RecordScanner`, fed while it was hashed (``landing.sha256_of``).
     """
     staged = _check_header(_read_csv_header(path), spec)
     staged.raw_fields = list(range(len(staged.header)))
-    if scan is None:
-        scan = scan_file(path)
     wh.execute(_REJECTS_DDL, step="stage: rejects table")
     reason = scan.slow_path_reason()
     if reason is None:
@@ -141,15 +139,6 @@ def stage_csv(wh: Warehouse, path: Path, spec: TableSpec, scan: RecordScanner | 
     return staged
 
 
-def scan_file(path: Path, chunk: int = 1 << 22) -> RecordScanner:
-    scan = RecordScanner()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            scan.feed(block)
-    scan.finish()
-    return scan
-
-
 def _stage_slow(wh: Warehouse, path: Path, staged: StagedFile, reason: str) -> None:
     """Split the file into records ourselves; DuckDB reads the good ones from a clean copy."""
     staged.slow_path = reason
@@ -157,46 +146,35 @@ def _stage_slow(wh: Warehouse, path: Path, staged: StagedFile, reason: str) -> N
     good, broken = [], []
     for record in split_records(path.read_bytes(), staged.header):
         (good if record.fields is not None else broken).append(record)
-    fields = [f"'f{i}': 'VARCHAR'" for i in range(len(staged.header))]
-    columns = ", ".join(["'_line': 'BIGINT'", "'_end_line': 'BIGINT'", *fields])
-    if not good:
-        spec_columns = ", ".join(["_line BIGINT", "_end_line BIGINT", *(f"f{i} VARCHAR" for i in range(len(staged.header)))])
-        wh.execute(f"CREATE OR REPLACE TEMP TABLE stg_raw ({spec_columns})", step=f"stage {path.name} (slow path)")
-    handle, clean = tempfile.mkstemp(prefix="acu-stage-", suffix=".csv")  # created 0600
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(normalised_csv(good))
-        if good:
+    columns = [("_line", "BIGINT"), ("_end_line", "BIGINT"), *((f"f{i}", "VARCHAR") for i in range(len(staged.header)))]
+    wh.execute(f"CREATE OR REPLACE TEMP TABLE stg_raw ({', '.join(f'{n} {t}' for n, t in columns)})",
+               step=f"stage {path.name} (slow path)")
+    if good:
+        handle, clean = tempfile.mkstemp(prefix="acu-stage-", suffix=".csv")  # created 0600
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(normalised_csv(good))
             wh.execute(
                 f"""
-                CREATE OR REPLACE TEMP TABLE stg_raw AS
-                SELECT * FROM read_csv($path, header = false, all_varchar = false, auto_detect = false,
+                INSERT INTO stg_raw
+                SELECT * FROM read_csv($path, header = false, auto_detect = false,
                                        delim = ',', quote = '"', escape = '"', null_padding = false,
-                                       max_line_size = $max_line, columns = {{{columns}}})
+                                       max_line_size = $max_line, columns = {{{", ".join(f"'{n}': '{t}'" for n, t in columns)}}})
                 """,
                 {"path": clean, "max_line": 2 * MAX_RECORD_BYTES + 64},
                 step=f"stage {path.name} (slow path)",
             )
-    finally:
-        os.unlink(clean)
+        finally:
+            os.unlink(clean)
     staged.records = wh.scalar("SELECT count(*) FROM stg_raw")
     assert staged.records == len(good), "the clean copy lost a record"
-    if broken:
-        frame = pl.DataFrame(
-            {
-                "line": [r.line for r in broken],
-                "end_line": [r.end_line for r in broken],
-                "column_name": [r.column for r in broken],
-                "reason": [f"{r.where}: the record could not be read: {r.problem}" for r in broken],
-                "raw_text": [r.raw_text for r in broken],
-            },
-            schema={"line": pl.Int64, "end_line": pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8, "raw_text": pl.Utf8},
-        )
-        wh.register_frame("_stg_broken", frame)
-        try:
-            wh.execute("INSERT INTO stg_rejects SELECT * FROM _stg_broken", step="stage: records that could not be read")
-        finally:
-            wh.unregister("_stg_broken")
+    wh.insert_rows(
+        "stg_rejects",
+        [{"line": r.line, "end_line": r.end_line, "column_name": r.column,
+          "reason": f"{r.where}: the record could not be read: {r.problem}", "raw_text": r.raw_text} for r in broken],
+        {"line": pl.Int64, "end_line": pl.Int64, "column_name": pl.Utf8, "reason": pl.Utf8, "raw_text": pl.Utf8},
+        step="stage: records that could not be read",
+    )
     staged.parse_rejects = len(broken)
 
 
