@@ -31,6 +31,7 @@ from acu_audit.ingest import discover_drops, finish_ingest_run, ingest_drop, sta
 from acu_audit.pipeline import (
     RunContext,
     data_docs_staging,
+    ingest_warnings,
     nights_to_catch_up,
     open_warehouse,
     record_run,
@@ -147,13 +148,7 @@ def nightly_audit(
         finish_ingest_run(wh, report, validator, started)
         ctx.results["ingest"] = report
         ctx.results["validation_rows"] = validation_failures(wh, report.run_id)
-        for f in report.processed:
-            if f.status in ("unreadable", "rejected", "refused"):
-                ctx.warnings.append(f"{f.drop_date} {f.file_name}: {f.status}: {f.error}")
-        rejected_rows = sum(f.rejected for f in report.processed if f.status in ("partial", "rejected"))
-        if rejected_rows:
-            ctx.warnings.append(f"{rejected_rows:,} row(s) of the drops loaded now were quarantined; see the report's data "
-                                f"quality section or `acu-audit quarantine list`")
+        ctx.warnings.extend(ingest_warnings(report))
         totals = report.totals()
         ctx.timed("ingest", report.seconds, f"{len(report.processed)} files, {totals['loaded']:,} rows loaded, "
                   f"{totals['duplicate']:,} duplicate, {totals['rejected']:,} rejected (Great Expectations {report.gx_seconds:.1f} s)")

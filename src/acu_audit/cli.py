@@ -51,6 +51,17 @@ def _local_zone() -> str:
     return load_settings(None).timezone
 
 
+def _text_table(title: str, columns: tuple[str, ...], rows: list[tuple]) -> Table:
+    """A table of values shown as text: None as blank, and never read as Rich markup (values
+    come from files and from what people typed)."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape("" if v is None else str(v)) for v in row))
+    return table
+
+
 def _fail(exc: Exception) -> None:
     console.print(f"[bold red]error:[/] {exc}")
     raise typer.Exit(code=2)
@@ -442,13 +453,12 @@ def quarantine_list(
                                     {"table": table, "rows": len(rows)})
     except AcuAuditError as exc:
         _fail(exc)
-    listing = Table(title=f"Quarantine: {len(rows)} row(s)" + (f" of drop {drop}" if drop else "") + (f" in {table}" if table else ""))
-    for col in ("drop", "table", "file", "line", "column", "kind", "reason", "raw text"):
-        listing.add_column(col, overflow="fold")
-    for r in rows:  # file text is shown as text, never read as Rich markup
-        listing.add_row(*(escape(str(v)) for v in (r["drop_date"], r["table_name"] or "", r["file_name"],
-                        "" if r["line"] is None else r["line"], r["column_name"] or "", r["kind"], r["reason"], r["raw_text"] or "")))
-    out.print(listing)
+    out.print(_text_table(
+        f"Quarantine: {len(rows)} row(s)" + (f" of drop {drop}" if drop else "") + (f" in {table}" if table else ""),
+        ("drop", "table", "file", "line", "column", "kind", "reason", "raw text"),
+        [(r["drop_date"], r["table_name"], r["file_name"], r["line"], r["column_name"], r["kind"], r["reason"], r["raw_text"])
+         for r in rows],
+    ))
 
 
 @suppressions_app.command("list")
@@ -465,14 +475,14 @@ def suppressions_list(
             rows = store.list_suppressions(include_ended=all_)
     except AcuAuditError as exc:
         _fail(exc)
-    table = Table(title=f"Suppressions ({'all' if all_ else 'in force'}): {len(rows)}")
-    for col in ("id", "kind", "staff_ref", "check", "subject", "reason", "owner", "by", "expires", "state"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        state_text = r["state"] + (f" by {r['revoked_by']}: {r['revoke_reason']}" if r["state"] == "revoked" else "")
-        table.add_row(*(escape(str(v)) for v in (r["suppression_id"], r["kind"], r["staff_ref"] or "", r["check_id"] or "",
-                      r["subject"] or "", r["reason"], r["owner"], r["created_by"], r["expires_on"], state_text)))
-    out.print(table)
+    out.print(_text_table(
+        f"Suppressions ({'all' if all_ else 'in force'}): {len(rows)}",
+        ("id", "kind", "staff_ref", "check", "subject", "reason", "owner", "by", "expires", "state"),
+        [(r["suppression_id"], r["kind"], r["staff_ref"], r["check_id"], r["subject"], r["reason"], r["owner"],
+          r["created_by"], r["expires_on"],
+          r["state"] + (f" by {r['revoked_by']}: {r['revoke_reason']}" if r["state"] == "revoked" else ""))
+         for r in rows],
+    ))
 
 
 @suppressions_app.command("revoke")
@@ -515,13 +525,12 @@ def audit_log(
         for r in rows:
             print(json.dumps(r, default=str, sort_keys=True))
         return
-    table = Table(title=f"Audit log: {len(rows)} entries" + (f" since {since}" if since else "") + (f" by {actor_}" if actor_ else ""))
-    for col in ("at (local)", "actor", "action", "target", "detail"):
-        table.add_column(col, overflow="fold")
     tz = _local_zone()
-    for r in rows:
-        table.add_row(local_time(r["recorded_at"], tz, "%Y-%m-%d %H:%M:%S"), *(escape(v or "") for v in (r["actor"], r["action"], r["target"], r["detail"])))
-    out.print(table)
+    out.print(_text_table(
+        f"Audit log: {len(rows)} entries" + (f" since {since}" if since else "") + (f" by {actor_}" if actor_ else ""),
+        ("at (local)", "actor", "action", "target", "detail"),
+        [(local_time(r["recorded_at"], tz, "%Y-%m-%d %H:%M:%S"), r["actor"], r["action"], r["target"], r["detail"]) for r in rows],
+    ))
 
 
 @app.command()

@@ -93,10 +93,12 @@ def pack_tables(wh: Warehouse, cited: dict[str, list[str]], *, reveal: bool, sta
     return out
 
 
-def card_rows(wh: Warehouse, cited: dict[str, list[str]], tz: str, limit: int) -> list[dict[str, Any]]:
-    """Short rows for a report card, without names: kind, id, local time, what, about.
+def card_rows(wh: Warehouse, cited_by_lead: dict[str, dict[str, list[str]]], tz: str, limit: int) -> dict[str, list[dict[str, Any]]]:
+    """Short rows for each lead's report card, without names: kind, id, local time, what, about.
 
-    Each row once; at most ``limit`` per table, in time order within a table.
+    Each row once; at most ``limit`` per table, in time order within a table. One query per
+    evidence table for all the leads shown (the tables are large; a query per lead would scan
+    them once per lead).
     """
     described = {
         "access_events": """system || ' ' || action || ' ' || record_type || ' ' || record_id AS what,
@@ -117,11 +119,14 @@ def card_rows(wh: Warehouse, cited: dict[str, list[str]], tz: str, limit: int) -
                     CASE WHEN closed_at IS NULL THEN 'open' ELSE 'closed' END AS about""",
         "operations": """'operation of ' || owning_unit AS what, '' AS about""",
     }
-    rows = []
+    cards: dict[str, list[dict[str, Any]]] = {lead: [] for lead in cited_by_lead}
     for name, spec in EVIDENCE_TABLES.items():
-        ids = cited.get(name, [])[:limit]
+        wanted = {lead: cited.get(name, [])[:limit] for lead, cited in cited_by_lead.items()}
+        ids = sorted({i for lead_ids in wanted.values() for i in lead_ids})
         columns = f"{quote_identifier(spec.id_column)} AS id, {quote_identifier(spec.time_column)} AS t, {described[name]}"
-        for r in _rows(wh, spec, ids, columns):
-            rows.append({"kind": spec.kind, "id": r["id"], "t": r["t"], "seen_at": local_time(r["t"], tz),
-                         "what": r["what"], "about": r["about"] or ""})
-    return rows
+        found = {r["id"]: r for r in _rows(wh, spec, ids, columns)}  # in time order
+        for lead, lead_ids in wanted.items():
+            mine = set(lead_ids)
+            cards[lead] += [{"kind": spec.kind, "id": r["id"], "t": r["t"], "seen_at": local_time(r["t"], tz),
+                             "what": r["what"], "about": r["about"] or ""} for i, r in found.items() if i in mine]
+    return cards

@@ -51,9 +51,9 @@ def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
     text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     if not text:
         return frame
-    risky = "^[=+\\-@\\t\\r]"
     return frame.with_columns(
-        pl.when(pl.col(c).str.contains(risky) & ~pl.col(c).str.contains(f"^{_NUMBER.pattern}$"))
+        pl.when(pl.any_horizontal(pl.col(c).str.starts_with(start) for start in FORMULA_START)
+                & ~pl.col(c).str.contains(f"^{_NUMBER.pattern}$"))
         .then(pl.lit("'") + pl.col(c))
         .otherwise(pl.col(c))
         .alias(c)

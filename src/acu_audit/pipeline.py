@@ -72,6 +72,17 @@ def open_warehouse(ctx: RunContext) -> Warehouse:
     return Warehouse(ctx.db, threads=rt.get("threads"), memory_limit=rt.get("memory_limit"))
 
 
+def ingest_warnings(report: Any) -> list[str]:
+    """What a run says about its ingest: files not loaded, and rows quarantined."""
+    warnings = [f"{f.drop_date} {f.file_name}: {f.status}: {f.error}"
+                for f in report.processed if f.status in ("unreadable", "rejected", "refused")]
+    rejected_rows = sum(f.rejected for f in report.processed if f.status in ("partial", "rejected"))
+    if rejected_rows:
+        warnings.append(f"{rejected_rows:,} row(s) of the drops loaded now were quarantined; see the report's data "
+                        f"quality section or `acu-audit quarantine list`")
+    return warnings
+
+
 def data_docs_staging(ctx: RunContext) -> Path:
     """Where tonight's Great Expectations Data Docs are built before publish moves them into
     the night's folder (``publish.write_outputs``)."""
@@ -101,13 +112,7 @@ def step_ingest(wh: Warehouse, ctx: RunContext) -> Any:
             raise AcuAuditError(f"no drop in {ctx.landing} could be loaded: nothing to audit")
         ctx.as_of = latest
     ctx.warnings.extend(report.warnings)
-    for f in report.processed:
-        if f.status in ("unreadable", "rejected", "refused"):
-            ctx.warnings.append(f"{f.drop_date} {f.file_name}: {f.status}: {f.error}")
-    rejected_rows = sum(f.rejected for f in report.processed if f.status in ("partial", "rejected"))
-    if rejected_rows:
-        ctx.warnings.append(f"{rejected_rows:,} row(s) of the drops loaded now were quarantined; see the report's data "
-                            f"quality section or `acu-audit quarantine list`")
+    ctx.warnings.extend(ingest_warnings(report))
     totals = report.totals()
     ctx.results["ingest"] = report
     ctx.timed(

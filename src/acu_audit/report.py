@@ -135,11 +135,10 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
                   -- a hit over a window is dated by the window's last instant (its end is exclusive:
                   -- local midnight after the night), never the next day
                   CASE WHEN h.window_end IS NOT NULL AND coalesce(h.occurred_at, h.window_end) >= h.window_end
-                       THEN h.window_end - INTERVAL 1 SECOND ELSE coalesce(h.occurred_at, h.window_end) END AS hit_time,
-                  strftime(coalesce(h.occurred_at, h.window_end), '%Y-%m-%d %H:%M') AS hit_at
+                       THEN h.window_end - INTERVAL 1 SECOND ELSE coalesce(h.occurred_at, h.window_end) END AS hit_time
            FROM lead_evidence e JOIN check_hits h ON h.as_of = e.found_on AND h.hit_id = e.hit_id
            WHERE e.as_of = $d AND e.lead_id IN (SELECT unnest($leads))
-           ORDER BY e.lead_id, h.check_id, hit_at, e.found_on""",
+           ORDER BY e.lead_id, h.check_id, hit_time, e.found_on""",
         {"d": ctx.as_of, "leads": list(hits_by_lead)},
         step="evidence of the leads shown",
     ):
@@ -151,7 +150,7 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
             h.update(colleagues.get(h["subject"] or "", {}))
     cited = {lid: cited_ids([e for h in hits for e in h["evidence"]], [h["subject"] for h in hits])
              for lid, hits in hits_by_lead.items()}
-    rows = {lid: card_rows(wh, c, window.timezone, MAX_EVIDENCE_ROWS) for lid, c in cited.items()}
+    rows = card_rows(wh, cited, window.timezone, MAX_EVIDENCE_ROWS)
     detailed = []
     for lead in shown:
         hits = hits_by_lead[lead["lead_id"]]

@@ -19,6 +19,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from acu_audit.contract import RECORD_TYPES
 from acu_audit.db import Warehouse
 from acu_audit.errors import AcuAuditError
 from acu_audit.resources import sql_dir
@@ -27,16 +28,20 @@ STATUSES = ("new", "reviewing", "referred", "no_further_action")
 NOTE_REQUIRED = ("referred", "no_further_action")  # decisions: the note says why
 # What a check's hit can be about (its ``subject``): ``<kind>:<id>``. A pair suppression's
 # subject must take this form, or it could never match a hit.
-SUBJECT_KINDS = ("person", "case", "vehicle", "log", "custody", "intelligence", "traffic_offence", "address",
-                 "operation", "organisation", "counterparty", "channel")
+SUBJECT_KINDS = (*RECORD_TYPES, "operation", "organisation", "counterparty", "channel")
 _SUBJECT = re.compile(r"(?P<kind>[a-z_]+):(?P<id>\S.*)")
+
+
+def required_text(text: str | None, message: str) -> str:
+    """``text`` without surrounding blanks, or ``AcuAuditError(message)`` when there is none."""
+    if not (text and text.strip()):
+        raise AcuAuditError(message)
+    return text.strip()
 
 
 def require_reveal_reason(reason: str | None, scope: str) -> str:
     """Every deliberate reveal of identities says why; call before showing or writing anything."""
-    if not (reason and reason.strip()):
-        raise AcuAuditError(f"revealing identities ({scope}) needs a reason (--reason); it is recorded")
-    return reason.strip()
+    return required_text(reason, f"revealing identities ({scope}) needs a reason (--reason); it is recorded")
 
 
 def validate_subject(subject: str) -> str:
@@ -148,8 +153,8 @@ class StateStore:
         """Change a lead's status. Closing it or referring it is a decision: it needs a note."""
         if status not in STATUSES:
             raise AcuAuditError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
-        if status in NOTE_REQUIRED and not (note and note.strip()):
-            raise AcuAuditError(f"setting a lead to {status} needs a note saying why (--note)")
+        if status in NOTE_REQUIRED:
+            required_text(note, f"setting a lead to {status} needs a note saying why (--note)")
         lead = self.lead(lead_id)
         with self.db.transaction():
             self.db.execute(
@@ -233,8 +238,7 @@ class StateStore:
 
     def revoke_suppression(self, suppression_id: int, actor: str, reason: str) -> None:
         """End a suppression now; it is kept, with who revoked it and why."""
-        if not (reason and reason.strip()):
-            raise AcuAuditError("revoking a suppression needs a reason (--reason)")
+        reason = required_text(reason, "revoking a suppression needs a reason (--reason)")
         rows = self.db.records("SELECT revoked_at FROM suppressions WHERE suppression_id = $i", {"i": suppression_id})
         if not rows:
             raise AcuAuditError(f"no suppression {suppression_id} in {self.path}")
@@ -243,10 +247,10 @@ class StateStore:
         with self.db.transaction():
             self.db.execute(
                 "UPDATE suppressions SET revoked_at = now(), revoked_by = $a, revoke_reason = $r WHERE suppression_id = $i",
-                {"a": actor, "r": reason.strip(), "i": suppression_id},
+                {"a": actor, "r": reason, "i": suppression_id},
                 step="revoke suppression",
             )
-            self.audit(actor, "revoke_suppression", f"suppression:{suppression_id}", {"reason": reason.strip()})
+            self.audit(actor, "revoke_suppression", f"suppression:{suppression_id}", {"reason": reason})
 
     def audit_entries(self, *, since: date | None = None, actor: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """The audit log, newest first; ``since`` a date (inclusive, UTC), ``actor`` exact."""

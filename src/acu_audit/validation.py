@@ -43,11 +43,12 @@ def expectations_for(spec: TableSpec) -> list[ExpectationSpec]:
     out: list[ExpectationSpec] = []
     for column in spec.columns:
         name = column.name
+        if not column.nullable:
+            # Required: a value is given (for a typed column, its raw text: whether it parses is the next rule).
+            given = f"r__{name}" if column.type in _TYPED else name
+            out.append(ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": given}, "missing", name,
+                                       f"{name}: a value is given (required)"))
         if column.type in _TYPED:
-            described = TYPE_DESCRIPTIONS[column.type]
-            if not column.nullable:
-                out.append(ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": f"r__{name}"}, "missing", name,
-                                           f"{name}: a value is given (required)"))
             # Whenever a value is given, it must parse.
             out.append(
                 ExpectationSpec(
@@ -55,12 +56,9 @@ def expectations_for(spec: TableSpec) -> list[ExpectationSpec]:
                     {"column": name, "row_condition": f"r__{name}.notnull()", "condition_parser": "pandas"},
                     "type",
                     name,
-                    f"{name}: the value given is {described}",
+                    f"{name}: the value given is {TYPE_DESCRIPTIONS[column.type]}",
                 )
             )
-        elif not column.nullable:
-            out.append(ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": name}, "missing", name,
-                                       f"{name}: a value is given (required)"))
         if column.type == "enum":
             out.append(ExpectationSpec("ExpectColumnValuesToBeInSet", {"column": name, "value_set": list(column.values)}, "value", name,
                                        f"{name}: one of {', '.join(column.values)}"))
