@@ -10,7 +10,7 @@ WITH org_contact AS (
     SELECT organisation_id, count(DISTINCT staff_id) AS staff FROM org_contact GROUP BY organisation_id
 )
 SELECT o.staff_id,
-       o.last_at AS occurred_at,
+       o.last_at - INTERVAL 1 HOUR AS occurred_at,
        o.first_at AS window_start,
        o.last_at AS window_end,
        'organisation:' || o.organisation_id AS subject,

@@ -2,7 +2,7 @@
 -- to. Contact explained only by a case of their unit is still a hit, weighted down by how much
 -- of the force's marked caseload the unit holds (unit_case_weight).
 SELECT pc.staff_id,
-       pc.last_at AS occurred_at,
+       pc.last_hour AS occurred_at,
        pc.first_at AS window_start,
        pc.last_at AS window_end,
        'person:' || pc.person_id AS subject,

@@ -1,7 +1,7 @@
 -- Undeclared contact with offenders and violence/weapons nominals (not drugs, not OCG), on no case
 -- the staff member was assigned to; explained only by a case of their unit, weighted down.
 SELECT pc.staff_id,
-       pc.last_at AS occurred_at,
+       pc.last_hour AS occurred_at,
        pc.first_at AS window_start,
        pc.last_at AS window_end,
        'person:' || pc.person_id AS subject,

@@ -7,7 +7,7 @@ WITH near_operation AS (
     WHERE abs(epoch(m.hour_start) - epoch(o.executed_at)) <= $operation_days * 86400
 )
 SELECT pc.staff_id,
-       pc.last_at AS occurred_at,
+       pc.last_hour AS occurred_at,
        pc.first_at AS window_start,
        pc.last_at AS window_end,
        'person:' || pc.person_id AS subject,
@@ -23,4 +23,4 @@ JOIN ref_person_flags f USING (person_id)
 LEFT JOIN near_operation n USING (staff_id, person_id)
 -- Only an assignment explains contact with OCG nominals: being on a case the unit owns is not enough.
 WHERE f.is_ocg AND NOT pc.explained_by_assignment AND NOT pc.declared
-GROUP BY pc.staff_id, pc.person_id, pc.last_at, pc.first_at, pc.messages, pc.days, f.markers
+GROUP BY pc.staff_id, pc.person_id, pc.last_at, pc.last_hour, pc.first_at, pc.messages, pc.days, f.markers

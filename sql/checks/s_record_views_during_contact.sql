@@ -25,7 +25,7 @@ WITH victim_pairs AS (
      AND m.hour_start BETWEEN v.occurred_at - to_days($days) AND v.occurred_at + to_days($days)
 )
 SELECT n.staff_id,
-       max(n.occurred_at) AS occurred_at,
+       greatest(max(n.occurred_at), any_value(vp.last_hour)) AS occurred_at,  -- views and messages are its evidence
        min(n.occurred_at) AS window_start,
        max(n.occurred_at) AS window_end,
        'person:' || n.person_id AS subject,

@@ -20,7 +20,7 @@ WITH unknown AS (
     FROM run_messages WHERE cp_kind = 'unknown' GROUP BY staff_id
 )
 SELECT s.staff_id,
-       sp.last_at AS occurred_at,
+       sp.last_at - INTERVAL 1 HOUR AS occurred_at,
        sp.first_at AS window_start,
        sp.last_at AS window_end,
        CAST(NULL AS VARCHAR) AS subject,

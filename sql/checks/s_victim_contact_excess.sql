@@ -47,7 +47,7 @@ WITH victim_messages AS (
     WHERE total >= $min_messages
 )
 SELECT staff_id,
-       last_at AS occurred_at,
+       last_at - INTERVAL 1 HOUR AS occurred_at,
        first_at AS window_start,
        last_at AS window_end,
        'person:' || person_id AS subject,

@@ -19,7 +19,7 @@ WITH victim_messages AS (
     SELECT peer_group, quantile_cont(off_hours, $peer_quantile) AS peer_q FROM pairs GROUP BY peer_group
 )
 SELECT p.staff_id,
-       p.last_at AS occurred_at,
+       p.last_at - INTERVAL 1 HOUR AS occurred_at,
        p.first_at AS window_start,
        p.last_at AS window_end,
        'person:' || p.person_id AS subject,

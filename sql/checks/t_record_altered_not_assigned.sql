@@ -14,14 +14,15 @@ WITH altered AS (
     FROM altered a JOIN ref_case_people cp ON cp.case_id = a.case_id
     WHERE cp.role IN ('offender', 'suspect')
 ), in_contact AS (
-    SELECT rp.event_id, list(DISTINCT pc.person_id) AS contacts, flatten(list(pc.row_ids)) AS message_ids
+    SELECT rp.event_id, list(DISTINCT pc.person_id) AS contacts, flatten(list(pc.row_ids)) AS message_ids,
+           max(pc.last_hour) AS last_message
     FROM record_people rp
     JOIN altered a USING (event_id)
     JOIN run_person_contact pc ON pc.staff_id = a.staff_id AND pc.person_id = rp.person_id
     GROUP BY rp.event_id
 )
 SELECT a.staff_id,
-       max(a.occurred_at) AS occurred_at,
+       greatest(max(a.occurred_at), max(c.last_message)) AS occurred_at,
        min(a.occurred_at) AS window_start,
        max(a.occurred_at) AS window_end,
        a.record_type || ':' || a.record_id AS subject,

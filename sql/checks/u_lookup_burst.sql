@@ -35,18 +35,18 @@ WITH hourly AS (
       AND h.n >= $own_multiple * coalesce(o.own_q, 0)
       AND h.unexplained >= $min_unexplained_share * h.n
 ), evidence AS (
-    SELECT b.staff_id, b.record_type, b.hour, list(l.event_id) AS ids
+    SELECT b.staff_id, b.record_type, b.hour, list(l.event_id) AS ids, max(l.occurred_at) AS last_lookup
     FROM bursts b JOIN run_lookups l
       ON l.staff_id = b.staff_id AND l.record_type = b.record_type
      AND l.occurred_at >= b.hour AND l.occurred_at < b.hour + INTERVAL 1 HOUR
     GROUP BY ALL
 )
 SELECT b.staff_id,
-       b.hour AS occurred_at,
+       e.last_lookup AS occurred_at,
        b.hour AS window_start,
        b.hour + INTERVAL 1 HOUR AS window_end,
        b.record_type || ' look-ups' AS subject,
-       b.n || ' ' || b.record_type || ' look-ups in the hour from ' || local_stamp(b.hour, $tz, '%d %b %H:00')
+       b.n || ' ' || b.record_type || ' look-ups in the hour from ' || local_stamp(b.hour, $tz)
            || ' (' || b.unexplained || ' with no policing purpose); their own usual busiest hour: '
            || coalesce(CAST(round(b.own_q, 1) AS VARCHAR), 'no history')
            || ', peers'' (' || b.peer_group || '): ' || round(b.peer_q, 1) AS reason,

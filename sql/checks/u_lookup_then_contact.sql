@@ -17,7 +17,7 @@ WITH risky AS (
     WHERE reads_record(l.action)
 )
 SELECT staff_id,
-       min(hour_start) AS occurred_at,
+       greatest(max(hour_start), max(occurred_at)) AS occurred_at,
        min(occurred_at) AS window_start,
        max(hour_start) + INTERVAL 1 HOUR AS window_end,
        'person:' || cp_person_id AS subject,

@@ -49,13 +49,13 @@ WITH targets AS (
     HAVING count(DISTINCT lk.event_id) >= $min_lookups
 )
 SELECT staff_id,
-       first_at AS occurred_at,
+       last_at AS occurred_at,
        first_at AS window_start,
        last_at AS window_end,
        'operation:' || operation_id AS subject,
        len(people) || ' target(s) of operation ' || operation_id || ' looked up ' || len(list_distinct(events))
-           || ' time(s), from ' || local_stamp(first_at, $tz, '%d %b %H:%M')
-           || ' (execution ' || local_stamp(executed_at, $tz, '%d %b %H:%M')
+           || ' time(s), from ' || local_stamp(first_at, $tz)
+           || ' (execution ' || local_stamp(executed_at, $tz)
            || '); not briefed; ' || no_purpose_phrase()
            || CASE WHEN peer_share >= $routine_peer_share
                    THEN '; weighted down: ' || CAST(round(100 * peer_share) AS INTEGER) || '% of ' || peer_group

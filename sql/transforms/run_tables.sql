@@ -174,7 +174,8 @@ SELECT m.staff_id, m.cp_person_id AS person_id, any_value(m.peer_group) AS peer_
        sum(m.message_count) FILTER (WHERE m.at_night) AS night_messages,
        count(DISTINCT m.local_day) AS days,
        min(m.hour_start) AS first_at,
-       max(m.hour_start) + INTERVAL 1 HOUR AS last_at,
+       max(m.hour_start) + INTERVAL 1 HOUR AS last_at,  -- exclusive end of the last message hour
+       max(m.hour_start) AS last_hour,                    -- the latest evidence row (a hit's occurred_at)
        list(DISTINCT m.channel ORDER BY m.channel) AS channels,
        list(m.row_id) AS row_ids,
        bool_or(ap.person_id IS NOT NULL OR up.person_id IS NOT NULL) AS explained_by_case,

@@ -35,6 +35,11 @@ CATEGORY_NAMES: dict[str, str] = {
 SEVERITY_ORDER = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 
 # Columns every check returns, in this order (the runner adds check_id and category).
+# occurred_at: when the hit happened as people are shown it: the time of its latest evidence
+#   row (a look-up's occurred_at, a message row's hour_start, a claim's claimed_start), so a hit
+#   reads the same as the row beside it in a report card, a referral pack and a notebook.
+# window_start, window_end: the span of the evidence (window_end exclusive); recency and the
+#   lead's first_seen/last_seen are measured on them.
 HIT_COLUMNS = ("staff_id", "occurred_at", "window_start", "window_end", "subject", "reason", "evidence", "weight")
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")

@@ -72,20 +72,18 @@ def shared_parameters(settings: Settings, window: ReviewWindow) -> dict[str, Any
 
 
 def register_local_stamp(wh: Warehouse) -> None:
-    """``local_stamp(ts, tz, fmt)`` for check reasons: local time with the zone named (``21:11 BST``).
+    """``local_stamp(ts, tz)`` for check reasons: an instant as people read it everywhere
+    (:func:`acu_audit.clock.local_time`, ``19 Nov 2026 20:35 GMT``).
 
     A Python function because the zone's abbreviation needs the zone database; it runs only on
     the few rows that become reasons.
     """
-    from zoneinfo import ZoneInfo
-
     from duckdb.sqltypes import TIMESTAMP_TZ, VARCHAR
 
-    def local_stamp(ts, tz, fmt):
-        return None if ts is None else ts.astimezone(ZoneInfo(tz)).strftime(f"{fmt} %Z")
+    from acu_audit.clock import local_time
 
     try:
-        wh.con.create_function("local_stamp", local_stamp, [TIMESTAMP_TZ, VARCHAR, VARCHAR], VARCHAR, null_handling="special")
+        wh.con.create_function("local_stamp", local_time, [TIMESTAMP_TZ, VARCHAR], VARCHAR, null_handling="special")
     except Exception as exc:  # noqa: BLE001 - registered already on this connection
         if "already" not in str(exc).lower():
             raise
