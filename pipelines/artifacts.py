@@ -19,7 +19,7 @@ def night_summary_markdown(ctx: RunContext) -> str:
     health = ctx.results.get("feed_health")
     lines = [f"# acu-audit night of {ctx.as_of}", ""]
     if health is not None and health.data_as_of != ctx.as_of:
-        lines += [f"**Data as of {health.data_as_of}**: there is no drop for {ctx.as_of}.", ""]
+        lines += [f"**Data as of {health.data_as_of}**: the landing holds no drop for {ctx.as_of}.", ""]
     if ingest is not None:
         totals = ingest.totals()
         processed = ingest.processed
@@ -65,6 +65,40 @@ def night_summary_markdown(ctx: RunContext) -> str:
         lines += ["## Warnings", *[f"- {w}" for w in ctx.warnings], ""]
     lines += ["## Timings", *[f"- {t.name}: {t.seconds:.1f} s" for t in ctx.timings]]
     return "\n".join(lines)
+
+
+def published_night(out: Path) -> str | None:
+    """The night of the set ``out/current`` points at, from its manifest (None before the first)."""
+    import json
+
+    manifest = Path(out) / "current" / "manifest.json"
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8"))["as_of"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def failure_summary_markdown(ctx: RunContext, failure: Exception) -> str:
+    """What a failed night says: what broke, and which list is still the published one."""
+    night = ctx.as_of or "the latest drop"
+    still = published_night(ctx.out)
+    lines = [
+        f"# acu-audit night of {night}: FAILED", "",
+        f"**What broke:** {failure}", "",
+        "This is an error of acu-audit itself, not of the data: nothing was published for this night. "
+        + (f"The published list is still the night of {still}." if still else "No list has been published yet."),
+        "Fix the cause and run the night again; the drops that did not load will load then.", "",
+    ]
+    if ctx.warnings:
+        lines += ["## Warnings before the failure", *[f"- {w}" for w in ctx.warnings], ""]
+    if ctx.timings:
+        lines += ["## Steps that finished", *[f"- {t.name}: {t.seconds:.1f} s" for t in ctx.timings]]
+    return "\n".join(lines)
+
+
+def publish_failure_artifact(ctx: RunContext, failure: Exception) -> None:
+    create_markdown_artifact(key="night-summary", markdown=failure_summary_markdown(ctx, failure),
+                             description=f"Night of {ctx.as_of or 'the latest drop'}: FAILED")
 
 
 def publish_artifacts(ctx: RunContext) -> None:

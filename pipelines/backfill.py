@@ -20,7 +20,12 @@ from prefect.states import Completed, Failed
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from acu_audit.paths import absolute, absolute_or_none  # noqa: E402
 from pipelines.nightly import nightly_audit  # noqa: E402
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def completed_dates(db: str) -> set[date]:
@@ -53,6 +58,9 @@ def backfill(
 ):
     """Run the nightly audit for every date from ``start`` to ``end``, in order."""
     logger = get_run_logger()
+    # Parameters are paths as the deployment or caller wrote them: absolute from here on.
+    landing, db, out = str(absolute(landing)), str(absolute(db)), absolute(out)
+    state, config = _text(absolute_or_none(state)), _text(absolute_or_none(config))
     if end < start:
         return Failed(message=f"end {end} is before start {start}")
     done = completed_dates(db)
@@ -64,7 +72,7 @@ def backfill(
             skipped.append(day)
             continue
         result = nightly_audit(
-            landing=landing, db=db, out=str(Path(out) / day.isoformat()), as_of=day, state=state, config=config,
+            landing=landing, db=db, out=str(out / day.isoformat()), as_of=day, state=state, config=config,
             run_validation=run_validation, return_state=True,
         )
         if not result.is_completed():

@@ -1,11 +1,12 @@
 """The nightly audit as a Prefect flow.
 
-Thin orchestration over ``acu_audit.pipeline``: one task per landing drop (with
-retries for transient file errors), then feed health, validation results, policing
-purpose, checks, outlier score, leads and publishing. A bad drop is quarantined and
-reported and the night goes on; a failed check is reported by id and the others
-run; the flow ends Completed (with a warnings message and artifacts naming what was
-missing) or Failed only when no list could be published.
+Thin orchestration over ``acu_audit.pipeline``: one task per landing drop (retried only
+for transient input/output errors), then feed health, policing purpose, checks, outlier
+score, leads and publishing. Bad data (a malformed row or file) is quarantined and reported
+and the night goes on: the flow ends Completed, with the warnings in its message and
+artifacts. An error of acu-audit's own (a drop that raised while loading, a check that
+raised, any step) fails the night: the flow ends Failed, nothing is published, the previous
+night's list stays, and the night-summary artifact says what broke.
 
 Local run (Prefect's ephemeral API, no server):
 
@@ -28,12 +29,16 @@ from prefect.states import Completed, Failed
 from acu_audit.config import load_settings
 from acu_audit.files import owner_only
 from acu_audit.ingest import discover_drops, finish_ingest_run, ingest_drop, start_ingest_run
+from acu_audit.paths import absolute, absolute_or_none
 from acu_audit.pipeline import (
+    NightFailed,
     RunContext,
     data_docs_staging,
+    default_as_of,
     ingest_warnings,
     nights_to_catch_up,
     open_warehouse,
+    record_failure,
     record_run,
     review_missed_night,
     step_checks,
@@ -47,7 +52,7 @@ from acu_audit.pipeline import (
 
 if __package__ in (None, ""):  # run as a script: python pipelines/nightly.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipelines.artifacts import publish_artifacts  # noqa: E402
+from pipelines.artifacts import publish_artifacts, publish_failure_artifact  # noqa: E402
 
 # The DuckDB connection is an argument of every task: it cannot be a cache key.
 STEP = {"cache_policy": NO_CACHE}
@@ -65,9 +70,17 @@ def _progress(logger):
     return emit
 
 
-@task(name="ingest-drop", retries=2, retry_delay_seconds=5, **STEP)
+def _transient(task, task_run, state) -> bool:
+    """Retry a drop only for an input/output error (a file still being written, a network share
+    that blinked); acu-audit's own error would fail the same way again."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    return isinstance(exc, OSError) and not isinstance(exc, (FileNotFoundError, PermissionError))
+
+
+@task(name="ingest-drop", task_run_name="ingest-{drop.drop_date}", retries=2, retry_delay_seconds=5,
+      retry_condition_fn=_transient, **STEP)
 def ingest_drop_task(wh, drop, report, validator, progress) -> list:
-    """Load one drop; a transient error (a file still being written) is retried."""
+    """Load one drop; a transient input/output error is retried."""
     results = ingest_drop(
         wh, drop, report, validator,
         on_file=lambda f: progress(f"  {f.drop_date} {f.file_name}: {f.status} ({f.loaded:,} loaded, {f.rejected:,} rejected)")
@@ -125,73 +138,92 @@ def nightly_audit(
     actor: str | None = None,
     run_validation: bool = True,
 ) -> Any:
-    """Load new drops, run the checks and the outlier score over the window, publish leads."""
+    """Load new drops, run the checks and the outlier score over the window, publish leads.
+
+    Completed (perhaps with warnings about bad data) when tonight's list is published; Failed,
+    with the previous night's list left published, when acu-audit itself could not finish.
+    """
     owner_only()  # a served flow runs outside the CLI: its files are owner-only too
     logger = get_run_logger()
+    # Parameters are paths as the deployment or caller wrote them: absolute from here on.
     ctx = RunContext(
-        landing=Path(landing), out=Path(out), db=Path(db), state=Path(state) if state else None,
-        settings=load_settings(config), as_of=as_of, reveal_identities=reveal_identities,
+        landing=absolute(landing), out=absolute(out), db=absolute(db), state=absolute_or_none(state),
+        settings=load_settings(absolute_or_none(config)), as_of=as_of, reveal_identities=reveal_identities,
         reveal_reason=reveal_reason, actor=actor, validate=run_validation, progress=_progress(logger),
     )
+    try:
+        _night(ctx)
+    except NightFailed as failure:
+        record_failure(ctx, failure)
+        logger.error(f"the night failed: {failure}")
+        publish_failure_artifact(ctx, failure)
+        return Failed(message=f"{failure}; nothing published, the previous night's list stays")
+    publish_artifacts(ctx)
+    leads = len(ctx.results["leads"].rows)
+    summary = f"as of {ctx.as_of}: {leads} leads published to {ctx.out}"
+    data = {"as_of": str(ctx.as_of), "warnings": ctx.warnings, "leads": leads}
+    if ctx.warnings:
+        return Completed(message=f"{summary}, with {len(ctx.warnings)} warning(s): " + "; ".join(ctx.warnings[:5]), data=data)
+    return Completed(message=summary, data=data)
+
+
+def _night(ctx: RunContext) -> None:
+    """The night's tasks in order; any error in them raises :class:`NightFailed` naming the step."""
     from acu_audit.validation import GxValidator
 
-    validator = GxValidator(docs_dir=data_docs_staging(ctx)) if run_validation else None
-    with open_warehouse(ctx) as wh:
-        started = time.perf_counter()
-        report = start_ingest_run(wh, ctx.landing, as_of, f"ingest-{ctx.run_id}")
-        drops, report.warnings = discover_drops(ctx.landing, as_of)
-        ctx.warnings.extend(report.warnings)
-        for drop in drops:
-            state_ = ingest_drop_task(wh, drop, report, validator, ctx.progress, return_state=True)
-            if not state_.is_completed():
-                ctx.warnings.append(f"drop {drop.drop_date} could not be loaded: {state_.message}")
-        finish_ingest_run(wh, report, validator, started)
-        ctx.results["ingest"] = report
-        ctx.results["validation_rows"] = validation_failures(wh, report.run_id)
-        ctx.warnings.extend(ingest_warnings(report))
-        totals = report.totals()
-        ctx.timed("ingest", report.seconds, f"{len(report.processed)} files, {totals['loaded']:,} rows loaded, "
-                  f"{totals['duplicate']:,} duplicate, {totals['rejected']:,} rejected (Great Expectations {report.gx_seconds:.1f} s)")
-        if ctx.as_of is None:
-            ctx.as_of = wh.scalar("SELECT max(drop_date) FROM ingest_files WHERE loaded > 0 OR duplicate > 0")
-            if ctx.as_of is None:
-                return Failed(message=f"no drop in {landing} could be loaded: no list published")
-
-        feed_health_task(wh, ctx)
-        # Behind by more than one night: review the missed nights first, so tonight's queue is
-        # what nightly runs would have built (acu_audit.pipeline.nights_to_catch_up).
-        missed = nights_to_catch_up(wh, ctx)
-        if missed:
-            ctx.progress(f"the database is behind: reviewing {len(missed)} missed night(s), {missed[0]} to {missed[-1]}")
+    step = "opening the warehouse"
+    try:
+        validator = GxValidator(docs_dir=data_docs_staging(ctx)) if ctx.validate else None
+        with open_warehouse(ctx) as wh:
+            step = "loading the drops"
             started = time.perf_counter()
-        for night in missed:
-            night_state = catch_up_task(wh, ctx, night, return_state=True)
-            if not night_state.is_completed():
-                return Failed(message=f"catch-up stopped at {night}: {night_state.message}; run again to resume from {night}")
-        if missed:
-            ctx.timed("catch-up", time.perf_counter() - started, f"{len(missed)} missed night(s) reviewed")
-        ctx.results["caught_up"] = missed
-        try:
-            purpose_task(wh, ctx)
-            checks_task(wh, ctx)
-        except Exception as exc:  # without labelled events and hits there is nothing to rank
-            return Failed(message=f"no list published: {exc}")
-        outlier_state = outliers_task(wh, ctx, return_state=True)
-        if not outlier_state.is_completed():
-            ctx.warnings.append(f"outlier score failed, leads use check hits only: {outlier_state.message}")
-            ctx.results["outliers"] = None
-        try:
-            leads_task(wh, ctx)
-            publish_task(wh, ctx)
-        except Exception as exc:
-            return Failed(message=f"no list published: {exc}")
-        record_run(wh, ctx)
-    publish_artifacts(ctx)
-    summary = f"as of {ctx.as_of}: {len(ctx.results['leads'].rows)} leads published to {out}"
-    if ctx.warnings:
-        return Completed(message=f"{summary}, with {len(ctx.warnings)} warning(s): " + "; ".join(ctx.warnings[:5]),
-                         data={"as_of": str(ctx.as_of), "warnings": ctx.warnings, "leads": len(ctx.results["leads"].rows)})
-    return Completed(message=summary, data={"as_of": str(ctx.as_of), "warnings": [], "leads": len(ctx.results["leads"].rows)})
+            report = start_ingest_run(wh, ctx.landing, ctx.as_of, f"ingest-{ctx.run_id}")
+            drops, report.warnings = discover_drops(ctx.landing, ctx.as_of)
+            report.drops_found = [d.drop_date for d in drops]
+            ctx.warnings.extend(report.warnings)
+            for drop in drops:
+                drop_state = ingest_drop_task(wh, drop, report, validator, ctx.progress, return_state=True)
+                if not drop_state.is_completed():
+                    # Bad data in a file is a warning (the ledger says so); a drop that raised is ours.
+                    raise NightFailed(f"loading drop {drop.drop_date}", drop_state.message or "the ingest task failed")
+            finish_ingest_run(wh, report, validator, started)
+            ctx.results["ingest"] = report
+            ctx.results["validation_rows"] = validation_failures(wh, report.run_id)
+            ctx.warnings.extend(ingest_warnings(report))
+            totals = report.totals()
+            ctx.timed("ingest", report.seconds, f"{len(report.processed)} files, {totals['loaded']:,} rows loaded, "
+                      f"{totals['duplicate']:,} duplicate, {totals['rejected']:,} rejected (Great Expectations {report.gx_seconds:.1f} s)")
+            if ctx.as_of is None:
+                step = "settling the night"
+                ctx.as_of = default_as_of(report, ctx.landing)
+
+            step = "feed health"
+            feed_health_task(wh, ctx)
+            # Behind by more than one night: review the missed nights first, so tonight's queue is
+            # what nightly runs would have built (acu_audit.pipeline.nights_to_catch_up).
+            missed = nights_to_catch_up(wh, ctx)
+            if missed:
+                ctx.progress(f"the database is behind: reviewing {len(missed)} missed night(s), {missed[0]} to {missed[-1]}")
+                started = time.perf_counter()
+            for night in missed:
+                night_state = catch_up_task(wh, ctx, night, return_state=True)
+                if not night_state.is_completed():
+                    raise NightFailed(f"reviewing the missed night {night}",
+                                      f"{night_state.message}; run again to resume from {night}")
+            if missed:
+                ctx.timed("catch-up", time.perf_counter() - started, f"{len(missed)} missed night(s) reviewed")
+            ctx.results["caught_up"] = missed
+            for step, step_task in (("policing purpose", purpose_task), ("checks", checks_task),
+                                    ("outlier score", outliers_task), ("leads", leads_task), ("publishing", publish_task)):
+                step_state = step_task(wh, ctx, return_state=True)
+                if not step_state.is_completed():
+                    raise NightFailed(step, step_state.message or f"the {step} task failed")
+            step = "recording the run"
+            record_run(wh, ctx)
+    except NightFailed:
+        raise
+    except Exception as exc:
+        raise NightFailed(step, exc) from exc
 
 
 if __name__ == "__main__":

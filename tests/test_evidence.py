@@ -38,9 +38,10 @@ def test_an_overtime_leads_card_and_pack_hold_its_claims_and_shifts(published, t
     leads = _leads_citing(root, "t_overtime_without_activity")
     assert leads, "the published force plants overtime claims with no activity"
     lead_id = leads[0]
-    result = CliRunner().invoke(app, ["lead", "export", lead_id, "--out", str(tmp_path), "--db", str(root / "acu_audit.duckdb")])
+    result = CliRunner().invoke(app, ["lead", "export", lead_id, "--out", str(tmp_path), "--db", str(root / "acu_audit.duckdb"),
+                                       "--reason", "referral test"])
     assert result.exit_code == 0, result.output
-    pack = tmp_path / f"referral-{lead_id}"
+    (pack,) = tmp_path.glob(f"referral-{lead_id}-*")
     for name in EVIDENCE_TABLES:
         header = (pack / f"{name}.csv").read_text().splitlines()[0]
         assert header and "staff_id" not in header.split(","), name  # a header even when empty; no identity
@@ -74,7 +75,8 @@ def test_the_colleague_is_named_and_linked(published):
     card = html[html.index(f'id="{leads[0]}"'):]
     named = re.search(r"The colleague:\s*<strong>(sr-[0-9a-f]+)</strong>", card[:card.index("Evidence")])
     assert named
-    shown = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["leads", "show", leads[0], "--db", str(root / "acu_audit.duckdb")])
+    shown = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["leads", "show", leads[0], "--db", str(root / "acu_audit.duckdb"),
+                                       "--reason", "referral test"])
     assert shown.exit_code == 0 and f"the colleague: {named.group(1)}" in shown.output, shown.output
 
 
@@ -85,3 +87,63 @@ def test_every_card_shows_evidence(published):
     for card in cards:
         shown = re.search(r"Evidence \((\d+) of (\d+) rows shown", card)
         assert shown and int(shown.group(1)) > 0 and int(shown.group(2)) >= int(shown.group(1)), card[:200]
+
+
+def test_every_hit_is_dated_by_its_latest_evidence_row(published):
+    """One clock: a hit's time (occurred_at) is the time of the latest row it cites, for every check."""
+    con = duckdb.connect(str(published / "acu_audit.duckdb"), read_only=True)
+    try:
+        mismatched = con.execute(
+            """WITH cited AS (
+                   SELECT h.as_of, h.hit_id, h.check_id, h.occurred_at, split_part(e, ':', 1) AS tbl, split_part(e, ':', 2) AS id
+                   FROM check_hits h, unnest(h.evidence) AS t(e)
+               ), timed AS (
+                   SELECT c.*, coalesce(a.occurred_at, m.hour_start, t.claimed_start, d.shift_start) AS t
+                   FROM cited c
+                   LEFT JOIN access_events a ON c.tbl = 'access_events' AND a.event_id = c.id
+                   LEFT JOIN device_messages m ON c.tbl = 'device_messages' AND m.row_id = c.id
+                   LEFT JOIN timesheets t ON c.tbl = 'timesheets' AND t.claim_id = c.id
+                   LEFT JOIN duty_roster d ON c.tbl = 'duty_roster' AND d.row_id = c.id
+               )
+               SELECT check_id, count(*) FROM (
+                   SELECT check_id, hit_id, as_of, any_value(occurred_at) AS occurred_at, max(t) AS latest FROM timed GROUP BY ALL)
+               WHERE occurred_at IS DISTINCT FROM latest GROUP BY check_id ORDER BY check_id"""
+        ).fetchall()
+        checks = {r[0] for r in con.execute("SELECT DISTINCT check_id FROM check_hits").fetchall()}
+    finally:
+        con.close()
+    assert len(checks) >= 12  # most checks fired on the published force
+    assert mismatched == []
+
+
+def test_a_hit_reads_the_same_in_the_card_the_pack_the_cli_and_the_notebook(published, tmp_path):
+    import polars as pl
+
+    from acu_audit import explore
+    from acu_audit.clock import local_time
+
+    root = published
+    lead_id = pl.read_csv(root / "out" / "leads.csv")["lead_id"][0]
+    con = duckdb.connect(str(root / "acu_audit.duckdb"), read_only=True)
+    try:
+        check_id, occurred_at = con.execute(
+            """SELECT h.check_id, h.occurred_at FROM lead_evidence e JOIN check_hits h ON h.as_of = e.found_on AND h.hit_id = e.hit_id
+               WHERE e.lead_id = $l AND e.as_of = (SELECT max(as_of) FROM lead_evidence) ORDER BY h.check_id, h.occurred_at LIMIT 1""",
+            {"l": lead_id}).fetchall()[0]
+    finally:
+        con.close()
+    when = local_time(occurred_at, "Europe/London")
+    html = (root / "out" / "report.html").read_text()
+    card = html[html.index(f'id="{lead_id}"'):]
+    row = next(r for r in card.split("<tr>") if f'<span class="small">{check_id}</span>' in r)
+    assert f"<td>{when}</td>" in row
+    exported = CliRunner().invoke(app, ["lead", "export", lead_id, "--out", str(tmp_path), "--db", str(root / "acu_audit.duckdb"),
+                                        "--reason", "clock test"])
+    assert exported.exit_code == 0, exported.output
+    (pack,) = tmp_path.glob(f"referral-{lead_id}-*")
+    with open(pack / "hits.csv", newline="") as handle:
+        assert when in {h["when_local"] for h in csv.DictReader(handle) if h["check_id"] == check_id}
+    shown = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["leads", "show", lead_id, "--db", str(root / "acu_audit.duckdb")])
+    assert shown.exit_code == 0 and f"{check_id} (" in shown.output and when in shown.output
+    notebook = explore.lead_detail(explore.Published.find(root / "out"), lead_id)["hits"]
+    assert when in notebook.filter(pl.col("check_id") == check_id)["occurred_at"].to_list()

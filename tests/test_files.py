@@ -66,7 +66,8 @@ def test_a_run_an_export_and_the_state_store_are_owner_only_and_formula_safe(pub
     leads = pl.read_csv(root / "out" / "leads.csv")
     lead_id = leads["lead_id"][0]
     packs = tmp_path / "packs"
-    result = CliRunner().invoke(app, ["lead", "export", lead_id, "--out", str(packs), "--db", str(root / "acu_audit.duckdb")])
+    result = CliRunner().invoke(app, ["lead", "export", lead_id, "--out", str(packs), "--db", str(root / "acu_audit.duckdb"),
+                                       "--reason", "referral test"])
     assert result.exit_code == 0, result.output
     written = [root / "out", packs, *root.glob("*.duckdb")]
     assert len(written) >= 4  # out, packs, the warehouse and the state store

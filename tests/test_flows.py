@@ -84,7 +84,7 @@ def test_no_drops_means_failed(tmp_path):
     (tmp_path / "landing").mkdir()
     state = nightly_audit(landing=str(tmp_path / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"),
                           run_validation=False, return_state=True)
-    assert state.is_failed() and "no list" in state.message
+    assert state.is_failed() and "no drop in" in state.message and "nothing published" in state.message
 
 
 def test_rerun_of_a_night_is_idempotent(force, tmp_path):

@@ -18,7 +18,7 @@ from test_leads import night
 @pytest.fixture
 def state_file(tmp_path):
     path = tmp_path / "acu.duckdb.state.duckdb"
-    with open_state(path) as store:
+    with open_state(path, create=True) as store:
         night(store, date(2026, 3, 20), [{"staff_id": "S1", "score": 80.0}])
     return path
 
@@ -121,11 +121,97 @@ def test_reveals_without_a_reason_show_and_write_nothing(published, tmp_path):
     runner = CliRunner(env={"COLUMNS": "250"})
     export = runner.invoke(app, ["lead", "export", lead["lead_id"], "--out", str(tmp_path / "packs"), "--db", db,
                                  "--reveal-identities"])
-    assert export.exit_code == 2 and "needs a reason" in export.output
+    assert export.exit_code == 2 and "needs a reason" in export.output, export.output
     assert not (tmp_path / "packs").exists()  # refused before anything was written
-    show = runner.invoke(app, ["leads", "show", lead["lead_id"], "--db", db, "--reveal-identities"])
+    show = runner.invoke(app, ["leads", "show", lead["lead_id"], "--db", db, "--reveal-identities", "--actor", "refused7"])
     assert show.exit_code == 2 and "needs a reason" in show.output
+    log = runner.invoke(app, ["audit-log", "--json", "--db", db, "--actor", "refused7"])
+    assert log.exit_code == 0 and log.output.strip() == ""  # a refused reveal is not on the record
     who = runner.invoke(app, ["reveal", lead["staff_ref"], "--db", db])
     assert who.exit_code == 2 and "needs a reason" in who.output and " = " not in who.output
     ok = runner.invoke(app, ["reveal", lead["staff_ref"], "--db", db, "--reason", "PSD request 7"])
     assert ok.exit_code == 0 and " = " in ok.output
+
+
+def test_a_lead_closed_after_publication_leaves_the_list_now_and_the_next_night(tmp_path):
+    state_file = tmp_path / "acu.state.duckdb"
+    with open_state(state_file, create=True) as store:
+        night(store, date(2026, 3, 20), [{"staff_id": "S1", "score": 90.0}, {"staff_id": "S2", "score": 85.0},
+                                         {"staff_id": "S3", "score": 20.0}])
+        first, second = [r[0] for r in store.db.execute(
+            "SELECT lead_id FROM lead_versions WHERE tier = 'review' ORDER BY rank")]
+    runner = CliRunner(env={"COLUMNS": "250"})
+    before = runner.invoke(app, ["leads", "list", "--state", str(state_file)])
+    assert before.exit_code == 0 and before.output.index(first) < before.output.index(second)
+
+    closed = runner.invoke(app, ["lead", "set-status", first, "no_further_action", "--note", "explained by a tasking",
+                                 "--state", str(state_file)])
+    assert closed.exit_code == 0, closed.output
+    referred = runner.invoke(app, ["lead", "set-status", second, "referred", "--note", "PSD 12", "--state", str(state_file)])
+    assert referred.exit_code == 0, referred.output
+    after = runner.invoke(app, ["leads", "list", "--state", str(state_file)])
+    assert first not in after.output and "1 lead(s) closed with no further action" in after.output
+    with open_state(state_file, read_only=True) as store:
+        from acu_audit.analyst import latest_list
+
+        listing = latest_list(store)
+        everything = latest_list(store, include_closed=True)
+    assert [r["lead_id"] for r in listing.rows if r["tier"] == "review"] == []  # closed left, referred watched
+    assert {r["lead_id"]: r["tier"] for r in everything.rows}[first] == "closed"
+    assert {r["lead_id"]: r["tier"] for r in everything.rows}[second] == "watch"
+
+    with open_state(state_file) as store:  # the next night, no newer evidence: still off the list
+        nxt = night(store, date(2026, 3, 21), [{"staff_id": "S1", "score": 90.0}, {"staff_id": "S2", "score": 85.0}])
+    assert first not in {r["lead_id"] for r in nxt.rows} and nxt.held_back == 1
+
+
+def test_bad_option_values_are_refused(tmp_path):
+    runner = CliRunner(env={"COLUMNS": "250"})
+    result = runner.invoke(app, ["leads", "list", "--status", "bogus", "--state", str(tmp_path / "s.duckdb")])
+    assert result.exit_code == 2 and "not a status" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+READ_COMMANDS = [
+    ["leads", "list"], ["leads", "show", "L-0000000000"], ["audit-log"], ["suppressions", "list"], ["checks", "stats"],
+    ["quarantine", "list"], ["reveal", "sr-000000000000", "--reason", "x"],
+    ["leads", "list", "--db", "typo/acu.duckdb"], ["checks", "list", "--db", "typo/acu.duckdb"],
+    ["audit-log", "--db", "typo/acu.duckdb"], ["ingest", "--landing", "/nope", "--db", "typo/acu.duckdb"],
+    ["lead", "set-status", "L-0000000000", "reviewing", "--db", "typo/acu.duckdb"],
+    ["lead", "export", "L-0000000000", "--reason", "x", "--db", "typo/acu.duckdb"],
+]
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=lambda c: " ".join(c))
+def test_without_a_database_a_command_creates_nothing_and_names_the_file(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert str(tmp_path) in result.output.replace("\n", "") or "/nope" in result.output  # names what it looked for
+    assert list(tmp_path.iterdir()) == []  # no database, state file or folder left behind
+
+
+def test_a_frozen_pack_is_never_overwritten(published, tmp_path):
+    import polars as pl
+
+    root = published
+    db = str(root / "acu_audit.duckdb")
+    lead = pl.read_csv(root / "out" / "leads.csv").row(0, named=True)
+    runner = CliRunner(env={"COLUMNS": "250"})
+    no_reason = runner.invoke(app, ["lead", "export", lead["lead_id"], "--out", str(tmp_path), "--db", db])
+    assert no_reason.exit_code == 2 and list(tmp_path.iterdir()) == []
+    first = runner.invoke(app, ["lead", "export", lead["lead_id"], "--out", str(tmp_path), "--db", db,
+                                "--reason", "referral 1", "--actor", "alice"])
+    assert first.exit_code == 0, first.output
+    (pack,) = tmp_path.iterdir()
+    frozen = {p.name: p.read_bytes() for p in pack.iterdir()}
+    manifest = json.loads(frozen["manifest.json"])
+    assert manifest["as_of"] == str(lead["as_of"]) and manifest["actor"] == "alice" and manifest["reason"] == "referral 1"
+    assert manifest["exported_at"].endswith("+00:00") and manifest["lead_id"] == lead["lead_id"]
+    import time
+
+    time.sleep(1.1)  # a second pack gets its own folder (named by the second it was made in)
+    second = runner.invoke(app, ["lead", "export", lead["lead_id"], "--out", str(tmp_path), "--db", db, "--reason", "referral 2"])
+    assert second.exit_code == 0, second.output
+    assert len(list(tmp_path.iterdir())) == 2
+    assert {p.name: p.read_bytes() for p in pack.iterdir()} == frozen

@@ -44,7 +44,7 @@ def night(store: StateStore, as_of: date, rows: list[dict], line: float = 70.0):
 
 @pytest.fixture
 def store(tmp_path):
-    with open_state(tmp_path / "state.duckdb") as s:
+    with open_state(tmp_path / "state.duckdb", create=True) as s:
         yield s
 
 
@@ -105,7 +105,7 @@ def test_rerun_of_a_finished_night_changes_nothing(store):
 
 def test_state_schema_is_versioned_and_migrations_apply_once(tmp_path):
     path = tmp_path / "s.duckdb"
-    with open_state(path) as s:
+    with open_state(path, create=True) as s:
         assert s.version == max(n for n, _ in migrations())
     with open_state(path) as s:
         assert s.migrate() == []
@@ -126,7 +126,7 @@ def test_suppression_needs_reason_and_future_expiry(store):
 
 def test_busy_state_file_gives_a_clear_error(tmp_path):
     path = tmp_path / "busy.duckdb"
-    with open_state(path):
+    with open_state(path, create=True):
         pass
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""

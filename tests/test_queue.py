@@ -97,9 +97,10 @@ def test_leads_from_before_the_window_stay_with_their_evidence(early_run, tmp_pa
     assert set(earlier["staff_ref"]) & set(old["staff_ref"])
     # Its referral pack holds those hits and their evidence rows.
     lead_id = old.filter(pl.col("staff_ref").is_in(list(earlier["staff_ref"])))["lead_id"][0]
-    result = CliRunner().invoke(app, ["lead", "export", lead_id, "--out", str(tmp_path), "--db", str(root / "acu_audit.duckdb")])
+    result = CliRunner().invoke(app, ["lead", "export", lead_id, "--out", str(tmp_path), "--db", str(root / "acu_audit.duckdb"),
+                                       "--reason", "referral test"])
     assert result.exit_code == 0, result.output
-    pack = tmp_path / f"referral-{lead_id}"
+    (pack,) = tmp_path.glob(f"referral-{lead_id}-*")
     pack_hits = pl.read_csv(pack / "hits.csv")
     assert pack_hits.height >= 1 and (pack_hits["found_on"].cast(pl.String) < last_night).any()
     evidence_rows = sum(pl.read_csv(pack / name).height for name in ("access_events.csv", "device_messages.csv")

@@ -172,3 +172,14 @@ CREATE TABLE IF NOT EXISTS run_log (
     warnings       VARCHAR[],
     leads_sha256   VARCHAR
 );
+
+-- Nightly runs that failed (acu-audit's own error, not bad data): nothing was published for
+-- them and the previous night's list stayed. The next report names them until a night of the
+-- same date, or a later one, is published.
+CREATE TABLE IF NOT EXISTS run_failures (
+    as_of          DATE,                 -- NULL when the night could not be settled
+    run_id         VARCHAR NOT NULL,
+    failed_at      TIMESTAMPTZ NOT NULL,
+    step           VARCHAR NOT NULL,     -- what the run was doing: loading drop D, checks, ...
+    error          VARCHAR NOT NULL
+);

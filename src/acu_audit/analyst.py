@@ -12,17 +12,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from acu_audit.checks import load_catalogue
+from acu_audit.clock import local_time, utc_iso
 from acu_audit.db import Warehouse
 from acu_audit.errors import AcuAuditError
 from acu_audit.evidence import cited_ids, pack_tables
 from acu_audit.files import neutralise_cell
 from acu_audit.privacy import load_secret, staff_ref
-from acu_audit.state import StateStore, require_reveal_reason
+from acu_audit.state import STATUSES, StateStore, require_reveal_reason, required_text
 
 
 def open_warehouse_read_only(db: Path, busy_timeout_s: float = 10.0) -> Warehouse:
@@ -40,20 +42,46 @@ def resolve_staff_ref(wh: Warehouse, ref: str) -> str:
     raise AcuAuditError(f"no member of staff has staff_ref {ref!r} (is ACU_AUDIT_SECRET the run's key?)")
 
 
-def latest_list(state: StateStore, as_of: date | None = None, status: str | None = None) -> list[dict[str, Any]]:
-    """Tonight's (or ``as_of``'s) list with each lead's current status."""
+@dataclass
+class LeadListing:
+    """A published night's list as it stands now, with each lead's current status."""
+
+    as_of: date | None
+    rows: list[dict[str, Any]]
+    closed_since: int = 0  # leads closed (no further action) since the list was published, left out
+
+
+def latest_list(state: StateStore, as_of: date | None = None, status: str | None = None,
+                *, include_closed: bool = False) -> LeadListing:
+    """Tonight's (or ``as_of``'s) list with each lead's *current* status.
+
+    A status set after publication counts at once: a lead closed with no further action this
+    morning is left out (``include_closed`` keeps it, marked closed; the next night leaves it off
+    anyway), and a lead referred this morning sits in the watch tier, as the next night will put
+    it. The review tier comes first, each tier in the published rank order.
+    """
+    if status is not None and status not in STATUSES:
+        raise AcuAuditError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
     as_of = as_of or state.db.scalar("SELECT max(as_of) FROM lead_versions")
     if as_of is None:
-        return []
+        return LeadListing(None, [])
     rows = state.db.records(
-        """SELECT v.as_of, v.rank, v.lead_id, l.staff_ref, v.tier, v.score, v.age_days, v.categories, v.top_checks,
-                  v.anomaly_score, v.first_seen, v.last_seen, v.change, l.status, v.flag, v.summary, v.what_is_new
+        """SELECT v.as_of, v.rank, v.lead_id, l.staff_ref,
+                  CASE WHEN l.status = 'no_further_action' THEN 'closed'
+                       WHEN l.status = 'referred' THEN 'watch' ELSE v.tier END AS tier,
+                  v.tier AS published_tier, v.score, v.age_days, v.categories, v.top_checks,
+                  v.anomaly_score, v.first_seen, v.last_seen, v.change, l.status, v.status AS published_status,
+                  v.flag, v.summary, v.what_is_new
            FROM lead_versions v JOIN leads l USING (lead_id)
            WHERE v.as_of = $d AND ($status IS NULL OR l.status = $status)
-           ORDER BY v.rank""",
+           ORDER BY CASE WHEN l.status = 'no_further_action' THEN 2
+                         WHEN l.status <> 'referred' AND v.tier = 'review' THEN 0 ELSE 1 END, v.rank""",
         {"d": as_of, "status": status},
     )
-    return rows
+    closed = [r for r in rows if r["status"] == "no_further_action" and r["published_status"] != "no_further_action"]
+    if not include_closed and status != "no_further_action":
+        rows = [r for r in rows if r["status"] != "no_further_action"]
+    return LeadListing(as_of, rows, closed_since=len(closed))
 
 
 def lead_detail(state: StateStore, wh: Warehouse | None, lead_id: str) -> dict[str, Any]:
@@ -106,17 +134,53 @@ def _colleague(state: StateStore, wh: Warehouse, subject: str | None) -> dict[st
 def export_referral_pack(
     state: StateStore, wh: Warehouse, lead_id: str, out_dir: Path, *, actor: str, reveal: bool, reason: str | None
 ) -> Path:
-    """Freeze a lead into a folder: evidence rows, check versions, drops and a hash of each file.
+    """Freeze a lead into a new folder: evidence rows, check versions, drops and a hash of each file.
 
-    With identities (``reveal``) a reason is required, checked before anything is written.
+    A pack is never overwritten: each export is its own folder, ``referral-<lead>-<UTC time>``,
+    created once (a second export in the same second is refused). Its ``manifest.json`` says
+    which night's list the lead is frozen from, when, by whom and why. The reason is required
+    (checked before anything is written) and, with identities (``reveal``), is the reveal's reason.
+    A pack that fails half-way is removed: a folder on disk is a whole pack.
     """
+    import shutil
+    from datetime import datetime, timezone
+
+    reason = required_text(reason, "a referral pack needs a reason (--reason), e.g. the referral number; it is recorded")
     if reveal:
         require_reveal_reason(reason, "referral pack")
     detail = lead_detail(state, wh, lead_id)
     if not detail["versions"]:
         raise AcuAuditError(f"lead {lead_id} has never been on a published list")
-    pack = Path(out_dir) / f"referral-{lead_id}"
-    pack.mkdir(parents=True, exist_ok=True)
+    exported_at = datetime.now(timezone.utc)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    pack = Path(out_dir) / f"referral-{lead_id}-{exported_at:%Y%m%dT%H%M%SZ}"
+    try:
+        pack.mkdir()
+    except FileExistsError:
+        raise AcuAuditError(f"{pack} exists already: a referral pack is never overwritten; export again in a moment") from None
+    try:
+        manifest = _write_pack(wh, detail, pack, reveal=reveal)
+        night = detail["versions"][-1]["as_of"]
+        (pack / "manifest.json").write_text(json.dumps({
+            "lead_id": lead_id, "as_of": night.isoformat(), "exported_at": exported_at.isoformat(timespec="seconds"),
+            "actor": actor, "reason": reason, "revealed_identities": reveal, "sha256": manifest,
+        }, indent=1), encoding="utf-8")
+        with state.db.transaction():
+            state.audit(actor, "export_lead", lead_id, {"pack": str(pack), "as_of": night, "reason": reason,
+                                                        "revealed": reveal, "files": len(manifest)})
+            if reveal:
+                state.record_reveal(actor, reason, "referral pack", None, {"lead_id": lead_id, "pack": str(pack)})
+    except BaseException:
+        shutil.rmtree(pack, ignore_errors=True)
+        raise
+    return pack
+
+
+def _write_pack(wh: Warehouse, detail: dict[str, Any], pack: Path, *, reveal: bool) -> dict[str, str]:
+    """The pack's files; returns the SHA-256 of each."""
+    from acu_audit.config import load_settings
+
+    tz = load_settings().timezone
     lead = dict(detail["lead"])
     if not reveal:
         lead.pop("staff_id", None)
@@ -124,7 +188,8 @@ def export_referral_pack(
     tables = pack_tables(wh, cited, reveal=reveal, staff_id=detail["lead"].get("staff_id"))
     headers: dict[str, list[str]] = {f"{name}.csv": columns for name, (columns, _) in tables.items()}
     files: dict[str, list[dict]] = {
-        "hits.csv": [{k: v for k, v in h.items()} for h in detail["hits"]],
+        # when_local: the hit's time as the report card and notebooks show it (one clock).
+        "hits.csv": [{**h, "when_local": local_time(h["occurred_at"], tz)} for h in detail["hits"]],
         **{f"{name}.csv": rows for name, (_, rows) in tables.items()},
     }
     checks = {c.id: c for c in load_catalogue()}
@@ -151,18 +216,11 @@ def export_referral_pack(
             {"lead": lead, "versions": detail["versions"], "notes": detail["notes"],
              "check_sql": {c: checks[c].sql for c in check_ids if c in checks}},
             indent=1,
-            default=str,
+            default=_json_value,
         ),
         encoding="utf-8",
     )
-    manifest = {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(pack.iterdir()) if p.name != "manifest.json"
-    }
-    (pack / "manifest.json").write_text(json.dumps({"lead_id": lead_id, "sha256": manifest}, indent=1), encoding="utf-8")
-    state.audit(actor, "export_lead", lead_id, {"pack": str(pack), "revealed": reveal, "files": len(manifest)})
-    if reveal:
-        state.record_reveal(actor, reason, "referral pack", None, {"lead_id": lead_id, "pack": str(pack)})
-    return pack
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(pack.iterdir()) if p.name != "manifest.json"}
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> None:
@@ -174,8 +232,21 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -
         writer = csv.DictWriter(handle, fieldnames=fieldnames, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: neutralise_cell(json.dumps(v, default=str) if isinstance(v, (list, dict)) else v)
-                             for k, v in row.items()})
+            writer.writerow({k: neutralise_cell(_json_value(v)) for k, v in row.items()})
+
+
+def _json_value(value: Any) -> Any:
+    """A value as a pack file carries it: instants in UTC ISO-8601 with Z and dates ISO (as in
+    leads.csv), lists and objects as JSON."""
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=_json_value)
+    return value
 
 
 def check_function_shares(wh: Warehouse, as_of: date | None = None, warn: float | None = None) -> tuple[date | None, list[dict[str, Any]]]:
@@ -196,6 +267,15 @@ def check_function_shares(wh: Warehouse, as_of: date | None = None, warn: float 
         {"d": night, "w": warn},
     )
     return night, rows
+
+
+def latest_check_runs(wh: Warehouse) -> tuple[date | None, dict[str, dict[str, Any]]]:
+    """Each check's run on the latest night checked: status, hits, staff hit."""
+    if not wh.table_exists("check_runs"):
+        return None, {}
+    night = wh.scalar("SELECT max(as_of) FROM check_runs")
+    rows = wh.records("SELECT check_id, status, hits, staff_hit FROM check_runs WHERE as_of = $d", {"d": night})
+    return night, {r["check_id"]: r for r in rows}
 
 
 def check_outcomes(state: StateStore) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from acu_audit.errors import AcuAuditError
-from acu_audit.clock import local_time
+from acu_audit.clock import local_date, local_time
 
 app = typer.Typer(
     name="acu-audit",
@@ -33,6 +33,13 @@ def _every_command() -> None:
     from acu_audit.files import owner_only
 
     owner_only()
+
+
+def _absolute(value: Optional[Path]) -> Optional[Path]:
+    """Every path option is made absolute here, where it enters (``acu_audit.paths``)."""
+    from acu_audit.paths import absolute_or_none
+
+    return absolute_or_none(value)
 
 
 def _date(value: Optional[str]) -> Optional[date]:
@@ -63,13 +70,38 @@ def _text_table(title: str, columns: tuple[str, ...], rows: list[tuple]) -> Tabl
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    """A usage or input error: the message, exit code 2."""
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")
     raise typer.Exit(code=2)
+
+
+def _shown(path: Path) -> str:
+    """A path to print for the user to type: relative to the working folder when it is below it."""
+    import os
+
+    relative = os.path.relpath(path)
+    return path.as_posix() if relative.startswith("..") else relative
+
+
+def _text(path: Optional[Path]) -> Optional[str]:
+    return None if path is None else str(path)
+
+
+def _require_landing(landing: Path) -> None:
+    """Checked before anything is created: a wrong --landing leaves no database behind."""
+    if not landing.is_dir():
+        _fail(AcuAuditError(f"landing folder not found: {landing}"))
+
+
+def _require_database(db: Path) -> None:
+    """Analyst commands read an existing warehouse; they never create one (or its folder)."""
+    if not db.is_file():
+        _fail(AcuAuditError(f"no database at {db}: run `acu-audit run` first, or give --db"))
 
 
 @app.command()
 def generate(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write landing/ and the ground truth into.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write landing/ and the ground truth into.", callback=_absolute)],
     staff: Annotated[int, typer.Option(help="Workforce size.")] = 2000,
     days: Annotated[int, typer.Option(help="Nights of data.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
@@ -103,8 +135,8 @@ def generate(
 
 @app.command()
 def ingest(
-    landing: Annotated[Path, typer.Option(help="The landing folder (one sub-folder per drop).")],
-    db: Annotated[Path, typer.Option(help="DuckDB file to load into.")] = Path("acu_audit.duckdb"),
+    landing: Annotated[Path, typer.Option(help="The landing folder (one sub-folder per drop).", callback=_absolute)],
+    db: Annotated[Path, typer.Option(help="DuckDB file to load into.", callback=_absolute)] = Path("acu_audit.duckdb"),
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Load drops up to this date only.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the ledger as JSON on stdout.")] = False,
     no_validation: Annotated[bool, typer.Option("--no-validation", help="Skip the Great Expectations suites.")] = False,
@@ -114,6 +146,7 @@ def ingest(
     from acu_audit.ingest import ingest_landing
     from acu_audit.validation import GxValidator
 
+    _require_landing(landing)
     try:
         with Warehouse(db) as wh:
             validator = None if no_validation else GxValidator()
@@ -134,14 +167,14 @@ def ingest(
 
 @app.command()
 def run(
-    landing: Annotated[Path, typer.Option(help="The landing folder (one sub-folder per drop).")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for leads, hits and the report.")],
-    db: Annotated[Path, typer.Option(help="DuckDB file (created if missing).")] = Path("acu_audit.duckdb"),
+    landing: Annotated[Path, typer.Option(help="The landing folder (one sub-folder per drop).", callback=_absolute)],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for leads, hits and the report.", callback=_absolute)],
+    db: Annotated[Path, typer.Option(help="DuckDB file (created if missing).", callback=_absolute)] = Path("acu_audit.duckdb"),
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Audit as of this date (default: the latest drop).")] = None,
     reveal_identities: Annotated[bool, typer.Option("--reveal-identities", help="Also write staff_id (the reveal is recorded).")] = False,
-    config: Annotated[Optional[Path], typer.Option(help="A force configuration overriding configs/default.yaml.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="A force configuration overriding configs/default.yaml.", callback=_absolute)] = None,
     no_validation: Annotated[bool, typer.Option("--no-validation", help="Skip the Great Expectations suites.")] = False,
-    state: Annotated[Optional[Path], typer.Option(help="The analyst-state file (default: <db>.state.duckdb).")] = None,
+    state: Annotated[Optional[Path], typer.Option(help="The analyst-state file (default: <db>.state.duckdb).", callback=_absolute)] = None,
     reason: Annotated[Optional[str], typer.Option(help="Why identities are revealed (recorded with the reveal).")] = None,
     actor: Annotated[Optional[str], typer.Option(help="Who is running this (default: the login name).")] = None,
 ) -> None:
@@ -154,40 +187,48 @@ def run(
         landing=landing, out_dir=out_dir, db=db, as_of=_date(as_of), state=state, config=config,
         reveal_identities=reveal_identities, reason=reason, actor=actor, validate=not no_validation,
     )
-    out.print(f"{final['message']}\n  {out_dir / 'leads.csv'}\n  {out_dir / 'report.html'}")
+    out.print(escape(f"{final['message']}\n  {out_dir / 'leads.csv'}\n  {out_dir / 'report.html'}"))
 
 
 def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], state: Optional[Path] = None,
              config: Optional[Path] = None, reveal_identities: bool = False, reason: Optional[str] = None,
              actor: Optional[str] = None, validate: bool = True) -> dict:
-    """Run the nightly flow in this process and return its final message and warnings."""
+    """Run the nightly flow in this process and return its final message and warnings.
+
+    A night that fails (acu-audit's own error: nothing published, the previous list stays)
+    ends the command with exit code 1 and says what broke.
+    """
     import os
+
+    from acu_audit.paths import absolute, absolute_or_none, absolute_prefect_settings
 
     # Plain progress lines on the terminal; Prefect's own console logging only for problems.
     os.environ.setdefault("ACU_AUDIT_PROGRESS", "console")
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    if not landing.is_dir():
-        _fail(AcuAuditError(f"landing folder not found: {landing}"))
+    absolute_prefect_settings()
+    landing, out_dir, db = absolute(landing), absolute(out_dir), absolute(db)
+    _require_landing(landing)
     console.print("[dim]starting the nightly flow on Prefect's ephemeral API (the first start takes about 20 s)[/]")
     from pipelines.nightly import nightly_audit
 
     final = nightly_audit(
-        landing=str(landing), db=str(db), out=str(out_dir), as_of=as_of, state=str(state) if state else None,
-        config=str(config) if config else None, reveal_identities=reveal_identities, reveal_reason=reason,
+        landing=str(landing), db=str(db), out=str(out_dir), as_of=as_of, state=_text(absolute_or_none(state)),
+        config=_text(absolute_or_none(config)), reveal_identities=reveal_identities, reveal_reason=reason,
         actor=actor, run_validation=validate, return_state=True,
     )
     if not final.is_completed():
-        _fail(AcuAuditError(final.message or "the nightly flow failed"))
+        console.print(f"[bold red]the night failed:[/] {escape(final.message or 'the nightly flow failed')}")
+        raise typer.Exit(code=1)
     data = final.result() or {}
     for warning in data.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     return {"message": final.message, **data}
 
 
 @app.command()
 def demo(
-    folder: Annotated[Path, typer.Option("--dir", help="Where the demo force and its outputs go.")] = Path("demo"),
+    folder: Annotated[Path, typer.Option("--dir", help="Where the demo force and its outputs go.", callback=_absolute)] = Path("demo"),
     staff: Annotated[int, typer.Option(help="Workforce size.")] = 2000,
     days: Annotated[int, typer.Option(help="Nights of data.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
@@ -225,7 +266,8 @@ def demo(
         console.print(f"[dim]loading the history ({len(history_drops)} nights before {nights[0]}) ...[/]")
         try:
             with Warehouse(db) as wh:
-                history = ingest_landing(wh, landing, up_to=date.fromisoformat(history_drops[-1]))
+                history = ingest_landing(wh, landing, up_to=date.fromisoformat(history_drops[-1]),
+                                         on_file=_history_progress(len(history_drops)))
         except AcuAuditError as exc:
             _fail(exc)
         console.print(f"[dim]history: {history.totals()['loaded']:,} rows in {history.seconds:.0f} s[/]")
@@ -239,9 +281,27 @@ def demo(
     for r in leads.head(10).iter_rows(named=True):
         table.add_row(str(r["rank"]), r["staff_ref"], f"{r['score']:.1f}", r["categories"], r["summary"])
     out.print(table)
-    out.print(f"report: {(folder / 'out' / 'report.html').absolute()}  (tonight's set: {(folder / 'out' / 'current').resolve().name})")
-    out.print(f"notebooks: open notebooks/ with the kernel 'acu-audit (.venv)'; they read {folder / 'out' / 'analyst.duckdb'}")
-    out.print(f"done in {time.perf_counter() - started:.0f} s. Next: acu-audit leads list --db {db}")
+    out.print(escape(f"report: {folder / 'out' / 'report.html'}  (tonight's set: {(folder / 'out' / 'current').resolve().name})"))
+    out.print(escape(f"notebooks: open notebooks/ with the kernel 'acu-audit (.venv)'; they read {_shown(folder / 'out' / 'analyst.duckdb')}"))
+    out.print(escape(f"done in {time.perf_counter() - started:.0f} s. Next: acu-audit leads list --db {_shown(db)}"))
+
+
+def _history_progress(drops: int, every_s: float = 10.0):
+    """A line at most every ``every_s`` seconds while the history loads (it takes minutes)."""
+    import time
+
+    seen: set = set()
+    rows = [0]
+    last = [time.monotonic()]
+
+    def on_file(result) -> None:
+        seen.add(result.drop_date)
+        rows[0] += result.loaded
+        if time.monotonic() - last[0] >= every_s:
+            last[0] = time.monotonic()
+            console.print(f"[dim]  loading night {len(seen)} of {drops} ({result.drop_date}): {rows[0]:,} rows so far[/]")
+
+    return on_file
 
 
 # ---- analyst commands -------------------------------------------------------------------
@@ -256,9 +316,21 @@ app.add_typer(quarantine_app, name="quarantine")
 suppressions_app = typer.Typer(help="The allow-list: suppressions in force, and revoking one.", no_args_is_help=True)
 app.add_typer(suppressions_app, name="suppressions")
 
-DbOption = Annotated[Path, typer.Option(help="The warehouse DuckDB file.")]
-StateOption = Annotated[Optional[Path], typer.Option(help="The analyst-state file (default: <db>.state.duckdb).")]
+DbOption = Annotated[Path, typer.Option(help="The warehouse DuckDB file.", callback=_absolute)]
+StateOption = Annotated[Optional[Path], typer.Option(help="The analyst-state file (default: <db>.state.duckdb).", callback=_absolute)]
 ActorOption = Annotated[Optional[str], typer.Option(help="Who is acting (default: the login name).")]
+
+
+def _status_option(value: Optional[str]) -> Optional[str]:
+    """A lead status as the rules spell it; anything else is refused before the command runs."""
+    from acu_audit.state import STATUSES
+
+    if value is None:
+        return None
+    spelled = value.strip().replace(" ", "_").replace("-", "_")
+    if spelled not in STATUSES:
+        raise typer.BadParameter(f"{value!r} is not a status: one of {', '.join(STATUSES)}")
+    return spelled
 
 
 def _state_path(db: Path, state: Optional[Path]) -> Path:
@@ -272,32 +344,38 @@ def leads_list(
     db: DbOption = Path("acu_audit.duckdb"),
     state: StateOption = None,
     as_of: Annotated[Optional[str], typer.Option("--as-of")] = None,
-    status: Annotated[Optional[str], typer.Option(help="Only leads with this status.")] = None,
+    status: Annotated[Optional[str], typer.Option(help="Only leads with this status now: new, reviewing, referred, no_further_action.", callback=_status_option)] = None,
+    include_closed: Annotated[bool, typer.Option("--all", help="Also leads closed since the list was published.")] = False,
     limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
 ) -> None:
-    """Tonight's ranked list (staff_ref only)."""
+    """Tonight's ranked list (staff_ref only), with each lead's status as it is now."""
     from acu_audit.analyst import latest_list
     from acu_audit.state import open_state
 
     try:
-        with open_state(_state_path(db, state)) as store:
-            rows = latest_list(store, _date(as_of), status)
+        with open_state(_state_path(db, state), read_only=True) as store:
+            listing = latest_list(store, _date(as_of), status, include_closed=include_closed)
     except AcuAuditError as exc:
         _fail(exc)
-    if not rows:
+    rows = listing.rows
+    if listing.as_of is None:
         out.print("no published leads yet")
         return
     review = sum(1 for r in rows if r["tier"] == "review")
-    table = Table(title=f"Leads as of {rows[0]['as_of']} ({len(rows)}: {review} in the review tier, listed first)")
+    table = Table(title=escape(f"Leads as of {listing.as_of} ({len(rows)}: {review} in the review tier, listed first)"))
     for col in ("#", "tier", "lead", "staff_ref", "score", "age (d)", "cat.", "change", "status", "summary"):
         table.add_column(col, overflow="fold")
     for r in rows[:limit]:
         change = r["change"] + (f" ({r['flag']})" if r["flag"] else "")
-        table.add_row(str(r["rank"]), r["tier"] or "", r["lead_id"], r["staff_ref"], f"{r['score']:.1f}",
-                      "" if r["age_days"] is None else str(r["age_days"]), "|".join(r["categories"]), change, r["status"], r["summary"])
+        table.add_row(*(escape(str(v)) for v in (
+            r["rank"], r["tier"] or "", r["lead_id"], r["staff_ref"], f"{r['score']:.1f}",
+            "" if r["age_days"] is None else r["age_days"], "|".join(r["categories"]), change, r["status"], r["summary"])))
     out.print(table)
     if len(rows) > limit:
         out.print(f"{len(rows) - limit} more not shown (--limit)")
+    if listing.closed_since and not include_closed and status is None:
+        out.print(f"{listing.closed_since} lead(s) closed with no further action since this list was published "
+                  "are left out (--all shows them)")
 
 
 @leads_app.command("show")
@@ -311,37 +389,38 @@ def leads_show(
 ) -> None:
     """One lead: versions, checks that fired with their reasons and evidence ids, notes."""
     from acu_audit.analyst import lead_detail, open_warehouse_read_only
-    from acu_audit.state import current_actor, open_state
+    from acu_audit.state import current_actor, open_state, require_reveal_reason
 
     try:
+        if reveal_identities:
+            require_reveal_reason(reason, "lead")  # refused before anything is read or recorded
         with open_state(_state_path(db, state)) as store, open_warehouse_read_only(db) as wh:
             detail = lead_detail(store, wh, lead_id)
-            who = current_actor(actor)
-            store.audit(who, "show_lead", lead_id, {"revealed": reveal_identities})
-            if reveal_identities:
-                store.record_reveal(who, reason, "lead", None, {"lead_id": lead_id})
+            store.record_view(current_actor(actor), lead_id, reveal=reveal_identities, reason=reason)
     except AcuAuditError as exc:
         _fail(exc)
     lead = detail["lead"]
     tz = _local_zone()
     identity = f" ({lead['staff_id']})" if reveal_identities else ""
-    out.print(f"[bold]{lead['lead_id']}[/] {lead['staff_ref']}{identity}  status: {lead['status']}  "
-              f"episode from {lead['episode_start']}, evidence {local_time(lead['first_seen'], tz)} to {local_time(lead['last_seen'], tz)}")
+    out.print(f"[bold]{escape(lead['lead_id'])}[/] " + escape(
+        f"{lead['staff_ref']}{identity}  status: {lead['status']}  episode from {local_date(lead['episode_start'])}, "
+        f"evidence {local_time(lead['first_seen'], tz)} to {local_time(lead['last_seen'], tz)}"))
     for v in detail["versions"]:
-        out.print(f"  {v['as_of']}: rank {v['rank']} ({v['tier'] or 'untiered'}), score {v['score']:.1f}"
-                  + (f", evidence {v['age_days']} day(s) old" if v["age_days"] else "")
-                  + f", {'|'.join(v['categories'])}, {v['change']}" + (f" ({v['what_is_new']})" if v["what_is_new"] else ""))
+        out.print(escape(f"  {local_date(v['as_of'])}: rank {v['rank']} ({v['tier'] or 'untiered'}), score {v['score']:.1f}"
+                         + (f", evidence {v['age_days']} day(s) old" if v["age_days"] else "")
+                         + f", {'|'.join(v['categories'])}, {v['change']}" + (f" ({v['what_is_new']})" if v["what_is_new"] else "")))
     if detail["versions"]:
         explanation = json.loads(detail["versions"][-1]["explanation"] or "[]")
         if explanation:
-            out.print("  unusual among peers: " + "; ".join(e["text"] for e in explanation))
+            out.print(escape("  unusual among peers: " + "; ".join(e["text"] for e in explanation)))
     for h in detail["hits"]:
-        out.print(f"  [{h['category']}] {h['check_id']} ({h['severity']}, found on {h['found_on']}): {escape(h['reason'])}")
+        out.print(escape(f"  [{h['category']}] {h['check_id']} ({h['severity']}, {local_time(h['occurred_at'], tz)}, "
+                         f"found on the night of {local_date(h['found_on'])}): {h['reason']}"))
         if h.get("colleague"):
-            out.print(f"      the colleague: {h['colleague']}" + (f", lead {h['colleague_lead']}" if h.get("colleague_lead") else ""))
-        out.print(f"      evidence: {', '.join(h['evidence'][:8])}" + (f" and {len(h['evidence']) - 8} more" if len(h["evidence"]) > 8 else ""))
+            out.print(escape(f"      the colleague: {h['colleague']}" + (f", lead {h['colleague_lead']}" if h.get("colleague_lead") else "")))
+        out.print(escape(f"      evidence: {', '.join(h['evidence'][:8])}" + (f" and {len(h['evidence']) - 8} more" if len(h["evidence"]) > 8 else "")))
     for n in detail["notes"]:
-        out.print(f"  note {local_time(n['recorded_at'], tz)} {n['actor']} ({n['status']}): {escape(n['note'])}")
+        out.print(escape(f"  note {local_time(n['recorded_at'], tz)} {n['actor']} ({n['status']}): {n['note']}"))
 
 
 @lead_app.command("set-status")
@@ -368,23 +447,27 @@ def lead_set_status(
 @lead_app.command("export")
 def lead_export(
     lead_id: str,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the referral pack into.")] = Path("."),
+    reason: Annotated[Optional[str], typer.Option(help="Why the pack is made, e.g. a referral number (required; recorded in the pack and the audit log, and the reason for a reveal).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder to write the referral pack into (default: referrals/ beside the database).", callback=_absolute)] = None,
     db: DbOption = Path("acu_audit.duckdb"),
     state: StateOption = None,
     reveal_identities: Annotated[bool, typer.Option("--reveal-identities", help="Include staff_id (recorded).")] = False,
-    reason: Annotated[Optional[str], typer.Option(help="Why identities are revealed (recorded).")] = None,
     actor: ActorOption = None,
 ) -> None:
-    """A frozen referral pack: evidence rows, check versions, drop files and a hash of each file."""
+    """A frozen referral pack: evidence rows, check versions, drop files and a hash of each file.
+
+    Each export is a new folder (``referral-<lead>-<UTC time>``); a pack is never overwritten.
+    """
     from acu_audit.analyst import export_referral_pack, open_warehouse_read_only
     from acu_audit.state import current_actor, open_state
 
     try:
         with open_state(_state_path(db, state)) as store, open_warehouse_read_only(db) as wh:
-            pack = export_referral_pack(store, wh, lead_id, out_dir, actor=current_actor(actor), reveal=reveal_identities, reason=reason)
+            pack = export_referral_pack(store, wh, lead_id, out_dir or db.parent / "referrals", actor=current_actor(actor),
+                                        reveal=reveal_identities, reason=reason)
     except AcuAuditError as exc:
         _fail(exc)
-    out.print(f"referral pack: {pack}")
+    out.print(escape(f"referral pack: {pack}"))
 
 
 @app.command()
@@ -471,7 +554,7 @@ def suppressions_list(
     from acu_audit.state import open_state
 
     try:
-        with open_state(_state_path(db, state)) as store:
+        with open_state(_state_path(db, state), read_only=True) as store:
             rows = store.list_suppressions(include_ended=all_)
     except AcuAuditError as exc:
         _fail(exc)
@@ -517,7 +600,7 @@ def audit_log(
     from acu_audit.state import open_state
 
     try:
-        with open_state(_state_path(db, state)) as store:
+        with open_state(_state_path(db, state), read_only=True) as store:
             rows = store.audit_entries(since=_date(since), actor=actor_, limit=limit)
     except AcuAuditError as exc:
         _fail(exc)
@@ -529,7 +612,7 @@ def audit_log(
     out.print(_text_table(
         f"Audit log: {len(rows)} entries" + (f" since {since}" if since else "") + (f" by {actor_}" if actor_ else ""),
         ("at (local)", "actor", "action", "target", "detail"),
-        [(local_time(r["recorded_at"], tz, "%Y-%m-%d %H:%M:%S"), r["actor"], r["action"], r["target"], r["detail"]) for r in rows],
+        [(local_time(r["recorded_at"], tz), r["actor"], r["action"], r["target"], r["detail"]) for r in rows],
     ))
 
 
@@ -558,17 +641,34 @@ def reveal(
 
 
 @checks_app.command("list")
-def checks_list() -> None:
-    """Every check: id, category, status, severity, risk, title."""
+def checks_list(
+    db: Annotated[Optional[Path], typer.Option(help="The warehouse: adds each check's hits on its latest night.", callback=_absolute)] = None,
+    state: StateOption = None,
+) -> None:
+    """Every check: id, category, status, severity, risk, title (with --db: hits on the latest night)."""
+    from acu_audit.analyst import latest_check_runs, open_warehouse_read_only
     from acu_audit.checks import load_catalogue
 
-    table = Table(title="STUDIOSB check catalogue (M = social media)")
-    for col in ("id", "cat.", "status", "severity", "risk", "title", "seed case"):
-        table.add_column(col, overflow="fold")
+    runs: dict[str, dict] = {}
+    night = None
+    if db is not None:
+        try:
+            with open_warehouse_read_only(db) as wh:
+                night, runs = latest_check_runs(wh)
+        except AcuAuditError as exc:
+            _fail(exc)
+    columns = ("id", "cat.", "status", "severity", "risk", "title", "seed case")
+    if db is not None:
+        columns += (f"hits {night}" if night else "hits",)
+    rows = []
     for c in load_catalogue():
         m = c.meta
-        table.add_row(m.id, m.category, m.status, m.severity, str(m.risk), m.title, m.seed_cases[0])
-    out.print(table)
+        row = (m.id, m.category, m.status, m.severity, m.risk, m.title, m.seed_cases[0])
+        if db is not None:
+            r = runs.get(m.id)
+            row += ("not run" if r is None else (f"{r['hits']} ({r['staff_hit']} staff)" if r["status"] == "ok" else r["status"]),)
+        rows.append(row)
+    out.print(_text_table("STUDIOSB check catalogue (M = social media)", columns, rows))
 
 
 @checks_app.command("stats")
@@ -584,7 +684,7 @@ def checks_stats(
     try:
         with open_warehouse_read_only(db) as wh:
             night, shares = check_function_shares(wh, _date(as_of))
-        with open_state(_state_path(db, state)) as store:
+        with open_state(_state_path(db, state), read_only=True) as store:
             rows = check_outcomes(store)
     except AcuAuditError as exc:
         _fail(exc)
@@ -619,12 +719,12 @@ def _share_cell(r: dict | None) -> str:
 
 @app.command()
 def rebuild(
-    landing: Annotated[Path, typer.Option(help="The landing folder.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")],
+    landing: Annotated[Path, typer.Option(help="The landing folder.", callback=_absolute)],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs.", callback=_absolute)],
     db: DbOption = Path("acu_audit.duckdb"),
     state: StateOption = None,
     as_of: Annotated[Optional[str], typer.Option("--as-of")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="A force configuration.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="A force configuration.", callback=_absolute)] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Re-derive the warehouse from landing (the analyst-state file is left untouched)."""
@@ -632,6 +732,7 @@ def rebuild(
     from acu_audit.pipeline import RunContext, run_nightly
 
     state_file = _state_path(db, state)
+    _require_landing(landing)  # before anything is deleted
     if not yes:
         typer.confirm(f"Delete {db} and rebuild it from {landing}? ({state_file} is kept)", abort=True)
     for suffix in ("", ".wal"):
@@ -660,9 +761,9 @@ def print_ingest_report(report) -> None:
     out.print(table)
     for f in processed:
         if f.error:
-            out.print(f"[yellow]{f.error}[/]")
+            out.print(f"[yellow]{escape(f.error)}[/]")
     for w in report.warnings:
-        out.print(f"[yellow]warning:[/] {w}")
+        out.print(f"[yellow]warning:[/] {escape(w)}")
     t = report.totals()
     out.print(
         f"read {t['read']:,} = loaded {t['loaded']:,} + duplicate {t['duplicate']:,} + rejected {t['rejected']:,}; "

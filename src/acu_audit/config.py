@@ -8,7 +8,6 @@ is code: a changed value never needs a code change.
 
 from __future__ import annotations
 
-import os
 from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from acu_audit.errors import ConfigError
+from acu_audit.paths import absolute_or_none, env_path
 from acu_audit.resources import configs_dir
 
 CONFIG_ENV = "ACU_AUDIT_CONFIG"
@@ -61,9 +61,8 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
     default_path = configs_dir() / "default.yaml"
     data = yaml.safe_load(default_path.read_text(encoding="utf-8"))
     sources = [str(default_path)]
-    path = path or os.environ.get(CONFIG_ENV)
-    if path:
-        p = Path(path)
+    p = absolute_or_none(path) or env_path(CONFIG_ENV)
+    if p is not None:
         if not p.is_file():
             raise ConfigError(f"configuration file not found: {p}")
         try:

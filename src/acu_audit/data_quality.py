@@ -92,3 +92,18 @@ def quarantine_rows(
         if not reveal:
             r["raw_text"] = masked(r["raw_text"])
     return rows
+
+
+def failures_since_published(wh: Warehouse, as_of: date) -> list[dict[str, Any]]:
+    """Failed runs since the last night published before ``as_of`` (what tonight's report names)."""
+    if not wh.table_exists("run_failures"):
+        return []
+    return wh.records(
+        """SELECT as_of, run_id, failed_at, step, error FROM run_failures
+           WHERE failed_at > coalesce((SELECT max(finished_at) FROM run_log
+                                       WHERE as_of < $d AND status LIKE 'completed%'), TIMESTAMPTZ '1970-01-01')
+             AND (as_of IS NULL OR as_of <= $d)
+           ORDER BY failed_at""",
+        {"d": as_of},
+        step="failed runs since the last published night",
+    )

@@ -13,7 +13,6 @@ published. Staff appear as staff_ref only: identities are revealed through the C
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -22,9 +21,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from acu_audit.clock import local_time
-
 from acu_audit.analyst_copy import FILE_NAME
+from acu_audit.clock import INSTANT_FORMAT, local_time
+from acu_audit.paths import absolute_or_none, env_path
 
 PUBLISHED_ENV = "ACU_AUDIT_PUBLISHED"
 # The counterparty kinds of the analyst copy's messages_daily, in plotting order.
@@ -40,7 +39,7 @@ class Published:
     @classmethod
     def find(cls, path: str | Path | None = None) -> Published:
         """``path``, else $ACU_AUDIT_PUBLISHED, else ``demo/out/analyst.duckdb`` up from here."""
-        candidate = path or os.environ.get(PUBLISHED_ENV)
+        candidate = absolute_or_none(path) or env_path(PUBLISHED_ENV)
         if candidate is None:
             here = Path.cwd()
             for folder in (here, *here.parents):
@@ -96,7 +95,7 @@ def local_times(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
     """Every instant of a frame as a person reads it: local time, zone named (``15:37 GMT``)."""
     instants = [n for n, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone is not None]
     return frame.with_columns(
-        pl.col(n).dt.convert_time_zone(tz).dt.strftime("%d %b %Y %H:%M %Z") for n in instants
+        pl.col(n).dt.convert_time_zone(tz).dt.strftime(INSTANT_FORMAT) for n in instants
     ) if instants else frame
 
 

@@ -107,10 +107,7 @@ def step_ingest(wh: Warehouse, ctx: RunContext) -> Any:
         else None,
     )
     if ctx.as_of is None:
-        latest = wh.scalar("SELECT max(drop_date) FROM ingest_files WHERE loaded > 0 OR duplicate > 0")
-        if latest is None:
-            raise AcuAuditError(f"no drop in {ctx.landing} could be loaded: nothing to audit")
-        ctx.as_of = latest
+        ctx.as_of = default_as_of(report, ctx.landing)
     ctx.warnings.extend(report.warnings)
     ctx.warnings.extend(ingest_warnings(report))
     totals = report.totals()
@@ -122,6 +119,17 @@ def step_ingest(wh: Warehouse, ctx: RunContext) -> Any:
         f"{totals['rejected']:,} rejected (Great Expectations {report.gx_seconds:.1f} s)",
     )
     return report
+
+
+def default_as_of(report: Any, landing: Path) -> date:
+    """The night a run audits when no --as-of is given: the newest drop in the landing.
+
+    The newest drop *found*, not the newest that loaded: a drop that is there and did not
+    load is never passed over in silence for the night before (its feeds show as missing).
+    """
+    if report.latest_drop is None:
+        raise AcuAuditError(f"no drop in {landing}: nothing to audit (drops are folders named YYYY-MM-DD)")
+    return report.latest_drop
 
 
 def step_feeds(wh: Warehouse, ctx: RunContext) -> Any:
@@ -176,6 +184,43 @@ def record_run(wh: Warehouse, ctx: RunContext, status: str | None = None) -> Non
         )
 
 
+class NightFailed(AcuAuditError):
+    """The night could not be completed because of acu-audit's own error (not bad data).
+
+    ``step`` says what the run was doing (``loading drop 2026-11-28``, ``checks``...). Nothing is
+    published for the night: the previous night's set stays.
+    """
+
+    def __init__(self, step: str, cause: BaseException | str):
+        self.step = step
+        self.cause = cause
+        what = cause if isinstance(cause, str) else describe_error(cause)
+        super().__init__(f"{step}: {what}")
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error in one line: our own errors by their message, anything else by its type too."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, AcuAuditError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def record_failure(ctx: RunContext, failure: NightFailed) -> None:
+    """Keep the failed night in ``run_failures`` (best effort: the warehouse may be what failed)."""
+    try:
+        with open_warehouse(ctx) as wh:
+            wh.script("schema/derived.sql")
+            wh.execute(
+                "INSERT INTO run_failures VALUES ($d, $r, now(), $s, $e)",
+                {"d": ctx.as_of, "r": ctx.run_id, "s": failure.step, "e": str(failure.cause if isinstance(failure.cause, str)
+                                                                            else describe_error(failure.cause))},
+                step="record the failed night",
+            )
+    except Exception as exc:  # noqa: BLE001 - the original failure is what the caller reports
+        ctx.progress(f"could not record the failure in the warehouse: {describe_error(exc)}")
+
+
 def step_purpose(wh: Warehouse, ctx: RunContext) -> Any:
     from acu_audit.purpose import label_policing_purpose
 
@@ -190,8 +235,10 @@ def step_checks(wh: Warehouse, ctx: RunContext) -> Any:
     from acu_audit.checks import run_checks
 
     report = run_checks(wh, ctx.settings, ctx.window(), ctx.run_id)
-    for failed in report.failed:
-        ctx.warnings.append(failed.error or f"check {failed.check_id} failed")
+    if report.failed:
+        # A check that raises is acu-audit's own failure, not bad data: the night fails and
+        # the previous night's list stays published (a list without a check is not the list).
+        raise AcuAuditError("; ".join(f.error or f"check {f.check_id} failed" for f in report.failed))
     ctx.warnings.extend(report.calibration.warnings)
     ctx.results["checks"] = report
     ctx.results["check_shares"] = check_function_shares(wh, ctx.as_of, float(ctx.settings.checks["calibration"]["warn_share"]))[1]
@@ -248,7 +295,7 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
     cfg = ScoringConfig.from_settings(ctx.settings)
     window = ctx.window()
     ensure_staff_refs(wh, ctx)
-    with open_state(state_path(ctx)) as state:
+    with open_state(state_path(ctx), create=True) as state:
         suppressions = state.active_suppressions(ctx.as_of)
         _apply_suppressions(wh, ctx.as_of, suppressions)
         hits = wh.frame(
@@ -453,17 +500,23 @@ def run_nightly(ctx: RunContext) -> RunContext:
     """Every step in order, without Prefect: for benchmarks, notebooks and tests.
 
     ``pipelines/nightly.py`` runs the same steps as Prefect tasks (with one task per drop and
-    one per missed night); ``acu-audit run`` uses that flow.
+    one per missed night); ``acu-audit run`` uses that flow. Any error fails the night with
+    :class:`NightFailed` (recorded in ``run_failures``); nothing is published for it.
     """
-    with open_warehouse(ctx) as wh:
-        step_ingest(wh, ctx)
-        step_feeds(wh, ctx)
-        catch_up(wh, ctx)
-        step_purpose(wh, ctx)
-        step_checks(wh, ctx)
-        step_outliers(wh, ctx)
-        step_leads(wh, ctx)
-        step_publish(wh, ctx)
-        record_run(wh, ctx)
-        wh.checkpoint()
+    step = "opening the warehouse"
+    try:
+        with open_warehouse(ctx) as wh:
+            step = "loading the drops"
+            step_ingest(wh, ctx)
+            for step, run_step in (("feed health", step_feeds), ("reviewing missed nights", catch_up),
+                                   ("policing purpose", step_purpose), ("checks", step_checks),
+                                   ("outlier score", step_outliers), ("leads", step_leads), ("publishing", step_publish)):
+                run_step(wh, ctx)
+            step = "recording the run"
+            record_run(wh, ctx)
+            wh.checkpoint()
+    except Exception as exc:
+        failure = exc if isinstance(exc, NightFailed) else NightFailed(step, exc)
+        record_failure(ctx, failure)
+        raise failure from exc
     return ctx

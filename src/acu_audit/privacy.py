@@ -20,6 +20,7 @@ import polars as pl
 
 from acu_audit.db import Warehouse
 from acu_audit.errors import AcuAuditError
+from acu_audit.paths import env_path
 
 SECRET_ENV = "ACU_AUDIT_SECRET"
 SECRET_FILE_ENV = "ACU_AUDIT_SECRET_FILE"
@@ -27,8 +28,7 @@ REF_PREFIX = "sr-"
 
 
 def default_secret_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "acu-audit" / "secret"
+    return (env_path("XDG_CONFIG_HOME") or Path.home() / ".config") / "acu-audit" / "secret"
 
 
 def load_secret(*, create: bool = True, notify: Callable[[str], None] | None = None) -> bytes:
@@ -36,7 +36,7 @@ def load_secret(*, create: bool = True, notify: Callable[[str], None] | None = N
     value = os.environ.get(SECRET_ENV)
     if value:
         return value.encode()
-    path = Path(os.environ.get(SECRET_FILE_ENV) or default_secret_path())
+    path = env_path(SECRET_FILE_ENV) or default_secret_path()
     if path.is_file():
         text = path.read_text(encoding="utf-8").strip()
         if not text:

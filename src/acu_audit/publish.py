@@ -132,7 +132,7 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
     if reveal:
         from acu_audit.pipeline import state_path
 
-        with open_state(state_path(ctx)) as state:
+        with open_state(state_path(ctx), create=True) as state:
             state.record_reveal(current_actor(ctx.actor), ctx.reveal_reason, "run outputs", ctx.as_of,
                                 {"out": str(out), "run_id": ctx.run_id}, reason_required=False)
         if not (ctx.reveal_reason and ctx.reveal_reason.strip()):
@@ -225,7 +225,7 @@ def lead_history(ctx) -> list[dict]:
     from acu_audit.pipeline import state_path
     from acu_audit.state import open_state
 
-    with open_state(state_path(ctx)) as state:
+    with open_state(state_path(ctx), create=True) as state:
         return state.db.records(
             """SELECT v.as_of, v.lead_id, l.staff_ref, v.rank, v.score, v.categories, v.change, v.status
                FROM lead_versions v JOIN leads l USING (lead_id) ORDER BY v.as_of, v.rank"""

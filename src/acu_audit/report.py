@@ -18,9 +18,9 @@ import polars as pl
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from acu_audit.checks.catalogue import CATEGORY_NAMES, load_catalogue
-from acu_audit.data_quality import feed_quality, quarantine_reasons
+from acu_audit.data_quality import failures_since_published, feed_quality, quarantine_reasons
 from acu_audit.db import Warehouse
-from acu_audit.clock import local_time
+from acu_audit.clock import local_date, local_time
 from acu_audit.evidence import card_rows, cited_ids
 
 MAX_LEADS_DETAILED = 25
@@ -131,11 +131,10 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
     timelines = timeline_frames(wh, [lead["staff_id"] for lead in shown], window)
     hits_by_lead: dict[str, list[dict[str, Any]]] = {lead["lead_id"]: [] for lead in shown}
     for hit in wh.records(
+        # A hit is dated by its latest evidence row (occurred_at: acu_audit.checks.catalogue),
+        # so it reads the same as that row beside it.
         """SELECT e.lead_id, h.check_id, h.category, h.severity, h.reason, h.evidence, h.subject, e.found_on,
-                  -- a hit over a window is dated by the window's last instant (its end is exclusive:
-                  -- local midnight after the night), never the next day
-                  CASE WHEN h.window_end IS NOT NULL AND coalesce(h.occurred_at, h.window_end) >= h.window_end
-                       THEN h.window_end - INTERVAL 1 SECOND ELSE coalesce(h.occurred_at, h.window_end) END AS hit_time
+                  h.occurred_at AS hit_time
            FROM lead_evidence e JOIN check_hits h ON h.as_of = e.found_on AND h.hit_id = e.hit_id
            WHERE e.as_of = $d AND e.lead_id IN (SELECT unnest($leads))
            ORDER BY e.lead_id, h.check_id, hit_time, e.found_on""",
@@ -143,6 +142,7 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         step="evidence of the leads shown",
     ):
         hit["hit_at"] = local_time(hit.pop("hit_time"), window.timezone)
+        hit["found_on"] = local_date(hit["found_on"])
         hits_by_lead[hit.pop("lead_id")].append(hit)
     colleagues = colleague_leads(wh, ctx.as_of, [h for hits in hits_by_lead.values() for h in hits])
     for hits in hits_by_lead.values():
@@ -188,7 +188,10 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         "reveal": reveal,
         "warnings": list(ctx.warnings),
         "data_quality": {"feeds": feed_quality(wh, ctx.as_of), "reasons": quarantine_reasons(wh, ctx.as_of)[:40],
-                         "data_docs": (Path(ctx.out) / "data-docs" / "index.html").exists()},
+                         "data_docs": (Path(ctx.out) / "data-docs" / "index.html").exists(),
+                         "failed_runs": [{**f, "failed_at": local_time(f["failed_at"], window.timezone),
+                                          "night": local_date(f["as_of"]) if f["as_of"] else "the latest drop"}
+                                         for f in failures_since_published(wh, ctx.as_of)]},
         "data_as_of": getattr(ctx.results.get("feed_health"), "data_as_of", ctx.as_of),
     }
 

@@ -84,10 +84,10 @@ def migrations() -> list[tuple[int, Path]]:
 class StateStore:
     """The analyst-state database; open it with :func:`open_state`."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = Warehouse(self.path, busy_timeout_s=busy_timeout_s)
+        self.read_only = read_only
+        self.db = Warehouse(self.path, busy_timeout_s=busy_timeout_s, read_only=read_only)
 
     # -- schema ----------------------------------------------------------------
     @property
@@ -141,6 +141,19 @@ class StateStore:
             step="record reveal",
         )
         self.audit(actor, "reveal_identities", scope, {"reason": reason, "as_of": as_of, **(detail or {})})
+
+    def record_view(self, actor: str, lead_id: str, *, reveal: bool, reason: str | None) -> None:
+        """A lead was shown (with identities when ``reveal``): one entry, and the reveal, together.
+
+        Called once what is shown has been read: a view refused (no reason for a reveal, no such
+        lead) leaves no entry.
+        """
+        if reveal:
+            require_reveal_reason(reason, "lead")
+        with self.db.transaction():
+            self.audit(actor, "show_lead", lead_id, {"revealed": reveal})
+            if reveal:
+                self.record_reveal(actor, reason, "lead", None, {"lead_id": lead_id})
 
     # -- statuses ---------------------------------------------------------------
     def lead(self, lead_id: str) -> dict[str, Any]:
@@ -267,11 +280,26 @@ class StateStore:
 
 
 @contextmanager
-def open_state(path: Path, *, busy_timeout_s: float = 10.0) -> Iterator[StateStore]:
-    """Open (creating and migrating as needed) the analyst-state database."""
-    store = StateStore(path, busy_timeout_s=busy_timeout_s)
+def open_state(path: Path, *, create: bool = False, read_only: bool = False,
+               busy_timeout_s: float = 10.0) -> Iterator[StateStore]:
+    """Open the analyst-state database, migrating it as needed.
+
+    Only the nightly run creates it (``create``): an analyst command that finds no file says
+    which file it looked for and creates nothing, not even its folder. ``read_only`` opens it
+    for reading alone (no migration), as the read commands do.
+    """
+    path = Path(path)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.is_file():
+        raise AcuAuditError(
+            f"no analyst-state file at {path}: the first `acu-audit run` creates it "
+            "(or give --state, or --db for the warehouse it sits beside)"
+        )
+    store = StateStore(path, busy_timeout_s=busy_timeout_s, read_only=read_only)
     try:
-        store.migrate()
+        if not read_only:
+            store.migrate()
         yield store
     finally:
         store.close()

@@ -23,6 +23,7 @@ import pandas as pd
 
 from acu_audit.contract import TYPE_DESCRIPTIONS, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
+from acu_audit.paths import absolute
 
 _TYPED = ("int", "date", "timestamp")
 
@@ -130,7 +131,8 @@ class GxValidator:
 
     def __init__(self, result_format: str = "SUMMARY", docs_dir: os.PathLike | str | None = None) -> None:
         self.result_format = result_format
-        self.docs_dir = None if docs_dir is None else os.fspath(docs_dir)
+        # Great Expectations resolves a relative base_directory against nothing and refuses it.
+        self.docs_dir = None if docs_dir is None else str(absolute(docs_dir))
         self.seconds = 0.0  # GX's own time, for the report
         self._gx: Any = None
         self._batch_definition: Any = None

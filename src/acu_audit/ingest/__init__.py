@@ -31,6 +31,12 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     gx_seconds: float = 0.0
+    drops_found: list[date] = field(default_factory=list)  # every drop in the landing up to the as-of date
+
+    @property
+    def latest_drop(self) -> date | None:
+        """The newest drop in the landing (loaded or not): the night a run defaults to."""
+        return max(self.drops_found, default=None)
 
     @property
     def processed(self) -> list[FileResult]:
@@ -151,6 +157,7 @@ def ingest_landing(
     started = time.perf_counter()
     report = start_ingest_run(wh, Path(landing), up_to, run_id)
     drops, report.warnings = discover_drops(Path(landing), up_to)
+    report.drops_found = [d.drop_date for d in drops]
     for drop in drops:
         ingest_drop(wh, drop, report, validator, on_file)
     return finish_ingest_run(wh, report, validator, started)

@@ -1,0 +1,224 @@
+"""What the night says is true: paths as a user types them, and failures that look like failures.
+
+The commands run as a user types them: relative paths, from the folder that holds the files,
+in a child process (so what Prefect and Great Expectations print is what a user sees).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def acu(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``acu-audit ARGS`` in a child process from ``cwd``; stdout and stderr together."""
+    return subprocess.run([sys.executable, "-m", "acu_audit.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "COLUMNS": "200"})
+
+
+def output(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr
+
+
+def assert_clean(result: subprocess.CompletedProcess) -> None:
+    """Exit 0 and nothing that looks like a failure on the terminal."""
+    text = output(result)
+    assert result.returncode == 0, text[-4000:]
+    assert "ERROR" not in text and "Traceback" not in text, text[-4000:]
+
+
+def drops(landing: Path) -> list[str]:
+    return sorted(p.name for p in landing.iterdir() if p.is_dir())
+
+
+def loaded_drops(db: Path) -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {r[0].isoformat() for r in con.execute(
+            "SELECT DISTINCT drop_date FROM ingest_files WHERE status IN ('loaded', 'partial')").fetchall()}
+
+
+@pytest.fixture(scope="module")
+def force(tmp_path_factory) -> Path:
+    """A small force whose history (all drops but the last) is loaded into history.duckdb."""
+    from acu_audit.synth import generate_force
+
+    root = tmp_path_factory.mktemp("relative")
+    generate_force(root, staff=150, days=7, seed=5)
+    nights = drops(root / "landing")
+    result = acu("ingest", "--landing", "landing", "--db", "history.duckdb", "--as-of", nights[-2], "--no-validation", cwd=root)
+    assert_clean(result)
+    return root
+
+
+def fresh_db(force: Path, name: str) -> str:
+    """A copy of the loaded history, so each case loads (and validates) only the last drop."""
+    shutil.copy(force / "history.duckdb", force / name)
+    return name
+
+
+def test_run_with_relative_paths_loads_and_validates_every_drop(force):
+    """The contract's run form as a cron line types it: cd /srv/acu && acu-audit run --landing landing --out out ..."""
+    nights = drops(force / "landing")
+    db = fresh_db(force, "acu.duckdb")
+    result = acu("run", "--landing", "landing", "--out", "out", "--db", db, cwd=force)
+    assert_clean(result)
+    assert loaded_drops(force / db) == set(nights)
+    leads = pl.read_csv(force / "out" / "leads.csv")
+    assert set(leads["as_of"].cast(pl.String)) == {nights[-1]} and set(leads["data_as_of"].cast(pl.String)) == {nights[-1]}
+    assert (force / "out" / "data-docs" / "index.html").exists()  # Great Expectations built its site under --out
+    assert not list(force.glob("**/gx")) and not (force / "uncommitted").exists()
+
+
+def test_rebuild_and_export_with_relative_paths(force):
+    nights = drops(force / "landing")
+    db = fresh_db(force, "rebuilt.duckdb")
+    shutil.rmtree(force / "rebuilt-out", ignore_errors=True)
+    result = acu("rebuild", "--landing", "landing", "--out", "rebuilt-out", "--db", db, "--yes", cwd=force)
+    assert_clean(result)
+    assert loaded_drops(force / db) == set(nights)
+    lead_id = pl.read_csv(force / "rebuilt-out" / "leads.csv")["lead_id"][0]
+    result = acu("lead", "export", lead_id, "--out", "packs", "--db", db, "--reason", "referral 7", cwd=force)
+    assert_clean(result)
+    (pack,) = (force / "packs").iterdir()
+    assert pack.name.startswith(f"referral-{lead_id}-") and (pack / "manifest.json").exists()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_flows_called_with_relative_parameters_load_every_drop(force, monkeypatch):
+    """As a deployment or a backfill passes them: parameters relative to the worker's working folder."""
+    from pipelines.backfill import backfill
+    from pipelines.nightly import nightly_audit
+
+    nights = drops(force / "landing")
+    monkeypatch.chdir(force)
+    deployed = nightly_audit(landing="landing", db=fresh_db(force, "deployed.duckdb"), out="deployed-out",
+                             run_validation=True, return_state=True)
+    assert deployed.is_completed(), deployed.message
+    assert loaded_drops(force / "deployed.duckdb") == set(nights)
+    assert (force / "deployed-out" / "data-docs" / "index.html").exists()
+
+    last = date.fromisoformat(nights[-1])
+    filled = backfill(landing="landing", db=fresh_db(force, "backfilled.duckdb"), out="backfilled-out", start=last, end=last,
+                      run_validation=True, return_state=True)
+    assert filled.is_completed(), filled.message
+    assert loaded_drops(force / "backfilled.duckdb") == set(nights)
+    assert (force / "backfilled-out" / nights[-1] / "leads.csv").exists()
+
+
+def _working_tree_copy(target: Path) -> Path:
+    """The repository as a fresh clone of the working tree would hold it (tracked and new files)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
+                            check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def test_the_demo_as_the_readme_types_it_loads_every_night(tmp_path):
+    """`scripts/dev demo` from a fresh clone's root, with a smaller force: every night loaded, no ERROR."""
+    clone = _working_tree_copy(tmp_path / "clone")
+    venv = REPO / ".venv"
+    if (venv / ".installed").exists():
+        (clone / ".venv").symlink_to(venv)  # the same files, so scripts/dev finds its set-up done
+        command = ["bash", "scripts/dev", "demo", "--staff", "300", "--days", "35"]
+    else:  # a venv elsewhere (an IDE's): the same command behind scripts/dev
+        command = [sys.executable, "-m", "acu_audit.cli", "demo", "--staff", "300", "--days", "35"]
+    result = subprocess.run(command, cwd=clone, capture_output=True, text=True, timeout=1200,
+                            env={**os.environ, "COLUMNS": "120"})
+    assert_clean(result)
+    demo = clone / "demo"
+    nights = drops(demo / "landing")
+    assert loaded_drops(demo / "acu_audit.duckdb") == set(nights)
+    leads = pl.read_csv(demo / "out" / "leads.csv")
+    assert set(leads["data_as_of"].cast(pl.String)) == {nights[-1]}
+    with duckdb.connect(str(demo / "acu_audit.duckdb"), read_only=True) as con:
+        published = {r[0].isoformat() for r in con.execute("SELECT as_of FROM run_log WHERE status LIKE 'completed%'").fetchall()}
+    assert published == set(nights[-2:])
+    assert "report:" in result.stdout and "Top ten" in result.stdout
+
+
+def _latest_flow_run():
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
+        return run
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_loader_that_raises_fails_the_night_and_the_last_list_stays(force, tmp_path, monkeypatch):
+    """acu-audit's own error while loading tonight's drop is not bad data: the night fails."""
+    from typer.testing import CliRunner
+
+    import acu_audit.ingest as ingest
+    from acu_audit.cli import app
+    from test_flows import read_artifact
+
+    nights = drops(force / "landing")
+    db, out = tmp_path / "acu.duckdb", tmp_path / "out"
+    shutil.copy(force / "history.duckdb", db)
+    runner = CliRunner(env={"COLUMNS": "250"})
+    command = ["run", "--landing", str(force / "landing"), "--out", str(out), "--db", str(db), "--no-validation"]
+    assert runner.invoke(app, [*command, "--as-of", nights[-2]]).exit_code == 0
+    published = (out / "current").resolve()
+
+    calls, real = [], ingest.load_file
+
+    def broken(wh, landing_file, *args, **kwargs):
+        if landing_file.drop_date.isoformat() != nights[-1]:
+            return real(wh, landing_file, *args, **kwargs)  # the drops loaded before: "already loaded"
+        calls.append(landing_file)
+        raise RuntimeError("loader bug 42")
+
+    monkeypatch.setattr(ingest, "load_file", broken)
+    failed = runner.invoke(app, command)
+    assert failed.exit_code == 1, failed.output
+    assert "the night failed" in failed.output and f"loading drop {nights[-1]}" in failed.output
+    assert "loader bug 42" in failed.output
+    assert len(calls) == 1  # our own error is not retried
+    assert (out / "current").resolve() == published  # the previous night's set stays published
+    flow_run = _latest_flow_run()
+    assert flow_run.state.is_failed()
+    (summary,) = read_artifact("night-summary", flow_run.id)
+    assert "FAILED" in summary.data and "loader bug 42" in summary.data and f"still the night of {nights[-2]}" in summary.data
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT step FROM run_failures").fetchall() == [(f"loading drop {nights[-1]}",)]
+
+    monkeypatch.undo()
+    fixed = runner.invoke(app, command)
+    assert fixed.exit_code == 0, fixed.output
+    assert loaded_drops(db) == set(nights)
+    report = (out / "report.html").read_text()
+    assert "Runs that failed since the last published night" in report and "loader bug 42" in report
+
+
+def test_a_check_that_raises_fails_the_night(force, tmp_path, monkeypatch):
+    from acu_audit.config import Settings, load_settings
+    from acu_audit.pipeline import NightFailed, RunContext, run_nightly
+
+    db = tmp_path / "acu.duckdb"
+    shutil.copy(force / "history.duckdb", db)
+    own = Settings.check_params
+    monkeypatch.setattr(Settings, "check_params", lambda self, check_id: {} if check_id == "u_lookup_burst" else own(self, check_id))
+    ctx = RunContext(landing=force / "landing", out=tmp_path / "out", db=db, settings=load_settings(), validate=False)
+    with pytest.raises(NightFailed, match="checks: .*u_lookup_burst"):
+        run_nightly(ctx)
+    assert not (tmp_path / "out" / "current").exists()  # nothing published
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT step FROM run_failures").fetchall() == [("checks",)]
+        assert con.execute("SELECT count(*) FROM run_log").fetchall() == [(0,)]
