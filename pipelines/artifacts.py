@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
 from acu_audit.pipeline import RunContext
+from acu_audit.publish import published_night
 
 TOP_LEADS = 25
 
@@ -65,17 +66,6 @@ def night_summary_markdown(ctx: RunContext) -> str:
         lines += ["## Warnings", *[f"- {w}" for w in ctx.warnings], ""]
     lines += ["## Timings", *[f"- {t.name}: {t.seconds:.1f} s" for t in ctx.timings]]
     return "\n".join(lines)
-
-
-def published_night(out: Path) -> str | None:
-    """The night of the set ``out/current`` points at, from its manifest (None before the first)."""
-    import json
-
-    manifest = Path(out) / "current" / "manifest.json"
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8"))["as_of"]
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def failure_summary_markdown(ctx: RunContext, failure: Exception) -> str:

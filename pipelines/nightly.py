@@ -27,9 +27,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 
 from acu_audit.config import load_settings
+from acu_audit.errors import Interrupted
 from acu_audit.files import owner_only
 from acu_audit.ingest import discover_drops, finish_ingest_run, ingest_drop, start_ingest_run
 from acu_audit.paths import absolute, absolute_or_none
+from acu_audit.runtime import noting_stop_signals, stop_requested
 from acu_audit.pipeline import (
     NightFailed,
     RunContext,
@@ -152,19 +154,32 @@ def nightly_audit(
         reveal_reason=reveal_reason, actor=actor, validate=run_validation, progress=_progress(logger),
     )
     try:
-        _night(ctx)
+        with noting_stop_signals():
+            _night(ctx)
     except NightFailed as failure:
+        if stop_requested():  # a signal stopped the night; Prefect's handling of it raised on the way
+            raise Interrupted(f"stopped by a signal while {failure.step}") from failure
         record_failure(ctx, failure)
         logger.error(f"the night failed: {failure}")
         publish_failure_artifact(ctx, failure)
         return Failed(message=f"{failure}; nothing published, the previous night's list stays")
     publish_artifacts(ctx)
     leads = len(ctx.results["leads"].rows)
-    summary = f"as of {ctx.as_of}: {leads} leads published to {ctx.out}"
-    data = {"as_of": str(ctx.as_of), "warnings": ctx.warnings, "leads": leads}
+    night_set, current = ctx.results["night_set"], ctx.results["made_current"]
+    summary = (f"as of {ctx.as_of}: {leads} leads published to {ctx.out}" if current else
+               f"the night of {ctx.as_of} run again, as first published: {leads} leads in {night_set} "
+               f"({ctx.out / 'current'} stays on the latest night)")
+    data = {"as_of": str(ctx.as_of), "warnings": ctx.warnings, "leads": leads, "night_set": str(night_set),
+            "current": current, "replay": bool(ctx.results.get("replay"))}
     if ctx.warnings:
         return Completed(message=f"{summary}, with {len(ctx.warnings)} warning(s): " + "; ".join(ctx.warnings[:5]), data=data)
     return Completed(message=summary, data=data)
+
+
+def _stop_if_crashed(state) -> None:
+    """A task that crashed was stopped from outside (a signal), not failed by our code."""
+    if state.is_crashed():
+        raise Interrupted(state.message or "a task was stopped")
 
 
 def _night(ctx: RunContext) -> None:
@@ -183,6 +198,7 @@ def _night(ctx: RunContext) -> None:
             ctx.warnings.extend(report.warnings)
             for drop in drops:
                 drop_state = ingest_drop_task(wh, drop, report, validator, ctx.progress, return_state=True)
+                _stop_if_crashed(drop_state)
                 if not drop_state.is_completed():
                     # Bad data in a file is a warning (the ledger says so); a drop that raised is ours.
                     raise NightFailed(f"loading drop {drop.drop_date}", drop_state.message or "the ingest task failed")
@@ -207,6 +223,7 @@ def _night(ctx: RunContext) -> None:
                 started = time.perf_counter()
             for night in missed:
                 night_state = catch_up_task(wh, ctx, night, return_state=True)
+                _stop_if_crashed(night_state)
                 if not night_state.is_completed():
                     raise NightFailed(f"reviewing the missed night {night}",
                                       f"{night_state.message}; run again to resume from {night}")
@@ -216,6 +233,7 @@ def _night(ctx: RunContext) -> None:
             for step, step_task in (("policing purpose", purpose_task), ("checks", checks_task),
                                     ("outlier score", outliers_task), ("leads", leads_task), ("publishing", publish_task)):
                 step_state = step_task(wh, ctx, return_state=True)
+                _stop_if_crashed(step_state)
                 if not step_state.is_completed():
                     raise NightFailed(step, step_state.message or f"the {step} task failed")
             step = "recording the run"

@@ -87,3 +87,76 @@ def test_a_kill_during_publish_never_leaves_a_mixed_set(tmp_path):
     kept = [p for p in (tmp_path / "out" / "nights").iterdir()]
     assert all((p / "manifest.json").exists() for p in kept)  # half-written folders are cleared
     assert len(kept) <= 7
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def _running_flow_runs(prefect_home: Path) -> list[str]:
+    """Flow runs the ephemeral API's database holds as Running (read directly: no server to start)."""
+    import sqlite3
+
+    database = prefect_home / "prefect.db"
+    if not database.exists():
+        return []
+    with sqlite3.connect(database) as con:
+        return [r[0] for r in con.execute("SELECT name FROM flow_run WHERE state_type = 'RUNNING'")]
+
+
+@pytest.mark.slow
+def test_acu_audit_run_stopped_or_killed_leaves_a_whole_set_no_process_and_no_running_flow_run(tmp_path):
+    """`acu-audit run` (Prefect's ephemeral API in a child process) stopped by SIGTERM or killed by
+    SIGKILL in each phase: the published set is whole and of one night, no child process is left,
+    and no flow run stays Running (after SIGTERM at once; after SIGKILL the next run marks it)."""
+    from acu_audit.synth import generate_force
+
+    generate_force(tmp_path, staff=150, days=12, seed=4)
+    nights = sorted(p.name for p in (tmp_path / "landing").iterdir())
+    home = tmp_path / "prefect-home"
+    env = {**os.environ, "ACU_AUDIT_SECRET_FILE": str(tmp_path / "secret"), "PREFECT_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+
+    def start(night: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "acu_audit.cli", "run", "--landing", "landing", "--out", "out",
+                                 "--db", "acu.duckdb", "--no-validation", "--as-of", night],
+                                cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    first = start(nights[-2])
+    first.communicate()
+    assert first.returncode == 0
+    rng = random.Random(21)
+    stops = []
+    for phase, sig in [("ingest:", signal.SIGTERM), ("feed health", signal.SIGKILL), ("checks:", signal.SIGTERM),
+                       (" leads:", signal.SIGKILL), ("outlier", signal.SIGTERM)]:
+        child = start(nights[-1])
+        seen = ""
+        for line in child.stderr:
+            seen += line
+            if phase in line:
+                time.sleep(rng.uniform(0, 0.5))
+                break
+        spawned = _children(child.pid)
+        if child.poll() is None:
+            child.send_signal(sig)
+            stops.append(sig)
+        seen += child.stderr.read()
+        child.wait()
+        for _ in range(150):  # the API server is told to stop when its parent goes; it takes a moment
+            left = [p for p in spawned if Path(f"/proc/{p}").exists()]
+            if not left:
+                break
+            time.sleep(0.1)
+        assert not left, f"a child process outlived acu-audit run after {sig.name}"
+        if sig == signal.SIGTERM:
+            assert child.returncode in (130, 143, 0), "\n".join(l for l in seen.splitlines() if "leaked" not in l)[-3000:]
+            assert _running_flow_runs(home) == []
+        assert published_set(tmp_path / "out")["as_of"] in (nights[-2], nights[-1])
+    assert stops.count(signal.SIGTERM) >= 2 and stops.count(signal.SIGKILL) >= 1
+
+    final = start(nights[-1])
+    _, errors = final.communicate()
+    assert final.returncode == 0, errors[-3000:]
+    assert published_set(tmp_path / "out")["as_of"] == nights[-1]
+    assert _running_flow_runs(home) == []  # a killed run's Running flow run was marked Crashed

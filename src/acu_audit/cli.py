@@ -187,7 +187,10 @@ def run(
         landing=landing, out_dir=out_dir, db=db, as_of=_date(as_of), state=state, config=config,
         reveal_identities=reveal_identities, reason=reason, actor=actor, validate=not no_validation,
     )
-    out.print(escape(f"{final['message']}\n  {out_dir / 'leads.csv'}\n  {out_dir / 'report.html'}"))
+    if final.get("current", True):
+        out.print(escape(f"{final['message']}\n  {out_dir / 'leads.csv'}\n  {out_dir / 'report.html'}"))
+    else:
+        out.print(escape(f"{final['message']}\n  {final['night_set']}"))
 
 
 def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], state: Optional[Path] = None,
@@ -209,14 +212,29 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
     absolute_prefect_settings()
     landing, out_dir, db = absolute(landing), absolute(out_dir), absolute(db)
     _require_landing(landing)
+    from acu_audit import runtime
+
+    runtime.stop_on_sigterm()
     console.print("[dim]starting the nightly flow on Prefect's ephemeral API (the first start takes about 20 s)[/]")
+    runtime.start_ephemeral_api()
+    for orphan in runtime.mark_orphaned_runs():
+        console.print(f"[yellow]warning:[/] {escape(f'flow run {orphan} was left Running by a killed process: marked Crashed')}")
+    from prefect import tags
+
     from pipelines.nightly import nightly_audit
 
-    final = nightly_audit(
-        landing=str(landing), db=str(db), out=str(out_dir), as_of=as_of, state=_text(absolute_or_none(state)),
-        config=_text(absolute_or_none(config)), reveal_identities=reveal_identities, reveal_reason=reason,
-        actor=actor, run_validation=validate, return_state=True,
-    )
+    try:
+        with tags(*runtime.process_tags()):
+            final = nightly_audit(
+                landing=str(landing), db=str(db), out=str(out_dir), as_of=as_of, state=_text(absolute_or_none(state)),
+                config=_text(absolute_or_none(config)), reveal_identities=reveal_identities, reveal_reason=reason,
+                actor=actor, run_validation=validate, return_state=True,
+            )
+    except KeyboardInterrupt:
+        # Ctrl-C, or SIGTERM landing in a query: Prefect has marked the run Crashed; nothing was published.
+        console.print("[bold red]stopped:[/] the night was interrupted; nothing published, the previous night's list "
+                      "stays (run it again to finish it)")
+        raise typer.Exit(code=130)
     if not final.is_completed():
         console.print(f"[bold red]the night failed:[/] {escape(final.message or 'the nightly flow failed')}")
         raise typer.Exit(code=1)
@@ -281,7 +299,7 @@ def demo(
     for r in leads.head(10).iter_rows(named=True):
         table.add_row(str(r["rank"]), r["staff_ref"], f"{r['score']:.1f}", r["categories"], r["summary"])
     out.print(table)
-    out.print(escape(f"report: {folder / 'out' / 'report.html'}  (tonight's set: {(folder / 'out' / 'current').resolve().name})"))
+    out.print(escape(f"report: {_shown(folder / 'out' / 'report.html')}  (tonight's set: {(folder / 'out' / 'current').resolve().name})"))
     out.print(escape(f"notebooks: open notebooks/ with the kernel 'acu-audit (.venv)'; they read {_shown(folder / 'out' / 'analyst.duckdb')}"))
     out.print(escape(f"done in {time.perf_counter() - started:.0f} s. Next: acu-audit leads list --db {_shown(db)}"))
 

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from acu_audit.errors import DatabaseBusyError, QueryError
+from acu_audit.errors import DatabaseBusyError, Interrupted, QueryError
 from acu_audit.files import owner_only
 from acu_audit.resources import read_sql
 
@@ -64,6 +64,20 @@ def connect(path: str | Path | None, *, read_only: bool = False, busy_timeout_s:
     return con
 
 
+@contextmanager
+def _statement(step: str, sql: str) -> Iterator[None]:
+    """DuckDB's errors as :class:`QueryError` (naming the step and its SQL), and a query cancelled
+    by a signal as :class:`Interrupted`."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise QueryError(step, sql, exc) from exc
+    except RuntimeError as exc:
+        if "interrupted" in str(exc).lower():
+            raise Interrupted(f"{step}: stopped by a signal") from exc
+        raise
+
+
 class Warehouse:
     """A DuckDB connection with named, parameterised statements.
 
@@ -90,10 +104,8 @@ class Warehouse:
     # -- statements --------------------------------------------------------------
     def execute(self, sql: str, params: Params = None, *, step: str = "query") -> list[tuple]:
         """Run a statement and return every row (results are always drained)."""
-        try:
+        with _statement(step, sql):
             return self.con.execute(sql, params).fetchall() if params else self.con.execute(sql).fetchall()
-        except duckdb.Error as exc:
-            raise QueryError(step, sql, exc) from exc
 
     def insert_rows(self, table: str, rows: list[dict[str, Any]], schema: dict[str, Any] | None = None, *, step: str = "insert") -> int:
         """Insert many rows at once through a frame (executemany goes row by row)."""
@@ -111,10 +123,8 @@ class Warehouse:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]], *, step: str = "query") -> None:
         if not rows:
             return
-        try:
+        with _statement(step, sql):
             self.con.executemany(sql, rows)
-        except duckdb.Error as exc:
-            raise QueryError(step, sql, exc) from exc
 
     def scalar(self, sql: str, params: Params = None, *, step: str = "query") -> Any:
         rows = self.execute(sql, params, step=step)
@@ -122,28 +132,22 @@ class Warehouse:
 
     def frame(self, sql: str, params: Params = None, *, step: str = "query") -> pl.DataFrame:
         """Run a query and return a polars frame."""
-        try:
+        with _statement(step, sql):
             return self.con.sql(sql, params=params).pl() if params else self.con.sql(sql).pl()
-        except duckdb.Error as exc:
-            raise QueryError(step, sql, exc) from exc
 
     def records(self, sql: str, params: Params = None, *, step: str = "query") -> list[dict[str, Any]]:
-        try:
+        with _statement(step, sql):
             cursor = self.con.execute(sql, params) if params else self.con.execute(sql)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
-        except duckdb.Error as exc:
-            raise QueryError(step, sql, exc) from exc
 
     def script(self, relative_path: str, *, step: str | None = None) -> None:
         """Run every statement of ``sql/<relative_path>`` (DDL with no parameters)."""
         text = read_sql(relative_path)
         name = step or relative_path
-        try:
+        with _statement(name, text):
             for statement in self.con.extract_statements(text):
                 self.con.execute(statement).fetchall()
-        except duckdb.Error as exc:
-            raise QueryError(name, text, exc) from exc
 
     def run_file(self, relative_path: str, params: Mapping[str, Any] | None = None, *, step: str | None = None) -> None:
         """Run every statement of ``sql/<relative_path>``, binding the parameters each one names.
@@ -155,19 +159,15 @@ class Warehouse:
         text = read_sql(relative_path)
         params = dict(params or {})
         name = step or relative_path
-        try:
+        with _statement(name, text):
             statements = self.con.extract_statements(text)
-        except duckdb.Error as exc:
-            raise QueryError(name, text, exc) from exc
         for statement in statements:
             wanted = statement.named_parameters
             missing = wanted - params.keys()
             if missing:
                 raise QueryError(name, statement.query, KeyError(f"no value for parameter(s) {sorted(missing)}"))
-            try:
+            with _statement(name, statement.query):
                 self.con.execute(statement, {k: params[k] for k in wanted}).fetchall()
-            except duckdb.Error as exc:
-                raise QueryError(name, statement.query, exc) from exc
 
     def register_frame(self, name: str, frame: Any) -> None:
         """Expose a polars/pandas/arrow frame to SQL under ``name`` for this connection."""

@@ -24,3 +24,12 @@ class QueryError(AcuAuditError):
 
 class ConfigError(AcuAuditError):
     """A configuration file or value is invalid."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM, Ctrl-C) while DuckDB ran a query.
+
+    DuckDB answers a pending signal by cancelling the query and raising a plain
+    ``RuntimeError("Query interrupted")``, losing the signal's own exception; this puts it back
+    as an interruption (a ``KeyboardInterrupt``), so it is never taken for acu-audit's own error.
+    """

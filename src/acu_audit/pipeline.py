@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -162,20 +163,26 @@ def validation_failures(wh: Warehouse, ingest_run_id: str) -> list[dict]:
 def record_run(wh: Warehouse, ctx: RunContext, status: str | None = None) -> None:
     """Note the completed night (backfill and the catch-up resume from here).
 
-    ``status`` ``reviewed``: a missed night reviewed by a catch-up, with no outputs of its own.
+    ``status`` ``reviewed``: a missed night reviewed by a catch-up, with no outputs of its own. A
+    night run again (a replay, ``ctx.results["replay"]``) is added as ``replayed`` beside the
+    first run's entry, which it never replaces.
     """
     import hashlib
 
-    leads_csv = Path(ctx.out) / "leads.csv"
-    digest = hashlib.sha256(leads_csv.read_bytes()).hexdigest() if leads_csv.exists() and status is None else None
+    replayed = status is None and bool(ctx.results.get("replay"))
+    status = status or ("replayed" if replayed else "completed_with_warnings" if ctx.warnings else "completed")
+    night_set = ctx.results.get("night_set")
+    leads_csv = Path(night_set) / "leads.csv" if night_set else None
+    digest = hashlib.sha256(leads_csv.read_bytes()).hexdigest() if leads_csv and leads_csv.exists() else None
     with wh.transaction():
-        wh.execute("DELETE FROM run_log WHERE as_of = $d", {"d": ctx.as_of})
+        if not replayed:
+            wh.execute("DELETE FROM run_log WHERE as_of = $d", {"d": ctx.as_of})
         wh.execute(
             "INSERT INTO run_log VALUES ($d, $r, now(), $s, $n, $w, $h)",
             {
                 "d": ctx.as_of,
                 "r": ctx.run_id,
-                "s": status or ("completed_with_warnings" if ctx.warnings else "completed"),
+                "s": status,
                 "n": len(ctx.results["leads"].rows) if ctx.results.get("leads") else 0,
                 "w": ctx.warnings,
                 "h": digest,
@@ -295,8 +302,7 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
     cfg = ScoringConfig.from_settings(ctx.settings)
     window = ctx.window()
     ensure_staff_refs(wh, ctx)
-    with open_state(state_path(ctx), create=True) as state:
-        suppressions = state.active_suppressions(ctx.as_of)
+    with open_state(state_path(ctx), create=True) as real_state, _night_queue(real_state, ctx) as (state, suppressions):
         _apply_suppressions(wh, ctx.as_of, suppressions)
         hits = wh.frame(
             """SELECT h.hit_id, h.staff_id, h.check_id, h.category, h.severity, h.risk, h.weight,
@@ -377,6 +383,32 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
         f"{result.held_back} closed leads held back" + ("; tonight's list unchanged (re-run)" if result.unchanged_rerun else ""),
     )
     return result
+
+
+@contextmanager
+def _night_queue(state: Any, ctx: RunContext) -> Iterator[tuple[Any, list[dict]]]:
+    """The queue a night's list is built in, and the suppressions in force for it.
+
+    A new night (after the latest the queue holds) is built in the analyst state itself, after
+    keeping the state it found (``snapshot_before``). A night already published is *replayed*:
+    built in a scratch copy of the state as that night first found it, with the suppressions of
+    that moment, so its list is the same as the first time and no later night changes.
+    """
+    latest = state.latest_night()
+    replay = latest is not None and ctx.as_of <= latest
+    ctx.results["replay"] = replay
+    if not replay:
+        state.snapshot_before(ctx.as_of)
+        yield state, state.active_suppressions(ctx.as_of)
+        return
+    if state.first_published_at(ctx.as_of) is None:
+        raise AcuAuditError(f"the night of {ctx.as_of} is before the latest night the queue holds ({latest}) and was "
+                            "never reviewed: only a night already published can be run again")
+    scratch = state.replay_copy(ctx.as_of)
+    try:
+        yield scratch, state.suppressions_as_first_published(ctx.as_of)
+    finally:
+        scratch.close()
 
 
 LEAD_SCORE_SCHEMA = {

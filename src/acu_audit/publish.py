@@ -158,11 +158,27 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
     restrict_file(write_report(wh, staged, night / "report.html"))  # links data-docs/index.html when there
     write_analyst_copy(wh, staged, lead_history(ctx))
     write_manifest(night, ctx)
-    swap_in(out, night)
+    ctx.results["night_set"] = night
+    # A night run again is published beside the others; out/current moves only to the latest night.
+    current = published_night(out)
+    ctx.results["made_current"] = current is None or ctx.as_of >= current
+    if ctx.results["made_current"]:
+        swap_in(out, night)
     prune_nights(out)
     return {key: out / name for key, name in (
         ("leads_csv", "leads.csv"), ("leads_parquet", "leads.parquet"), ("hits", "hits.parquet"),
         ("report", "report.html"), ("analyst_copy", "analyst.duckdb"), ("manifest", "manifest.json"))}
+
+
+def published_night(out: Path):
+    """The night of the set ``out/current`` points at, from its manifest (None before the first)."""
+    import json
+    from datetime import date
+
+    try:
+        return date.fromisoformat(json.loads((Path(out) / "current" / "manifest.json").read_text(encoding="utf-8"))["as_of"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def write_manifest(night: Path, ctx) -> Path:
@@ -228,5 +244,6 @@ def lead_history(ctx) -> list[dict]:
     with open_state(state_path(ctx), create=True) as state:
         return state.db.records(
             """SELECT v.as_of, v.lead_id, l.staff_ref, v.rank, v.score, v.categories, v.change, v.status
-               FROM lead_versions v JOIN leads l USING (lead_id) ORDER BY v.as_of, v.rank"""
+               FROM lead_versions v JOIN leads l USING (lead_id) WHERE v.as_of <= $d ORDER BY v.as_of, v.rank""",
+            {"d": ctx.as_of},
         )

@@ -84,8 +84,8 @@ def migrations() -> list[tuple[int, Path]]:
 class StateStore:
     """The analyst-state database; open it with :func:`open_state`."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0, read_only: bool = False) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | None, *, busy_timeout_s: float = 10.0, read_only: bool = False) -> None:
+        self.path = None if path is None else Path(path)  # None: in memory (a replay's scratch copy)
         self.read_only = read_only
         self.db = Warehouse(self.path, busy_timeout_s=busy_timeout_s, read_only=read_only)
 
@@ -185,6 +185,51 @@ class StateStore:
                     "INSERT INTO lead_notes VALUES ($l, now(), $a, $s, $n)", {"l": lead_id, "a": actor, "s": status, "n": note}
                 )
             self.audit(actor, "set_status", lead_id, {"from": lead["status"], "to": status, "note": note})
+
+    # -- nights: first publication and replay ------------------------------------------
+    def latest_night(self) -> date | None:
+        """The latest night whose list the queue holds (published or reviewed)."""
+        return self.db.scalar("SELECT max(as_of) FROM lead_versions")
+
+    def first_published_at(self, as_of: date) -> datetime | None:
+        """When ``as_of``'s list was first kept (None: never)."""
+        return self.db.scalar("SELECT min(published_at) FROM lead_versions WHERE as_of = $d", {"d": as_of})
+
+    def snapshot_before(self, as_of: date) -> None:
+        """Keep the lead state as night ``as_of`` first finds it (before its list changes it)."""
+        with self.db.transaction():
+            self.db.execute("DELETE FROM lead_snapshots WHERE as_of = $d", {"d": as_of})
+            self.db.execute("DELETE FROM snapshot_nights WHERE as_of = $d", {"d": as_of})
+            self.db.execute("INSERT INTO lead_snapshots SELECT $d, * FROM leads", {"d": as_of}, step="snapshot the lead state")
+            self.db.execute("INSERT INTO snapshot_nights VALUES ($d, now())", {"d": as_of})
+
+    def replay_copy(self, as_of: date) -> StateStore:
+        """A scratch, in-memory state holding what night ``as_of`` first found: its lead snapshot and
+        every earlier night's list. Running the night's queue there reproduces its first list and
+        changes nothing here."""
+        if not self.db.scalar("SELECT count(*) > 0 FROM snapshot_nights WHERE as_of = $d", {"d": as_of}):
+            raise AcuAuditError(f"the night of {as_of} has no kept lead state to replay from; it was first "
+                                "published before acu-audit kept one (run it again after a rebuild)")
+        scratch = StateStore(None)
+        scratch.migrate()
+        for table, sql in (
+            ("leads", "SELECT * EXCLUDE (as_of) FROM lead_snapshots WHERE as_of = $d"),
+            ("lead_versions", "SELECT * FROM lead_versions WHERE as_of < $d"),
+        ):
+            frame = self.db.frame(sql, {"d": as_of}, step=f"replay: {table}")
+            scratch.db.register_frame("replay_frame", frame)
+            scratch.db.execute(f"INSERT INTO {table} BY NAME SELECT * FROM replay_frame", step=f"replay: {table}")
+            scratch.db.unregister("replay_frame")
+        return scratch
+
+    def suppressions_as_first_published(self, as_of: date) -> list[dict[str, Any]]:
+        """The suppressions in force on ``as_of`` as they stood when its list was first kept."""
+        return self.db.records(
+            """SELECT suppression_id, kind, staff_id, check_id, subject FROM suppressions
+               WHERE expires_on >= $d AND created_at <= $t AND (revoked_at IS NULL OR revoked_at > $t)
+               ORDER BY suppression_id""",
+            {"d": as_of, "t": self.first_published_at(as_of)},
+        )
 
     # -- suppressions -------------------------------------------------------------
     def add_suppression(
