@@ -6,10 +6,12 @@ Writes one drop of the 15 contract tables, each with ``--per-table`` records
 drawn from the property test's kinds (tests/test_ingest_hostile.py: wrong
 types, bad enums, empty keys, missing zones, stray and unclosed quotes, NULs,
 invalid UTF-8, blank lines, byte-order marks, mixed line ends, over-long
-records, duplicates, conflicts, quoted line breaks), ingests it into a fresh
-DuckDB file, and prints per table: records written, malformed among them, and
-what became of them (loaded, duplicate, quarantined, unaccounted), plus good
-rows lost. Aims: 0 unaccounted, 0 good rows lost, 0 malformed loaded.
+records, duplicates, conflicts, quoted line breaks, Rich markup in text, a staff
+id with an apostrophe planted in typed columns), ingests it into a fresh DuckDB
+file, and prints per table: records written, malformed among them, and what
+became of them (loaded, duplicate, quarantined, unaccounted), good rows lost, and
+reasons or warnings that quote the planted staff id. Aims: 0 unaccounted, 0 good
+rows lost, 0 malformed loaded, 0 leaks.
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 
-from test_ingest_hostile import PARSE_KINDS, TYPED_KINDS, build_file  # noqa: E402
+from test_ingest_hostile import PARSE_KINDS, PLANTED_ID, TYPED_KINDS, build_file  # noqa: E402
 
 from acu_audit.contract import TABLES  # noqa: E402
 from acu_audit.db import Warehouse  # noqa: E402
 from acu_audit.ingest import ingest_landing  # noqa: E402
+from acu_audit.pipeline import ingest_warnings  # noqa: E402
 
-MALFORMED = [k for k in TYPED_KINDS + PARSE_KINDS if k not in ("good", "quoted_comma", "quoted_newline", "bom", "crlf", "cr")]
-HARMLESS = ["good", "quoted_comma", "quoted_newline", "bom", "crlf", "cr"]
+HARMLESS = ["good", "quoted_comma", "quoted_newline", "bom", "crlf", "cr", "markup"]
+MALFORMED = [k for k in TYPED_KINDS + PARSE_KINDS if k not in HARMLESS]
 
 
 def main() -> None:
@@ -44,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     rows, totals = [], dict.fromkeys(("records", "read", "malformed", "loaded", "duplicate", "quarantined", "unaccounted",
-                                      "malformed_loaded", "good_lost"), 0)
+                                      "malformed_loaded", "good_lost", "leaks"), 0)
     with tempfile.TemporaryDirectory() as tmp:
         landing = Path(tmp) / "landing"
         drop = landing / "2026-03-04"
@@ -66,6 +69,7 @@ def main() -> None:
         with Warehouse(Path(tmp) / "hostile.duckdb") as wh:
             report = ingest_landing(wh, landing)
             seconds = time.perf_counter() - started
+            warnings = " ".join(report.warnings + ingest_warnings(report))
             for result in report.files:
                 expects = plans[result.table]
                 loaded = {r[0] for r in wh.execute(f'SELECT _line FROM "{result.table}" WHERE _file_id = $f', {"f": result.file_id})}
@@ -84,13 +88,17 @@ def main() -> None:
                     + (sum(e.outcome == "duplicate" for e in expects) - result.duplicate),
                     "malformed_loaded": sum(1 for e in malformed if e.line in loaded),
                     "good_lost": sum(1 for e in good if e.line not in loaded),
+                    "leaks": wh.scalar("SELECT count(*) FROM quarantine WHERE file_id = $f AND contains(reason, $p)",
+                                       {"f": result.file_id, "p": PLANTED_ID})
+                    + sum(PLANTED_ID in (t or "") for t in (result.error, result.note)),
                     "path": "slow" if result.note else "fast",
                 }
                 rows.append(row)
                 for key in totals:
                     totals[key] += row[key]
+    totals["leaks"] += warnings.count(PLANTED_ID)
     header = ["table", "records", "read", "malformed", "loaded", "duplicate", "quarantined", "unaccounted",
-              "malformed_loaded", "good_lost", "path"]
+              "malformed_loaded", "good_lost", "leaks", "path"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:

@@ -31,8 +31,12 @@ from make_contract_fixtures import good_row, good_value  # noqa: E402
 
 DROP = "2026-03-04"
 
+# A staff id planted where a reason or warning could quote it: it must never be quoted (issue 22).
+PLANTED_ID = "S42674"
+MARKUP = "[/b]bad [bold red]x[/] [/x] Roads"  # Rich markup in text: loaded, and printed as text
 # Row kinds DuckDB's reader takes in its stride (the typing step quarantines them)...
-TYPED_KINDS = ["good", "good", "good", "quoted_comma", "type", "no_zone", "enum", "missing", "dup", "conflict"]
+TYPED_KINDS = ["good", "good", "good", "quoted_comma", "type", "no_zone", "enum", "missing", "dup", "conflict",
+               "markup", "planted"]
 # ...and kinds that need the slow path.
 PARSE_KINDS = ["quoted_newline", "stray_quote", "too_few", "too_many", "nul", "bad_utf8", "blank", "bom", "long",
                "crlf", "cr"]
@@ -97,6 +101,13 @@ def build_file(table: str, kinds: list[str], unterminated_last: bool, crlf_file:
             col = typed[n % len(typed)]
             row[col.name] = "2026-03-04T10:15:00" if col.type == "timestamp" else {"int": "many", "date": "04/03/2026"}[col.type]
             # an end not after its start also fails: only when the broken column is the end
+            emit(row_bytes(row), "quarantine", col.name)
+        elif kind == "markup" and non_key_texts:
+            row[non_key_texts[0].name] = MARKUP
+            emit(row_bytes(row), "load")
+        elif kind == "planted" and _columns(spec, "enum", "int", "date", "timestamp"):
+            col = _columns(spec, "enum", "int", "date", "timestamp")[n % len(_columns(spec, "enum", "int", "date", "timestamp"))]
+            row[col.name] = f"D'{PLANTED_ID}"  # an apostrophe once defeated the masking of quoted values
             emit(row_bytes(row), "quarantine", col.name)
         elif kind == "enum" and _columns(spec, "enum"):
             col = _columns(spec, "enum")[0]
@@ -181,6 +192,8 @@ def check_accounting(wh: Warehouse, table: str, result, expects: list[Expect]) -
         assert row["raw_text"] is not None or "blank line" in row["reason"]
         if "not UTF-8" in row["reason"]:
             assert "\\xff" in row["raw_text"]  # the original bytes, escaped
+        assert PLANTED_ID not in row["reason"], row["reason"]  # reasons never quote a value from a row
+    assert PLANTED_ID not in (result.error or "") and PLANTED_ID not in (result.note or "")
     # Every physical line belongs to exactly one record.
     covered = [ln for e in expects for ln in range(e.line, e.end_line + 1)]
     assert covered == list(range(2, 2 + len(covered)))

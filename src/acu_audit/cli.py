@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from acu_audit.errors import AcuAuditError
 from acu_audit.clock import local_date, local_time
@@ -23,8 +23,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
+# Data reaches the terminal as text, never as Rich markup: a unit named "[/x] Roads" or an
+# operation "[/b]bad" is printed as it is. Styles are given as arguments (style="dim").
+console = Console(stderr=True, markup=False, highlight=False)
+out = Console(markup=False, highlight=False)
 
 
 @app.callback()
@@ -65,13 +67,13 @@ def _text_table(title: str, columns: tuple[str, ...], rows: list[tuple]) -> Tabl
     for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:
-        table.add_row(*(escape("" if v is None else str(v)) for v in row))
+        table.add_row(*("" if v is None else str(v) for v in row))
     return table
 
 
 def _fail(exc: Exception) -> None:
     """A usage or input error: the message, exit code 2."""
-    console.print(f"[bold red]error:[/] {escape(str(exc))}")
+    console.print(Text.assemble(("error: ", "bold red"), str(exc)))
     raise typer.Exit(code=2)
 
 
@@ -121,7 +123,7 @@ def generate(
     if start:
         kwargs["start"] = _date(start)
     try:
-        report = generate_force(out_dir, progress=lambda msg: console.print(f"[dim]{msg}[/]"), **kwargs)
+        report = generate_force(out_dir, progress=lambda msg: console.print(f"{msg}", style="dim"), **kwargs)
     except ValueError as exc:
         _fail(exc)
     table = Table(title=f"Demo force: {staff} staff x {days} days, seed {seed}, profile {chosen.label} ({report.seconds:.1f} s)")
@@ -155,7 +157,7 @@ def ingest(
                 landing,
                 up_to=_date(as_of),
                 validator=validator,
-                on_file=None if as_json else lambda f: console.print(f"[dim]{f.drop_date} {f.file_name}: {f.status}[/]"),
+                on_file=None if as_json else lambda f: console.print(f"{f.drop_date} {f.file_name}: {f.status}", style="dim"),
             )
     except (AcuAuditError, FileNotFoundError) as exc:
         _fail(exc)
@@ -188,9 +190,9 @@ def run(
         reveal_identities=reveal_identities, reason=reason, actor=actor, validate=not no_validation,
     )
     if final.get("current", True):
-        out.print(escape(f"{final['message']}\n  {out_dir / 'leads.csv'}\n  {out_dir / 'report.html'}"))
+        out.print(f"{final['message']}\n  {out_dir / 'leads.csv'}\n  {out_dir / 'report.html'}")
     else:
-        out.print(escape(f"{final['message']}\n  {final['night_set']}"))
+        out.print(f"{final['message']}\n  {final['night_set']}")
 
 
 def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], state: Optional[Path] = None,
@@ -215,10 +217,10 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
     from acu_audit import runtime
 
     runtime.stop_on_sigterm()
-    console.print("[dim]starting the nightly flow on Prefect's ephemeral API (the first start takes about 20 s)[/]")
+    console.print("starting the nightly flow on Prefect's ephemeral API (the first start takes about 20 s)", style="dim")
     runtime.start_ephemeral_api()
     for orphan in runtime.mark_orphaned_runs():
-        console.print(f"[yellow]warning:[/] {escape(f'flow run {orphan} was left Running by a killed process: marked Crashed')}")
+        console.print(Text.assemble(("warning: ", "yellow"), f"flow run {orphan} was left Running by a killed process: marked Crashed"))
     from prefect import tags
 
     from pipelines.nightly import nightly_audit
@@ -232,15 +234,15 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
             )
     except KeyboardInterrupt:
         # Ctrl-C, or SIGTERM landing in a query: Prefect has marked the run Crashed; nothing was published.
-        console.print("[bold red]stopped:[/] the night was interrupted; nothing published, the previous night's list "
-                      "stays (run it again to finish it)")
+        console.print(Text.assemble(("stopped: ", "bold red"), "the night was interrupted; nothing published, the previous "
+                                    "night's list stays (run it again to finish it)"))
         raise typer.Exit(code=130)
     if not final.is_completed():
-        console.print(f"[bold red]the night failed:[/] {escape(final.message or 'the nightly flow failed')}")
+        console.print(Text.assemble(("the night failed: ", "bold red"), final.message or "the nightly flow failed"))
         raise typer.Exit(code=1)
     data = final.result() or {}
     for warning in data.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        console.print(Text.assemble(("warning: ", "yellow"), warning))
     return {"message": final.message, **data}
 
 
@@ -267,9 +269,9 @@ def demo(
     wanted = {"staff": staff, "days": days, "seed": seed}
     existing = _json.loads(marker.read_text()) if marker.exists() else {}
     if landing.is_dir() and existing == wanted:
-        console.print(f"[dim]reusing the demo force in {landing}[/]")
+        console.print(f"reusing the demo force in {landing}", style="dim")
     else:
-        console.print(f"[dim]generating a demo force: {staff:,} staff, {days} nights (seed {seed}) ...[/]")
+        console.print(f"generating a demo force: {staff:,} staff, {days} nights (seed {seed}) ...", style="dim")
         for stale in (folder / "acu_audit.duckdb", folder / "acu_audit.duckdb.wal", folder / "acu_audit.state.duckdb"):
             stale.unlink(missing_ok=True)
         generate_force(folder, staff=staff, days=days, seed=seed)
@@ -281,16 +283,16 @@ def demo(
     nights = [date.fromisoformat(d) for d in drops[-2:]]
     history_drops = drops[: -len(nights)]
     if history_drops:
-        console.print(f"[dim]loading the history ({len(history_drops)} nights before {nights[0]}) ...[/]")
+        console.print(f"loading the history ({len(history_drops)} nights before {nights[0]}) ...", style="dim")
         try:
             with Warehouse(db) as wh:
                 history = ingest_landing(wh, landing, up_to=date.fromisoformat(history_drops[-1]),
                                          on_file=_history_progress(len(history_drops)))
         except AcuAuditError as exc:
             _fail(exc)
-        console.print(f"[dim]history: {history.totals()['loaded']:,} rows in {history.seconds:.0f} s[/]")
+        console.print(f"history: {history.totals()['loaded']:,} rows in {history.seconds:.0f} s", style="dim")
     for night in nights:
-        console.print(f"[dim]the night of {night}[/]")
+        console.print(f"the night of {night}", style="dim")
         run_flow(landing=landing, out_dir=folder / "out", db=db, as_of=night)
     leads = pl.read_csv(folder / "out" / "leads.csv")
     table = Table(title=f"Top ten of {leads.height} leads as of {drops[-1]}")
@@ -299,9 +301,9 @@ def demo(
     for r in leads.head(10).iter_rows(named=True):
         table.add_row(str(r["rank"]), r["staff_ref"], f"{r['score']:.1f}", r["categories"], r["summary"])
     out.print(table)
-    out.print(escape(f"report: {_shown(folder / 'out' / 'report.html')}  (tonight's set: {(folder / 'out' / 'current').resolve().name})"))
-    out.print(escape(f"notebooks: open notebooks/ with the kernel 'acu-audit (.venv)'; they read {_shown(folder / 'out' / 'analyst.duckdb')}"))
-    out.print(escape(f"done in {time.perf_counter() - started:.0f} s. Next: acu-audit leads list --db {_shown(db)}"))
+    out.print(f"report: {_shown(folder / 'out' / 'report.html')}  (tonight's set: {(folder / 'out' / 'current').resolve().name})")
+    out.print(f"notebooks: open notebooks/ with the kernel 'acu-audit (.venv)'; they read {_shown(folder / 'out' / 'analyst.duckdb')}")
+    out.print(f"done in {time.perf_counter() - started:.0f} s. Next: acu-audit leads list --db {_shown(db)}")
 
 
 def _history_progress(drops: int, every_s: float = 10.0):
@@ -317,7 +319,7 @@ def _history_progress(drops: int, every_s: float = 10.0):
         rows[0] += result.loaded
         if time.monotonic() - last[0] >= every_s:
             last[0] = time.monotonic()
-            console.print(f"[dim]  loading night {len(seen)} of {drops} ({result.drop_date}): {rows[0]:,} rows so far[/]")
+            console.print(f"  loading night {len(seen)} of {drops} ({result.drop_date}): {rows[0]:,} rows so far", style="dim")
 
     return on_file
 
@@ -380,12 +382,12 @@ def leads_list(
         out.print("no published leads yet")
         return
     review = sum(1 for r in rows if r["tier"] == "review")
-    table = Table(title=escape(f"Leads as of {listing.as_of} ({len(rows)}: {review} in the review tier, listed first)"))
+    table = Table(title=f"Leads as of {listing.as_of} ({len(rows)}: {review} in the review tier, listed first)")
     for col in ("#", "tier", "lead", "staff_ref", "score", "age (d)", "cat.", "change", "status", "summary"):
         table.add_column(col, overflow="fold")
     for r in rows[:limit]:
         change = r["change"] + (f" ({r['flag']})" if r["flag"] else "")
-        table.add_row(*(escape(str(v)) for v in (
+        table.add_row(*(str(v) for v in (
             r["rank"], r["tier"] or "", r["lead_id"], r["staff_ref"], f"{r['score']:.1f}",
             "" if r["age_days"] is None else r["age_days"], "|".join(r["categories"]), change, r["status"], r["summary"])))
     out.print(table)
@@ -420,25 +422,25 @@ def leads_show(
     lead = detail["lead"]
     tz = _local_zone()
     identity = f" ({lead['staff_id']})" if reveal_identities else ""
-    out.print(f"[bold]{escape(lead['lead_id'])}[/] " + escape(
-        f"{lead['staff_ref']}{identity}  status: {lead['status']}  episode from {local_date(lead['episode_start'])}, "
-        f"evidence {local_time(lead['first_seen'], tz)} to {local_time(lead['last_seen'], tz)}"))
+    out.print(Text.assemble((lead["lead_id"], "bold"),
+                            f" {lead['staff_ref']}{identity}  status: {lead['status']}  episode from {local_date(lead['episode_start'])}, "
+                            f"evidence {local_time(lead['first_seen'], tz)} to {local_time(lead['last_seen'], tz)}"))
     for v in detail["versions"]:
-        out.print(escape(f"  {local_date(v['as_of'])}: rank {v['rank']} ({v['tier'] or 'untiered'}), score {v['score']:.1f}"
+        out.print(f"  {local_date(v['as_of'])}: rank {v['rank']} ({v['tier'] or 'untiered'}), score {v['score']:.1f}"
                          + (f", evidence {v['age_days']} day(s) old" if v["age_days"] else "")
-                         + f", {'|'.join(v['categories'])}, {v['change']}" + (f" ({v['what_is_new']})" if v["what_is_new"] else "")))
+                         + f", {'|'.join(v['categories'])}, {v['change']}" + (f" ({v['what_is_new']})" if v["what_is_new"] else ""))
     if detail["versions"]:
         explanation = json.loads(detail["versions"][-1]["explanation"] or "[]")
         if explanation:
-            out.print(escape("  unusual among peers: " + "; ".join(e["text"] for e in explanation)))
+            out.print("  unusual among peers: " + "; ".join(e["text"] for e in explanation))
     for h in detail["hits"]:
-        out.print(escape(f"  [{h['category']}] {h['check_id']} ({h['severity']}, {local_time(h['occurred_at'], tz)}, "
-                         f"found on the night of {local_date(h['found_on'])}): {h['reason']}"))
+        out.print(f"  [{h['category']}] {h['check_id']} ({h['severity']}, {local_time(h['occurred_at'], tz)}, "
+                         f"found on the night of {local_date(h['found_on'])}): {h['reason']}")
         if h.get("colleague"):
-            out.print(escape(f"      the colleague: {h['colleague']}" + (f", lead {h['colleague_lead']}" if h.get("colleague_lead") else "")))
-        out.print(escape(f"      evidence: {', '.join(h['evidence'][:8])}" + (f" and {len(h['evidence']) - 8} more" if len(h["evidence"]) > 8 else "")))
+            out.print(f"      the colleague: {h['colleague']}" + (f", lead {h['colleague_lead']}" if h.get("colleague_lead") else ""))
+        out.print(f"      evidence: {', '.join(h['evidence'][:8])}" + (f" and {len(h['evidence']) - 8} more" if len(h["evidence"]) > 8 else ""))
     for n in detail["notes"]:
-        out.print(escape(f"  note {local_time(n['recorded_at'], tz)} {n['actor']} ({n['status']}): {n['note']}"))
+        out.print(f"  note {local_time(n['recorded_at'], tz)} {n['actor']} ({n['status']}): {n['note']}")
 
 
 @lead_app.command("set-status")
@@ -485,7 +487,7 @@ def lead_export(
                                         reveal=reveal_identities, reason=reason)
     except AcuAuditError as exc:
         _fail(exc)
-    out.print(escape(f"referral pack: {pack}"))
+    out.print(f"referral pack: {pack}")
 
 
 @app.command()
@@ -718,8 +720,8 @@ def checks_stats(
         for check_id, cells in sorted(by_check.items()):
             table.add_row(check_id, *[_share_cell(cells.get(f)) for f in functions])
         out.print(table)
-        out.print("[dim]each cell: share of the function that tripped the check (staff whose hits were kept); "
-                  "red above the warning share[/]")
+        out.print("each cell: share of the function that tripped the check (staff whose hits were kept); "
+                  "red above the warning share", style="dim")
     table = Table(title="Check outcomes")
     for col in ("check", "leads", "referred", "no further action", "open"):
         table.add_column(col, justify="left" if col == "check" else "right")
@@ -732,7 +734,7 @@ def _share_cell(r: dict | None) -> str:
     if r is None or not r["tripped"]:
         return "-"
     text = f"{r['share']:.1%} ({r['kept']})"
-    return f"[red]{text}[/]" if r["warn"] else text
+    return Text(text, style="red") if r["warn"] else Text(text)
 
 
 @app.command()
@@ -759,7 +761,7 @@ def rebuild(
             target.unlink()
     try:
         ctx = RunContext(landing=landing, out=out_dir, db=db, state=state_file, settings=load_settings(config),
-                         as_of=_date(as_of), progress=lambda msg: console.print(f"[dim]{msg}[/]"))
+                         as_of=_date(as_of), progress=lambda msg: console.print(f"{msg}", style="dim"))
         run_nightly(ctx)
     except (AcuAuditError, FileNotFoundError) as exc:
         _fail(exc)
@@ -779,9 +781,9 @@ def print_ingest_report(report) -> None:
     out.print(table)
     for f in processed:
         if f.error:
-            out.print(f"[yellow]{escape(f.error)}[/]")
+            out.print(f.error, style="yellow")
     for w in report.warnings:
-        out.print(f"[yellow]warning:[/] {escape(w)}")
+        out.print(Text.assemble(("warning: ", "yellow"), w))
     t = report.totals()
     out.print(
         f"read {t['read']:,} = loaded {t['loaded']:,} + duplicate {t['duplicate']:,} + rejected {t['rejected']:,}; "

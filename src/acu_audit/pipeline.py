@@ -21,7 +21,7 @@ import polars as pl
 
 from acu_audit.config import Settings
 from acu_audit.db import Warehouse
-from acu_audit.errors import AcuAuditError
+from acu_audit.errors import AcuAuditError, value_free
 from acu_audit.window import ReviewWindow
 
 Progress = Callable[[str], None]
@@ -210,6 +210,7 @@ def describe_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, AcuAuditError):
         return text or type(exc).__name__
+    text = value_free(text)  # a third party's message may quote a value from a row
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

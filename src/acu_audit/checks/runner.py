@@ -17,7 +17,7 @@ from acu_audit.checks.calibration import CalibrationReport, calibrate_hits
 from acu_audit.checks.catalogue import HIT_COLUMNS, Check, load_catalogue
 from acu_audit.config import Settings
 from acu_audit.db import Warehouse
-from acu_audit.errors import QueryError
+from acu_audit.errors import QueryError, value_free
 from acu_audit.window import ReviewWindow
 
 
@@ -155,7 +155,7 @@ def run_check(wh: Warehouse, check: Check, settings: Settings, window: ReviewWin
             )[0]
     except QueryError as exc:
         outcome.status = "failed"
-        outcome.error = f"check {check.id} failed: {exc.cause}".splitlines()[0]
+        outcome.error = f"check {check.id} failed: {value_free(str(exc.cause))}"
     outcome.seconds = time.perf_counter() - started
     wh.execute("DELETE FROM check_runs WHERE as_of = $as_of AND check_id = $c", {"as_of": window.as_of, "c": check.id})
     wh.execute(

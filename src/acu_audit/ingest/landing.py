@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -118,20 +120,72 @@ def discover_drops(landing: Path, up_to: date | None = None) -> tuple[list[Drop]
     return drops, warnings
 
 
-def sha256_of(path: Path, chunk: int = 1 << 22, scanner: RecordScanner | None = None) -> tuple[str, int]:
-    """Content hash and size of a file, streamed; feeds ``scanner`` the same bytes (one read).
+class ChangedWhileRead(Exception):
+    """The landing file changed (rewritten, or its name pointed elsewhere) while it was being read."""
 
-    Opened without following a symbolic link, so a link swapped in after discovery is refused too.
+
+@dataclass
+class OpenedFile:
+    """A landing file opened once, without following a link; every read goes through this descriptor.
+
+    ``read_path`` names the open file itself (``/proc/self/fd/N`` on Linux), so DuckDB reads the
+    very file that was hashed even if the name in the landing is swapped for a link meanwhile;
+    :meth:`check_unchanged` then says whether it was rewritten while it was read.
     """
+
+    path: Path  # as named in the landing (for messages)
+    fd: int
+    opened: os.stat_result
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def read_path(self) -> Path:
+        through_fd = Path(f"/proc/self/fd/{self.fd}")
+        return through_fd if through_fd.exists() else self.path
+
+    def check_unchanged(self) -> None:
+        """Raise :class:`ChangedWhileRead` when the file was rewritten since it was opened, or (where
+        the descriptor cannot be read by name) its name now leads to another file."""
+        now = os.fstat(self.fd)
+        if (now.st_size, now.st_mtime_ns) != (self.opened.st_size, self.opened.st_mtime_ns):
+            raise ChangedWhileRead("the file was rewritten while it was being loaded; it loads on the next run")
+        if self.read_path == self.path:
+            try:
+                named = os.lstat(self.path)
+            except OSError as exc:
+                raise ChangedWhileRead("the file was moved while it was being loaded") from exc
+            if stat.S_ISLNK(named.st_mode) or named.st_ino != self.opened.st_ino:
+                raise ChangedWhileRead("the file was replaced while it was being loaded; it loads on the next run")
+
+
+@contextmanager
+def open_landing_file(path: Path) -> Iterator[OpenedFile]:
+    """Open a landing file for reading, refusing a link or anything but a regular file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise ChangedWhileRead("not a regular file any more")
+        yield OpenedFile(Path(path), fd, opened)
+    finally:
+        os.close(fd)
+
+
+def sha256_of(opened: OpenedFile, chunk: int = 1 << 22, scanner: RecordScanner | None = None) -> tuple[str, int]:
+    """Content hash and size of an opened landing file, streamed from its descriptor; feeds
+    ``scanner`` the same bytes (one read)."""
     digest = hashlib.sha256()
     size = 0
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-            size += len(block)
-            if scanner is not None:
-                scanner.feed(block)
+    offset = 0
+    while block := os.pread(opened.fd, chunk, offset):
+        offset += len(block)
+        digest.update(block)
+        size += len(block)
+        if scanner is not None:
+            scanner.feed(block)
     if scanner is not None:
         scanner.finish()
     return digest.hexdigest(), size

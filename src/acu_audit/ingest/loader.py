@@ -10,6 +10,8 @@ the night goes on.
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -17,7 +19,15 @@ from typing import Protocol
 
 from acu_audit.contract import TABLES, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
-from acu_audit.ingest.landing import LandingFile, Refusal, file_id_for, sha256_of
+from acu_audit.ingest.landing import (
+    ChangedWhileRead,
+    LandingFile,
+    OpenedFile,
+    Refusal,
+    file_id_for,
+    open_landing_file,
+    sha256_of,
+)
 from acu_audit.ingest.records import RecordScanner
 from acu_audit.ingest.staging import (
     StagedFile,
@@ -134,10 +144,9 @@ def _quarantine_file(wh: Warehouse, result: FileResult, raw_text: str | None, re
     )
 
 
-def _file_preview(path, limit: int = 200) -> str:
+def _file_preview(opened: OpenedFile, limit: int = 200) -> str:
     """The start of a file, invalid UTF-8 kept as escaped bytes."""
-    with open(path, "rb") as handle:
-        return handle.read(limit).decode("utf-8", errors="backslashreplace")
+    return os.pread(opened.fd, limit, 0).decode("utf-8", errors="backslashreplace")
 
 
 def record_refusal(wh: Warehouse, refusal: Refusal, run_id: str) -> FileResult:
@@ -168,10 +177,35 @@ def load_file(
     run_id: str,
     validator: StagedValidator | None = None,
 ) -> FileResult:
-    """Load one file into the warehouse and return its ledger entry."""
+    """Load one file into the warehouse and return its ledger entry.
+
+    The file is opened once, without following a link, and every read (the hash, our record
+    scan, DuckDB's reader) goes through that descriptor, so what is hashed is what is loaded. A
+    file swapped for a link or rewritten meanwhile is refused and recorded; it loads on a later run.
+    """
+    try:
+        with open_landing_file(landing_file.path) as opened:
+            return _load_opened(wh, landing_file, opened, run_id, validator)
+    except ChangedWhileRead as exc:
+        return record_refusal(wh, Refusal(landing_file.drop_date, landing_file.path, str(exc)), run_id)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.EACCES, errno.ENOENT, errno.EPERM):
+            raise  # an input/output error: the flow retries the drop
+        why = "a symbolic link (it was swapped in after the landing was listed)" if exc.errno == errno.ELOOP \
+            else f"cannot be opened ({exc.strerror})"
+        return record_refusal(wh, Refusal(landing_file.drop_date, landing_file.path, why), run_id)
+
+
+def _load_opened(
+    wh: Warehouse,
+    landing_file: LandingFile,
+    opened: OpenedFile,
+    run_id: str,
+    validator: StagedValidator | None,
+) -> FileResult:
     started = time.perf_counter()
     scanner = RecordScanner() if landing_file.format == "csv" else None
-    sha, size = sha256_of(landing_file.path, scanner=scanner)
+    sha, size = sha256_of(opened, scanner=scanner)
     result = FileResult(
         drop_date=landing_file.drop_date,
         table=landing_file.table,
@@ -194,19 +228,21 @@ def load_file(
     spec = TABLES[landing_file.table]
     try:
         if landing_file.format == "parquet":
-            staged = stage_parquet(wh, landing_file.path, spec)
+            staged = stage_parquet(wh, opened, spec)
         else:
-            staged = stage_csv(wh, landing_file.path, spec, scanner)
+            staged = stage_csv(wh, opened, spec, scanner)
     except UnreadableFile as exc:
+        opened.check_unchanged()
         # Every record of the file is accounted for, as rejected, by one file-level entry.
         result.status = "unreadable"
         result.read = result.rejected = exc.records or (scanner.records if scanner else 0)
         result.error = f"{landing_file.path}: {exc}"
         result.seconds = time.perf_counter() - started
         with wh.transaction():
-            _quarantine_file(wh, result, _file_preview(landing_file.path), f"{exc} ({result.read:,} records, none loaded)")
+            _quarantine_file(wh, result, _file_preview(opened), f"{exc} ({result.read:,} records, none loaded)")
             _record_file(wh, result, run_id, sha, size)
         return result
+    opened.check_unchanged()  # every read is done: what was hashed is what was staged
     result.extra_columns = staged.extra_columns
     if staged.slow_path:
         result.note = f"read record by record (the slow path): {staged.slow_path}"

@@ -39,6 +39,8 @@ import polars as pl
 
 from acu_audit.contract import DATE_PATTERN, INT_PATTERN, TIMESTAMP_PATTERN, TYPE_DESCRIPTIONS, Column, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
+from acu_audit.errors import value_free
+from acu_audit.ingest.landing import OpenedFile
 from acu_audit.ingest.records import MAX_RECORD_BYTES, RecordScanner, normalised_csv, split_records
 
 
@@ -67,9 +69,8 @@ class StagedFile:
     slow_path: str | None = None  # why the file was split by us, when it was
 
 
-def _read_csv_header(path: Path) -> list[str]:
-    with open(path, "rb") as handle:
-        first = handle.readline(1 << 16)
+def _read_csv_header(source: OpenedFile) -> list[str]:
+    first = os.pread(source.fd, 1 << 16, 0).split(b"\n", 1)[0]
     if not first.strip():
         return []
     try:
@@ -85,11 +86,12 @@ def _read_csv_header(path: Path) -> list[str]:
 def _check_header(header: list[str], spec: TableSpec) -> StagedFile:
     if not header or all(not h for h in header):
         raise UnreadableFile("the file has no header row")
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise UnreadableFile(f"the header names column '{name}' twice")
-        seen.add(name)
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name in seen:  # said by position: a header cell is text from the file, not ours to quote
+            what = f"column '{name}'" if name in spec.column_names else "one column"
+            raise UnreadableFile(f"the header names {what} twice (fields {seen[name] + 1} and {i + 1})")
+        seen[name] = i
     known = set(spec.column_names)
     present = {name: i for i, name in enumerate(header) if name in known}
     return StagedFile(
@@ -104,12 +106,13 @@ _REJECTS_DDL = """CREATE OR REPLACE TEMP TABLE stg_rejects (
     line BIGINT, end_line BIGINT, column_name VARCHAR, reason VARCHAR, raw_text VARCHAR)"""
 
 
-def stage_csv(wh: Warehouse, path: Path, spec: TableSpec, scan: RecordScanner) -> StagedFile:
+def stage_csv(wh: Warehouse, source: OpenedFile, spec: TableSpec, scan: RecordScanner) -> StagedFile:
     """Read a CSV file into ``stg_raw`` (all text) and ``stg_rejects``.
 
-    ``scan``: the file's :class:`RecordScanner`, fed while it was hashed (``landing.sha256_of``).
+    ``source``: the opened landing file (read through its descriptor); ``scan``: its
+    :class:`RecordScanner`, fed while it was hashed (``landing.sha256_of``).
     """
-    staged = _check_header(_read_csv_header(path), spec)
+    staged = _check_header(_read_csv_header(source), spec)
     staged.raw_fields = list(range(len(staged.header)))
     wh.execute(_REJECTS_DDL, step="stage: rejects table")
     reason = scan.slow_path_reason()
@@ -126,29 +129,40 @@ def stage_csv(wh: Warehouse, path: Path, spec: TableSpec, scan: RecordScanner) -
                               delim = ',', quote = '"', escape = '"', null_padding = false,
                               max_line_size = $max_line, columns = {{{columns}}})
                 """,
-                {"path": str(path), "max_line": MAX_RECORD_BYTES},
-                step=f"stage {path.name}",
+                {"path": str(source.read_path), "max_line": MAX_RECORD_BYTES},
+                step=f"stage {source.name}",
             )
             staged.records = wh.scalar("SELECT count(*) FROM stg_raw")
             if staged.records == scan.records:
                 return staged
             reason = f"DuckDB's reader returned {staged.records:,} records where the file has {scan.records:,}"
         except Exception as exc:  # noqa: BLE001 - any refusal sends the file down the slow path
-            reason = "DuckDB's reader stopped: " + str(exc).splitlines()[0][:200]
-    _stage_slow(wh, path, staged, reason)
+            reason = "DuckDB's reader stopped: " + value_free(str(exc))
+    _stage_slow(wh, source, staged, reason)
     return staged
 
 
-def _stage_slow(wh: Warehouse, path: Path, staged: StagedFile, reason: str) -> None:
+def _read_all(source: OpenedFile) -> bytes:
+    chunks, offset = [], 0
+    while block := os.pread(source.fd, 1 << 22, offset):
+        chunks.append(block)
+        offset += len(block)
+    return b"".join(chunks)
+
+
+def _stage_slow(wh: Warehouse, source: OpenedFile, staged: StagedFile, reason: str) -> None:
     """Split the file into records ourselves; DuckDB reads the good ones from a clean copy."""
     staged.slow_path = reason
     staged.line_columns = True
     good, broken = [], []
-    for record in split_records(path.read_bytes(), staged.header):
+    # A field beyond the contract is named by position in reasons: its header text is the file's.
+    known = set(staged.columns_present)
+    named = [h if h in known else f"field {i + 1}" for i, h in enumerate(staged.header)]
+    for record in split_records(_read_all(source), named):
         (good if record.fields is not None else broken).append(record)
     columns = [("_line", "BIGINT"), ("_end_line", "BIGINT"), *((f"f{i}", "VARCHAR") for i in range(len(staged.header)))]
     wh.execute(f"CREATE OR REPLACE TEMP TABLE stg_raw ({', '.join(f'{n} {t}' for n, t in columns)})",
-               step=f"stage {path.name} (slow path)")
+               step=f"stage {source.name} (slow path)")
     if good:
         handle, clean = tempfile.mkstemp(prefix="acu-stage-", suffix=".csv")  # created 0600
         try:
@@ -162,7 +176,7 @@ def _stage_slow(wh: Warehouse, path: Path, staged: StagedFile, reason: str) -> N
                                        max_line_size = $max_line, columns = {{{", ".join(f"'{n}': '{t}'" for n, t in columns)}}})
                 """,
                 {"path": clean, "max_line": 2 * MAX_RECORD_BYTES + 64},
-                step=f"stage {path.name} (slow path)",
+                step=f"stage {source.name} (slow path)",
             )
         finally:
             os.unlink(clean)
@@ -198,11 +212,12 @@ def _parquet_problem(exc: Exception) -> str:
         words = "the Parquet file is damaged: a compressed data page cannot be decompressed"
     else:
         words = "the Parquet file cannot be read"
-    return f"{words} (DuckDB: {detail})"
+    return f"{words} (DuckDB: {value_free(detail)})"
 
 
-def stage_parquet(wh: Warehouse, path: Path, spec: TableSpec) -> StagedFile:
+def stage_parquet(wh: Warehouse, source: OpenedFile, spec: TableSpec) -> StagedFile:
     """Read a Parquet file into ``stg_raw``, casting every contract column to text."""
+    path = source.read_path
     try:
         described = wh.records("DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)})
     except Exception as exc:
@@ -223,7 +238,7 @@ def stage_parquet(wh: Warehouse, path: Path, spec: TableSpec) -> StagedFile:
             ORDER BY file_row_number
             """,
             {"path": str(path)},
-            step=f"stage {path.name}",
+            step=f"stage {source.name}",
         )
     except Exception as exc:
         raise UnreadableFile(_parquet_problem(exc), _parquet_rows(wh, path)) from exc
@@ -300,7 +315,6 @@ def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
                 params[f"msg_absent_{name}"] = f"the file has no column '{name}', which is required"
                 problem(name, "true", "missing", f"$msg_absent_{name}")
             continue
-        shown = f"left({raw}, 80)"
         if column.type not in _PATTERNS:
             # A NUL byte (Parquet, or a CSV on the fast path) is never data: quarantine, don't load it.
             params[f"msg_nul_{name}"] = f"column '{name}' holds a NUL byte"
@@ -308,28 +322,26 @@ def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
         if not column.nullable:
             params[f"msg_missing_{name}"] = f"column '{name}' is empty but required"
             problem(name, f"{raw} IS NULL", "missing", f"$msg_missing_{name}")
+        # Reasons name the column and the rule, never the value: the value is in the row's raw
+        # text, which every view masks unless revealed with a reason.
         if column.type in _PATTERNS:
-            params[f"msg_type_{name}"] = f"' is not {TYPE_DESCRIPTIONS[column.type]}"
-            problem(name, f"{raw} IS NOT NULL AND {qname} IS NULL", "type",
-                    f"'column ''{name}'': ''' || {shown} || $msg_type_{name}")
+            params[f"msg_type_{name}"] = f"column '{name}': the value is not {TYPE_DESCRIPTIONS[column.type]}"
+            problem(name, f"{raw} IS NOT NULL AND {qname} IS NULL", "type", f"$msg_type_{name}")
         if column.type == "enum":
             params[f"values_{name}"] = list(column.values)
-            params[f"msg_enum_{name}"] = "' is not one of: " + ", ".join(column.values)
+            params[f"msg_enum_{name}"] = f"column '{name}': the value is not one of: " + ", ".join(column.values)
             problem(name, f"{raw} IS NOT NULL AND NOT list_contains($values_{name}, {raw})", "value",
-                    f"'column ''{name}'': ''' || {shown} || $msg_enum_{name}")
+                    f"$msg_enum_{name}")
         if column.min_value is not None:
             params[f"min_{name}"] = column.min_value
-            problem(name, f"{qname} < $min_{name}", "value",
-                    f"'column ''{name}'': ' || {qname} || ' is below the minimum ' || $min_{name}")
+            params[f"msg_min_{name}"] = f"column '{name}': the value is below the minimum {column.min_value}"
+            problem(name, f"{qname} < $min_{name}", "value", f"$msg_min_{name}")
     for rule in spec.pair_rules:
         if rule.later in staged.columns_present and rule.earlier in staged.columns_present:
             later, earlier = quote_identifier(rule.later), quote_identifier(rule.earlier)
-            problem(
-                rule.later,
-                f"{later} IS NOT NULL AND {earlier} IS NOT NULL AND {later} <= {earlier}",
-                "rule",
-                f"'column ''{rule.later}'' (' || r__{rule.later} || ') is not after ''{rule.earlier}'' (' || r__{rule.earlier} || ')'",
-            )
+            params[f"msg_rule_{rule.later}"] = f"column '{rule.later}' is not after '{rule.earlier}'"
+            problem(rule.later, f"{later} IS NOT NULL AND {earlier} IS NOT NULL AND {later} <= {earlier}", "rule",
+                    f"$msg_rule_{rule.later}")
 
     # Fast path: one record per line, so line = record number + 1 (the header). Slow path:
     # the physical lines each record came from, carried through the clean copy.
