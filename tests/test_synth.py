@@ -21,7 +21,7 @@ STAFF, DAYS, START = 300, 14, date(2026, 10, 18)
 SCENARIOS = {
     "drug_supply_contact", "prolific_texter", "ocg_screenshot_leak", "victim_relationship", "traffic_deletions",
     "warrant_day_lookups", "email_burst_case_party", "declined_business", "overtime_no_activity",
-    "banned_whatsapp_public", "relative_lookups", "vehicle_burst", "colleague_lookups",
+    "banned_whatsapp_public", "relative_lookups", "vehicle_burst", "colleague_lookups", "high_profile_lookups",
 }
 DECOYS = {
     "control_room_volume", "da_specialist_victim_contact", "intel_analyst_ocg_views", "briefed_target_views",
@@ -513,3 +513,114 @@ def test_early_profile_plants_end_before_the_last_weeks(profiled: dict[str, Forc
             assert late.height == 0, ins["scenario"]
     base_windows = {i["window"][1] for i in profiled["default"].truth["insiders"]}
     assert base_windows == {str(last)}
+
+
+# --- innocent undeclared acquaintances on the index; the high-profile plant ---------------------
+WARNING = ["violence", "weapons", "drugs_use", "drugs_supply"]
+
+
+@pytest.fixture(scope="module")
+def mid_force(tmp_path_factory: pytest.TempPathFactory) -> Force:
+    """A force big enough to measure shares of the workforce: 1,000 staff over 35 days."""
+    return Force(generate_force(tmp_path_factory.mktemp("mid"), staff=1000, days=35, seed=7))
+
+
+def undeclared_index_contacts(force: Force) -> pl.DataFrame:
+    """Calls and texts of innocent staff with people on the index whose number the directory
+    knows, who are on none of the staff member's cases and whom they never declared.
+
+    Measured from the CSV files only. Columns: staff_id, person_id, counterparty, hour_start,
+    message_count, marked (a warning marker), accused (ever a suspect or offender).
+    """
+    insiders = [i["staff_id"] for i in force.truth["insiders"]]
+    directory = force.snapshot("contact_directory").filter(pl.col("person_id").is_not_null()).select("counterparty", "person_id", "source")
+    persons = force.snapshot("persons").select("person_id")
+    people = force.snapshot("case_people").select("case_id", "person_id", "role").unique()
+    assigned = (force.snapshot("assignments").select("case_id", "staff_id").unique()
+                .join(people.select("case_id", "person_id").unique(), on="case_id").select("staff_id", "person_id").unique())
+    declared = force.snapshot("declarations").filter(pl.col("person_id").is_not_null()).select("staff_id", "person_id").unique()
+    marked = force.snapshot("person_markers").filter(pl.col("marker").is_in(WARNING)).select("person_id").unique().with_columns(marked=pl.lit(True))
+    accused = people.filter(pl.col("role").is_in(["suspect", "offender"])).select("person_id").unique().with_columns(accused=pl.lit(True))
+    dm = (force.events("device_messages").filter(pl.col("channel").is_in(["call", "sms"]) & ~pl.col("staff_id").is_in(insiders))
+          .join(directory, on="counterparty").join(persons, on="person_id")
+          .join(assigned, on=["staff_id", "person_id"], how="anti").join(declared, on=["staff_id", "person_id"], how="anti"))
+    return (dm.join(marked, on="person_id", how="left").join(accused, on="person_id", how="left")
+            .with_columns(pl.col("marked").fill_null(False), pl.col("accused").fill_null(False), pl.col("message_count").cast(pl.Int64))
+            .select("staff_id", "person_id", "counterparty", "source", "hour_start", "message_count", "marked", "accused"))
+
+
+def test_staff_contact_undeclared_people_on_the_index(mid_force: Force) -> None:
+    n_staff = mid_force.snapshot("staff").height
+    dm = undeclared_index_contacts(mid_force)
+    assert set(dm["source"]) == {"case record"}
+    per_staff = dm.group_by("staff_id").agg(pl.col("person_id").first(), pl.col("marked").any(), pl.col("accused").any(),
+                                             pl.col("message_count").sum().alias("n"))
+    # (a) at least 5% of staff: an offender or a marked person, a few times a month.
+    risky = per_staff.filter(pl.col("marked") | pl.col("accused"))
+    assert risky.height >= 0.05 * n_staff
+    assert risky["n"].median() * 30 / len(mid_force.drops) <= 25  # a few times a month, not a relationship
+    markers = mid_force.snapshot("person_markers").filter(pl.col("person_id").is_in(risky["person_id"]) & pl.col("marker").is_in(WARNING))
+    assert {"drugs_use"} <= set(markers["marker"]) and set(markers["marker"]) & {"violence", "weapons"}
+    assert 0.2 * risky.height < risky.filter(pl.col("marked")).height < 0.8 * risky.height  # many have no marker
+    # Mostly evenings and off duty, some on duty.
+    shifts = mid_force.events("duty_roster").filter(pl.col("duty_type").is_in(["duty", "overtime", "training"])).select(
+        "staff_id", ts("shift_start").alias("s"), ts("shift_end").alias("e"))
+    rows = dm.filter(pl.col("staff_id").is_in(risky["staff_id"])).with_row_index("row").with_columns(ts("hour_start").alias("h"))
+    on_duty = rows.join(shifts, on="staff_id").filter((pl.col("h") >= pl.col("s")) & (pl.col("h") < pl.col("e")))["row"].n_unique()
+    assert 0.1 * rows.height < on_duty < 0.5 * rows.height
+    # (d) 1% and more: a harmless acquaintance (no warning marker, never a suspect or offender).
+    harmless = per_staff.filter(~pl.col("marked") & ~pl.col("accused"))
+    assert harmless.height >= 0.01 * n_staff
+    # Recorded in truth.json as innocent behaviour, never as insiders or decoys.
+    truth = mid_force.truth["innocent"]["undeclared_index_contacts"]
+    assert {r["staff_id"] for r in truth} >= set(risky["staff_id"]) | set(harmless["staff_id"])
+    assert not {r["staff_id"] for r in truth} & {d["staff_id"] for d in mid_force.truth["decoys"]}
+
+
+def test_some_contacts_follow_a_routine_lookup_and_some_staff_look_them_up(mid_force: Force) -> None:
+    dm = undeclared_index_contacts(mid_force).filter(pl.col("marked") | pl.col("accused"))
+    ae = mid_force.events("access_events").filter(pl.col("staff_id").is_in(dm["staff_id"].unique()))
+    # (b) within 90 minutes after a look-up (of somebody else, with a case or a reason) by the same staff member.
+    routine = ae.filter(pl.col("case_id").is_not_null() | pl.col("reason_code").is_not_null()).select(
+        "staff_id", pl.col("person_id").alias("looked_up"), ts("occurred_at").alias("t"))
+    contacts = dm.select("staff_id", "person_id", ts("hour_start").alias("h")).unique()
+    after = contacts.join(routine, on="staff_id").filter(
+        (pl.col("looked_up").is_null() | (pl.col("looked_up") != pl.col("person_id")))
+        & (pl.col("h") >= pl.col("t").dt.truncate("1h")) & (pl.col("h") <= pl.col("t") + pl.duration(minutes=90)))
+    assert after.select("staff_id", "h").unique().height >= 10
+    assert after["staff_id"].n_unique() >= 5
+    # (c) some look the person up, with no case and no reason code.
+    pairs = dm.select("staff_id", "person_id").unique()
+    looked = ae.join(pairs, on=["staff_id", "person_id"]).filter(pl.col("case_id").is_null() & pl.col("reason_code").is_null())
+    assert looked["staff_id"].n_unique() >= 3
+    assert looked["staff_id"].n_unique() <= 0.3 * pairs["staff_id"].n_unique()  # a few of them, not most
+
+
+def test_noisy_profile_has_at_least_as_many_undeclared_contacts(profiled: dict[str, Force]) -> None:
+    base = undeclared_index_contacts(profiled["default"])["staff_id"].n_unique()
+    noisy = undeclared_index_contacts(profiled["noisy"])["staff_id"].n_unique()
+    assert base >= 0.05 * profiled["default"].snapshot("staff").height
+    assert noisy > 1.5 * base
+
+
+@pytest.mark.parametrize("which", ["small", "mid"])
+def test_high_profile_lookups_signal(which: str, force: Force, mid_force: Force) -> None:
+    f = force if which == "small" else mid_force
+    ins = f.insider("high_profile_lookups")
+    assert ins["expected_categories"] == ["U"] and ins["seed_case"].startswith("domain brief")
+    assert 2 <= len(ins["persons"]) <= 3
+    marked = f.snapshot("person_markers").filter(pl.col("marker") == "high_profile")["person_id"]
+    assert set(ins["persons"]) <= set(marked)
+    ev = _lookups_of(f, ins["staff_id"]).filter(pl.col("person_id").is_in(ins["persons"]))
+    looks = ev.filter(pl.col("action").is_in(["search", "view"]))
+    days = looks.select(ts("occurred_at").dt.convert_time_zone("Europe/London").dt.date().alias("d"))["d"].unique()
+    assert len(days) >= 3
+    assert ev.filter(pl.col("action").is_in(["print", "screenshot", "export"])).height == 1
+    # No policing purpose: no case, no reason code, none of them on a case of theirs or of their unit.
+    assert ev["case_id"].null_count() == ev.height and ev["reason_code"].null_count() == ev.height
+    unit = f.staff_row(ins["staff_id"])["unit"]
+    cases = set(f.snapshot("assignments").filter(pl.col("staff_id") == ins["staff_id"])["case_id"])
+    cases |= set(f.snapshot("cases").filter(pl.col("owning_unit") == unit)["case_id"])
+    assert not set(f.snapshot("case_people").filter(pl.col("case_id").is_in(list(cases)))["person_id"]) & set(ins["persons"])
+    window = [str(x) for x in days]
+    assert ins["window"][0] <= min(window) and max(window) <= ins["window"][1]

@@ -2,7 +2,8 @@
 
 Counterparties are opaque salted hashes (16 hex characters of sha256). The contact directory
 knows staff numbers, case parties' numbers taken from case records, and businesses and partner
-agencies; family and friends of staff are, realistically, unknown to force systems.
+agencies; most family and friends of staff are, realistically, unknown to force systems (those on
+the index whom staff contact undeclared are in :mod:`acu_audit.synth.acquaintances`).
 """
 
 from __future__ import annotations

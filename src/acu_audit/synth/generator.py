@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from acu_audit.contract import EVENT_TABLES, SNAPSHOT_TABLES
+from acu_audit.synth.acquaintances import build_acquaintances
 from acu_audit.synth.activity import ActivityModel, apply_suppressions, merge_device
 from acu_audit.synth.casework import build_casework
 from acu_audit.synth.clock import NEVER, ZONE_NAME, Clock
@@ -73,6 +74,8 @@ def generate_force(
     seq = np.random.SeedSequence(seed)
     r_force, r_cases, r_roster, r_contacts, r_plants, r_model, r_misc, r_days = (np.random.default_rng(s) for s in seq.spawn(8))
     day_seeds = np.random.SeedSequence(int(r_days.integers(1 << 62))).spawn(days)
+    # Streams added later are spawned after these, so the ones above draw what they always drew.
+    acq_seed = seq.spawn(1)[0]  # innocent undeclared acquaintances on the index
 
     clock = Clock(start, days)
     say("building the force")
@@ -106,6 +109,11 @@ def generate_force(
         model.rate_mult[s] = m
     model.whatsapp_colleagues[plan.whatsapp_colleagues] = True
     contacts.heavy_personal[plan.heavy_personal] = True
+    # Innocent: undeclared relatives and friends on the index (reads, never changes, the rest).
+    plant_persons = {int(p) for e in plan.insiders for p in e["persons"]}
+    acq = build_acquaintances(acq_seed, force, clock, cw, roster, contacts, set(planter.used), plant_persons, noise=profile.noise)
+    say(f"undeclared acquaintances on the index: {int((acq.kind == 0).sum())} offenders/marked, {int((acq.kind == 1).sum())} harmless, "
+        f"{int((acq.lookups > 0).sum())} looked up")
 
     ids = build_identifiers(force, cw, contacts, model.terminal_names, contacts.registry.hashes())
     snapshots = build_snapshots(force, clock, cw, contacts, ids, person_created)
@@ -126,8 +134,9 @@ def generate_force(
             if d == 0 or snap.changed(d0, d1):
                 counts[snap.name] += write_csv(snap.as_of(d1), drop / f"{snap.name}.csv")
         rng = np.random.default_rng(day_seeds[d])
-        events = pl.concat([model.lookups(rng, d), model.briefing_lookups(rng, d), model.admin_touches(rng, d), *plan.access.get(d, [])])
-        device = pl.concat([model.device(rng, d), *plan.device.get(d, [])])
+        events = pl.concat([model.lookups(rng, d), model.briefing_lookups(rng, d), model.admin_touches(rng, d), *plan.access.get(d, []),
+                            *acq.access.get(d, [])])
+        device = pl.concat([model.device(rng, d), *plan.device.get(d, []), acq.device(d, events)])
         todays = [sp for sp in plan.suppressions if sp.start < d1 and sp.end > d0]
         events, device = apply_suppressions(events, device, todays)
         home = pl.Series(model.home_term)
@@ -149,6 +158,7 @@ def generate_force(
     truth_path = out_dir / "truth.json"
     truth = _truth(seed, staff, days, clock, plant_intensity, plan, ids, force)
     truth["profile"] = profile.label
+    truth["innocent"] = {"undeclared_index_contacts": acq.summary(force, force.person_id)}
     truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     seconds = time.perf_counter() - t_start
     say(f"done in {seconds:.1f} s")

@@ -8,8 +8,8 @@ innocent force in one direction a real force may differ in, and profiles combine
   (more of them of sensitive and OCG subjects), prints and screenshots, case-less vehicle
   checks with no reason code by roads and control rooms, records altered by staff who hold no
   assignment (central offices tidying other units' records), look-ups just outside the
-  rostered shift and in overruns it never recorded, and traffic with counterparties unknown to
-  force systems. Calibrated so that today's list hits about a third of innocent staff, as
+  rostered shift and in overruns it never recorded, traffic with counterparties unknown to
+  force systems, and undeclared acquaintances on the index (more staff, more of them looked up). Calibrated so that today's list hits about a third of innocent staff, as
   forces built independently from the same contract did (docs/demo-force.md);
 - ``busy``: ``BUSY_CASE_PEOPLE`` times the nominals on each case, drawn towards the prolific
   nominals, so "on a case of my unit" covers most of an area's known nominals;

@@ -785,6 +785,61 @@ class Planter:
                     "WhatsApp on a force phone with one number unknown to force systems (a member of the public); the only signal.",
                     device_messages=total)
 
+    def high_profile_lookups(self) -> None:
+        """Searches and views of a few high-profile people on several days, and one capture; no purpose."""
+        f, rng, clock, cw, r = self.force, self.rng, self.clock, self.cw, self.roster
+        s = self.pick_staff(("response", "neighbourhood", "investigation", "support"), roles=("officer", "staff"))
+        a = cw.arrays()
+        unit = int(f.staff_unit[s])
+        # Nobody on a case of theirs or of their unit, nor a target of an operation they were briefed on.
+        cases = np.union1d(cw.cases_assigned_to(s), np.flatnonzero(a["case_unit"] == unit))
+        near = set(int(p) for p in a["cp_person"][np.isin(a["cp_case"], cases)])
+        near |= set(int(p) for p in a["ot_person"][np.isin(a["ot_op"], a["os_op"][a["os_staff"] == s])])
+        n = self.k(8)  # look-ups (searches and views); the capture comes on top
+        rows = self.duty_shifts(s)
+        rows = rows[r.end[rows] <= clock.midnight(clock.days)]
+        if len(rows) == 0:
+            rows = np.array([self.ensure_duty(s, self.w0 + (self.w1 - self.w0) // 2)])
+        days_of = clock.day_of(r.start[rows])
+        _, first = np.unique(days_of, return_index=True)
+        day_rows = rows[first]  # one shift per day
+        n_days = min(n, self.k(4), len(day_rows))
+        chosen = np.sort(rng.choice(day_rows, size=n_days, replace=False))
+        n_people = min(3, n_days)  # one person a day, cycling: 3 people at intensity 1
+        hp = [int(p) for p in np.flatnonzero(f.has_marker("high_profile") & self.person_ok) if int(p) not in near]
+        people = [hp[i] for i in rng.permutation(len(hp))[:n_people]]
+        if len(people) < n_people:  # a small force has too few: some prominent local figures get the marker
+            adult = (f.person_birth_year > 0) & (f.person_birth_year <= clock.start.year - 25)
+            unmarked = np.ones(f.n_persons, dtype=bool)
+            unmarked[f.marker_person] = False
+            pool = [int(p) for p in np.flatnonzero(adult & unmarked & self.person_ok) if int(p) not in near and int(p) not in people]
+            for i in rng.permutation(len(pool))[: n_people - len(people)]:
+                p = pool[int(i)]
+                self.add_marker(p, "high_profile", -int(rng.integers(200, 3000)))
+                people.append(p)
+        per_day = np.full(n_days, n // n_days) + (np.arange(n_days) < n % n_days)
+        capture_day = int(rng.integers(n_days))
+        capture_action = str(rng.choice(["print", "screenshot"]))
+        lookups = 0
+        days = []
+        for j, x in enumerate(chosen):
+            p = people[j % len(people)]
+            # Inside the shift and on the local day it starts (so each chosen shift is another day).
+            until = min(int(r.end[x]), clock.midnight(int(clock.day_of(int(r.start[x]))) + 1))
+            span = max(until - int(r.start[x]) - HOUR, 60)
+            t = int(r.start[x]) + 1800 + int(rng.integers(span)) + np.cumsum(rng.integers(1, 6, int(per_day[j])) * 60)
+            view_sys = str(rng.choice(["RMS", "PND"]))
+            lookups += self.access(s, t[0], str(rng.choice(["PND", "PNC"])), "search", "person", p, person=p)
+            if len(t) > 1:
+                lookups += self.access(s, t[1:], view_sys, "view", "person", p, person=p)
+            if j == capture_day:
+                self.access(s, int(t[-1]) + int(rng.integers(30, 180)), view_sys, capture_action, "person", p, person=p)
+            days.append(str(clock.date_of(int(clock.day_of(int(t[0]))))))
+        self.record(s, "high_profile_lookups", "domain brief, U row: high-profile people", ["U"], [], people,
+                    f"Searches and views of {len(people)} high-profile people on {n_days} days, and one {capture_action} of a record, "
+                    "with no policing purpose (none on a case of theirs or of their unit; no reason code; not function work; not briefed).",
+                    lookups=lookups, captures=1, capture_action=capture_action, capture_day=days[capture_day], lookup_days=days)
+
     # --- decoys -------------------------------------------------------------------------------
     def decoys(self) -> None:
         f, rng, clock, cw, c = self.force, self.rng, self.clock, self.cw, self.contacts
@@ -924,14 +979,17 @@ SCENARIOS = (
     "relative_lookups", "vehicle_burst", "colleague_lookups",
     # One specific signal each (a lead list that only rewards many weak hits misses them).
     "overtime_claims_single", "neighbour_lookups_off_duty", "declined_business_single", "whatsapp_public_single",
+    # Added after all of the above, so they stay as they were.
+    "high_profile_lookups",
 )
 
 
 def plant_all(planter: Planter) -> Plan:
-    """Plant every scenario (two victim relationships), the decoys, then the single-signal insiders.
+    """Plant every scenario (two victim relationships), the decoys, the single-signal insiders, then
+    the high-profile look-ups.
 
-    The single-signal plants come last so the other plants and decoys draw the same random
-    numbers as before they existed.
+    Later additions come last so the earlier plants and decoys draw the same random numbers as
+    before they existed.
     """
     planter.drug_supply_contact()
     planter.prolific_texter()
@@ -954,4 +1012,5 @@ def plant_all(planter: Planter) -> Plan:
     planter.neighbour_lookups_off_duty()
     planter.declined_business(contacts=4, functions=("response", "custody", "roads_policing", "control_room"), scenario="declined_business_single")
     planter.whatsapp_public_single()
+    planter.high_profile_lookups()
     return planter.plan
