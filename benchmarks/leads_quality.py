@@ -130,11 +130,32 @@ def staff_count(db: Path, as_of) -> int:
         con.close()
 
 
+def span_shares_by_check(db: Path, as_of, truth: dict) -> dict[str, float]:
+    """Per check, the share of innocent staff (neither plant nor decoy) whose evidence the night's
+    calibration keeps over the span (``span_calibration``; empty before the span existed)."""
+    planted = [p["staff_id"] for p in truth["insiders"]] + [d["staff_id"] for d in truth.get("decoys", [])]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'span_calibration'").fetchall()[0][0]:
+            return {}
+        staff = staff_count(db, as_of) - len(planted)
+        rows = con.execute(
+            """SELECT check_id, count(DISTINCT staff_id) FROM span_calibration
+               WHERE as_of = CAST(? AS DATE) AND kept AND staff_id NOT IN (SELECT unnest(?)) GROUP BY check_id""",
+            [as_of, planted]).fetchall()
+        return {check: n / max(staff, 1) for check, n in rows}
+    finally:
+        con.close()
+
+
 def evaluate_run(out: Path, truth_path: Path, db: Path) -> dict:
     leads = pl.read_csv(out / "leads.csv")
     as_of = leads["as_of"][0] if leads.height else None
     hits = pl.read_parquet(out / "hits.parquet") if (out / "hits.parquet").exists() else None
-    return evaluate(leads, json.loads(truth_path.read_text()), staff_count(db, as_of), hits)
+    truth = json.loads(truth_path.read_text())
+    result = evaluate(leads, truth, staff_count(db, as_of), hits)
+    result["innocent_share_by_check_span"] = span_shares_by_check(db, as_of, truth) if as_of else {}
+    return result
 
 
 def print_run(result: dict) -> None:
@@ -272,15 +293,19 @@ def scenario_table(results: list[dict]) -> str:
 
 
 def check_table(results: list[dict]) -> str:
-    """Per check: the share of innocent staff it hits, on the median run and on the worst run."""
-    checks = sorted({c for r in results for c in r.get("innocent_share_by_check", {})})
+    """Per check: the share of innocent staff it hits tonight and over the span (its evidence kept),
+    on the median run and on the worst run."""
+    checks = sorted({c for r in results for key in ("innocent_share_by_check", "innocent_share_by_check_span")
+                     for c in r.get(key, {})})
     rows = []
     for c in checks:
-        shares = sorted(r.get("innocent_share_by_check", {}).get(c, 0.0) for r in results)
-        rows.append((c, shares[len(shares) // 2], shares[-1]))
-    lines = ["| check | innocent staff hit, median run | worst run |", "|---|---|---|"]
-    for c, median, worst in sorted(rows, key=lambda x: -x[2]):
-        lines.append(f"| {c} | {median:.1%} | {worst:.1%} |")
+        tonight = sorted(r.get("innocent_share_by_check", {}).get(c, 0.0) for r in results)
+        span = sorted(r.get("innocent_share_by_check_span", {}).get(c, 0.0) for r in results)
+        rows.append((c, tonight[len(tonight) // 2], tonight[-1], span[len(span) // 2], span[-1]))
+    lines = ["| check | innocent staff hit tonight, median run | worst run | over the span, median run | worst run |",
+             "|---|---|---|---|---|"]
+    for c, median, worst, span_median, span_worst in sorted(rows, key=lambda x: (-x[4], -x[2])):
+        lines.append(f"| {c} | {median:.1%} | {worst:.1%} | {span_median:.1%} | {span_worst:.1%} |")
     return "\n".join(lines)
 
 

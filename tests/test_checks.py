@@ -125,3 +125,36 @@ def test_an_ocg_look_up_explained_only_by_a_unit_case_is_a_weak_hit(tmp_path):
     (weak,) = hits
     assert weak["staff_id"] == "S1" and 0 < weak["weight"] < 1
     assert "on a case of their unit only" in weak["reason"]
+
+
+def test_undeclared_contact_alone_is_a_reminder_and_with_a_sign_is_evidence(tmp_path):
+    """Compliance is not misconduct: contact with a drug user or an offender and nothing else goes to the
+    declarations reminders; a look-up of the person with no purpose beside it makes it evidence."""
+    assert not [h for h in run_fixture_case("d_drug_nominal_contact", "user_alone", tmp_path / "a") if h["staff_id"] == "S1"]
+    (drug,) = [h for h in run_fixture_case("d_drug_nominal_contact", "user_looked_up", tmp_path / "b") if h["staff_id"] == "S1"]
+    assert "looked them up 1 time(s) with no policing purpose" in drug["reason"] and "access_events:E1" in drug["evidence"]
+    (reminder,) = [h for h in run_fixture_case("i_undeclared_association", "positive", tmp_path / "c") if h["staff_id"] == "S1"]
+    assert reminder["route"] == "declarations" and "a reminder to declare" in reminder["reason"]
+    assert not [h for h in run_fixture_case("i_undeclared_offender_contact", "negative", tmp_path / "d") if h["staff_id"] == "S1"]
+    assert not [h for h in run_fixture_case("i_undeclared_offender_contact", "assigned", tmp_path / "e") if h["staff_id"] == "S1"]
+
+
+def test_a_look_up_then_a_call_counts_only_when_the_look_up_is_linked_to_the_person(tmp_path):
+    """003 cases 1 and 4: the record viewed concerns the person texted (or an associate), with a
+    purpose or without. A look-up of something else followed by a call to one's friend with a
+    record is not a leak: time alone links nothing."""
+    assert not [h for h in run_fixture_case("u_lookup_then_contact", "unconnected_lookup", tmp_path / "a") if h["staff_id"] == "S1"]
+    (linked,) = [h for h in run_fixture_case("u_lookup_then_contact", "with_a_purpose", tmp_path / "b") if h["staff_id"] == "S1"]
+    assert linked["subject"] == "person:P6" and "access_events:E1" in linked["evidence"]
+    (asked,) = [h for h in run_fixture_case("u_lookup_then_contact", "asked_first", tmp_path / "c") if h["staff_id"] == "S1"]
+    assert "they had messaged first" in asked["reason"] and len([e for e in asked["evidence"] if e.startswith("device_messages:")]) == 2
+
+
+def test_contact_before_a_raid_is_a_sign_only_for_someone_who_knew_of_it(tmp_path):
+    """003 case 1 (a tip-off): contact in the days before an operation against the person, by staff
+    briefed on it or who looked its targets up. Without that knowledge it is coincidence."""
+    (tip,) = [h for h in run_fixture_case("d_drug_nominal_contact", "user_before_a_raid_she_knew_of", tmp_path / "a")
+              if h["staff_id"] == "S1"]
+    assert "days before operation OP2 against them, which they knew of" in tip["reason"]
+    assert not [h for h in run_fixture_case("d_drug_nominal_contact", "user_before_a_raid_she_did_not_know_of", tmp_path / "b")
+                if h["staff_id"] == "S1"]

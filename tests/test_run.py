@@ -176,3 +176,19 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     assert dark > 0.01 * image.size[0] * image.size[1]
     top = image.crop((0, 0, 1200, 200))
     assert sum(1 for p in top.getdata() if p < 128) > 500
+
+
+def test_declarations_reminders_are_routed_not_listed(run):
+    """Compliance is not misconduct: undeclared contact with nothing beside it goes to declarations.csv
+    (pseudonymised), never to the lead list or hits.parquet; nothing is hidden."""
+    from acu_audit.checks import load_catalogue
+
+    declarations_route = {c.id for c in load_catalogue() if c.meta.route == "declarations"}
+    reminders = pl.read_csv(run / "out" / "declarations.csv")
+    assert reminders.columns[:4] == ["staff_ref", "check_id", "subject", "reason"] and "staff_id" not in reminders.columns
+    assert reminders.height > 0 and set(reminders["check_id"]) <= declarations_route
+    assert reminders["reason"].str.contains("a reminder to declare").all()
+    hits = pl.read_parquet(run / "out" / "hits.parquet")
+    assert not set(hits["check_id"]) & declarations_route
+    leads = pl.read_csv(run / "out" / "leads.csv")
+    assert not leads["top_checks"].str.contains("|".join(declarations_route)).any()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime, timezone
 
 import polars as pl
@@ -37,9 +38,10 @@ def no_outliers(staff: pl.DataFrame) -> pl.DataFrame:
 
 
 def scores(hits: list[dict], staff: pl.DataFrame, outliers: pl.DataFrame | None = None) -> dict[str, float]:
+    """Each member of staff's score; 0 for one whose evidence is too weak to be kept (not listed)."""
     frame = pl.DataFrame(hits, schema=HIT_SCHEMA)
     result = score_staff(frame, staff, outliers if outliers is not None else no_outliers(staff), CFG, AS_OF)
-    return dict(zip(result["staff_id"].to_list(), result["score"].to_list()))
+    return defaultdict(float, zip(result["staff_id"].to_list(), result["score"].to_list()))
 
 
 def test_rarity_is_full_for_rare_checks_and_small_for_common_ones():
@@ -62,7 +64,7 @@ def test_the_small_team_floor_holds_and_a_function_wide_habit_gets_none():
     assert all(result[f"X{i}"] >= 40 for i in range(5)), result
     # The same critical check tripped by a fifth of response, as a habit: no floor.
     habit = [hit(f"R{i}", "o_ocg_contact", "critical", 85, category="O") for i in range(80)]
-    assert max(scores(habit, staff).values()) < 25
+    assert max(scores(habit, staff).values(), default=0.0) < 25
 
 
 def test_rare_and_specific_outranks_common_and_many_for_checks_outside_the_catalogue():
@@ -136,3 +138,25 @@ def test_scores_stay_within_0_and_100(severity):
     staff = force()
     many = [hit("R1", f"c{k}", severity, 100, weight=3.0, category=c, n=k) for k, c in enumerate("STUDIOMB")]
     assert 0 < scores(many, staff)["R1"] <= 100
+
+
+def test_weak_common_evidence_is_not_kept_and_lists_nobody():
+    """scoring.min_check_evidence: a check's evidence weighed below it neither ranks nor lists anybody."""
+    staff = force()
+    common = [hit(f"R{i}", "u_weak_common", "low", 30) for i in range(200)]  # half of response, once each
+    frame = pl.DataFrame(common, schema=HIT_SCHEMA)
+    assert score_staff(frame, staff, no_outliers(staff), CFG, AS_OF).is_empty()
+    rare = [hit("R399", "u_rare", "medium", 50)]
+    assert scores(rare, staff)["R399"] > 0  # a medium-severity check one member of staff trips: kept
+
+
+def test_the_review_line_is_over_the_span_each_member_counted_once_at_their_best():
+    from acu_audit.scoring import span_review_line
+
+    earlier = {f"S{i}": 90.0 - i for i in range(30)}  # thirty staff who scored high on some earlier night
+    tonight = {"S0": 10.0, "T1": 85.0}
+    # 2,000 staff, 1%: at most 20 may reach the line over the span; S0 counts at its best (90), not tonight's 10.
+    line = span_review_line(tonight, earlier, 2000, 0.01, 40.0)
+    best = sorted([*earlier.values(), 85.0], reverse=True)
+    assert line == pytest.approx(best[20] + 0.01)
+    assert sum(1 for v in best if v >= line) == 20

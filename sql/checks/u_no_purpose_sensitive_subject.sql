@@ -1,7 +1,8 @@
 -- No-purpose look-ups of victims and vulnerable people, one hit per staff member and subject.
 -- Off-duty views are always reported; views on several days when the staff member has more
 -- such subjects than nearly all peers of the same function.
--- OCG nominals are left to o_ocg_lookup_no_purpose; staff subjects to u_self_or_colleague.
+-- OCG nominals are left to o_ocg_lookup_no_purpose; high-profile people to u_high_profile_lookup;
+-- staff subjects to u_self_or_colleague.
 WITH looked AS (
     SELECT l.staff_id, l.person_id, l.event_id, l.occurred_at, l.local_day, l.on_duty,
            f.markers, list_contains(f.case_roles, 'victim') AS case_victim
@@ -9,6 +10,7 @@ WITH looked AS (
     JOIN ref_person_flags f USING (person_id)
     WHERE l.subject_staff_id IS NULL
       AND NOT f.is_ocg
+      AND NOT list_has_any(f.markers, $high_profile_markers)  -- u_high_profile_lookup weighs those by their own rarity
       AND (f.is_victim OR list_has_any(f.markers, $sensitive_markers))
 ), pairs AS (
     SELECT staff_id, person_id, any_value(markers) AS markers, bool_or(case_victim) AS case_victim,

@@ -65,6 +65,32 @@ CREATE TABLE IF NOT EXISTS check_hits (
 -- hit's rarity, and whether the hit belongs to a small team where the check concentrates.
 ALTER TABLE check_hits ADD COLUMN IF NOT EXISTS peer_share DOUBLE;
 ALTER TABLE check_hits ADD COLUMN IF NOT EXISTS team_concentrated BOOLEAN;
+-- Where a check's hits go: 'leads' (evidence: calibrated, scored, listed) or 'declarations'
+-- (a compliance matter: the declarations reminders, never the lead list). And whether the night's
+-- calibration over the span kept the hit as evidence (a hit not kept is a trip below the line:
+-- stored, because the span's shares are measured over every trip, but neither scored nor listed).
+ALTER TABLE check_hits ADD COLUMN IF NOT EXISTS route VARCHAR DEFAULT 'leads';
+ALTER TABLE check_hits ADD COLUMN IF NOT EXISTS kept BOOLEAN DEFAULT false;
+
+-- Each night's calibration over the span, per check and member of staff: their strength (items'
+-- weights), the share of their peer group (or the force, if larger) that tripped the check over
+-- the span, the group's line where the check is common there, and whether their evidence is kept.
+CREATE TABLE IF NOT EXISTS span_calibration (
+    as_of              DATE NOT NULL,
+    check_id           VARCHAR NOT NULL,
+    staff_id           VARCHAR NOT NULL,
+    strength           DOUBLE NOT NULL,
+    items              INTEGER NOT NULL,
+    peer_group         VARCHAR,
+    peer_share         DOUBLE,
+    group_share        DOUBLE,
+    line               DOUBLE,
+    team_concentrated  BOOLEAN NOT NULL,
+    team_tripped       INTEGER,
+    team_members       INTEGER,
+    rest_share         DOUBLE,
+    kept               BOOLEAN NOT NULL
+);
 
 -- Per check, night and unit function: staff, staff who tripped it (before calibration), their
 -- share, staff whose hits were kept, and the calibration line of their peer group (NULL: the

@@ -134,13 +134,10 @@ CREATE OR REPLACE TEMP MACRO unit_case_phrase(coverage, min_weight) AS
     || '% of the people on the force''s open cases: that explains little, so the hit is weighted x'
     || round(greatest(min_weight, coverage), 2);
 
--- Contact is explained by the work when the person is on a case the staff member was
--- assigned to, or on a case owned by their unit that was open in the window (or closed
--- within $unit_case_days_after_close days of its start). Kept per unit, not per staff
--- member, so it stays small.
-CREATE OR REPLACE TEMP TABLE assigned_people AS
-SELECT DISTINCT staff_id, person_id FROM staff_case_people;
-
+-- Contact is explained by the work when the person is on a case the staff member was assigned
+-- to, at the time (assignment_covered_messages, below), or on a case owned by their unit that was
+-- open in the window (or closed within $unit_case_days_after_close days of its start). Kept per
+-- unit, not per staff member, so it stays small.
 CREATE OR REPLACE TEMP TABLE unit_case_people AS
 SELECT DISTINCT c.owning_unit AS unit, cp.person_id
 FROM ref_cases c JOIN ref_case_people cp USING (case_id)
@@ -166,6 +163,17 @@ LEFT JOIN ref_staff s USING (staff_id)
 LEFT JOIN unit_coverage uc ON uc.unit = l.unit
 WHERE l.via_unit_case AND NOT (l.via_assignment OR l.via_function OR l.via_operation OR l.via_reason_code);
 
+-- Messages an assignment explains: with a person on a case the staff member was assigned to,
+-- while assigned (from a little before, as for look-ups) and for $unit_case_days_after_close days
+-- after the assignment or the case ended. An assignment a month ago does not explain evening
+-- messages today.
+CREATE OR REPLACE TEMP TABLE assignment_covered_messages AS
+SELECT DISTINCT m.row_id
+FROM run_messages m
+JOIN staff_case_people p ON p.staff_id = m.staff_id AND p.person_id = m.cp_person_id
+WHERE m.hour_start >= p.assigned_at - INTERVAL 12 HOUR
+  AND m.hour_start < coalesce(p.unassigned_at, p.closed_at, TIMESTAMPTZ 'infinity') + to_days($unit_case_days_after_close);
+
 -- Contact per member of staff and person on force systems, over the window.
 CREATE OR REPLACE TEMP TABLE run_person_contact AS
 SELECT m.staff_id, m.cp_person_id AS person_id, any_value(m.peer_group) AS peer_group,
@@ -178,12 +186,12 @@ SELECT m.staff_id, m.cp_person_id AS person_id, any_value(m.peer_group) AS peer_
        max(m.hour_start) AS last_hour,                    -- the latest evidence row (a hit's occurred_at)
        list(DISTINCT m.channel ORDER BY m.channel) AS channels,
        list(m.row_id) AS row_ids,
-       bool_or(ap.person_id IS NOT NULL OR up.person_id IS NOT NULL) AS explained_by_case,
-       bool_or(ap.person_id IS NOT NULL) AS explained_by_assignment,
+       bool_and(am.row_id IS NOT NULL) OR bool_or(up.person_id IS NOT NULL) AS explained_by_case,
+       bool_and(am.row_id IS NOT NULL) AS explained_by_assignment,  -- every message of it, not one long ago
        coalesce(any_value(uc.coverage), 0) AS unit_coverage,
        bool_or(dp.person_id IS NOT NULL OR dn.counterparty IS NOT NULL) AS declared
 FROM run_messages m
-LEFT JOIN assigned_people ap ON ap.staff_id = m.staff_id AND ap.person_id = m.cp_person_id
+LEFT JOIN assignment_covered_messages am ON am.row_id = m.row_id
 LEFT JOIN unit_case_people up ON up.unit = m.unit AND up.person_id = m.cp_person_id
 LEFT JOIN unit_coverage uc ON uc.unit = m.unit
 -- Declared by person or by the number itself; DISTINCT so a second declaration cannot double the counts.
@@ -193,3 +201,82 @@ LEFT JOIN (SELECT DISTINCT staff_id, counterparty FROM declared_contacts WHERE c
        ON dn.staff_id = m.staff_id AND dn.counterparty = m.counterparty
 WHERE m.cp_person_id IS NOT NULL
 GROUP BY m.staff_id, m.cp_person_id;
+
+-- What makes undeclared contact with a person on the nominal index more than a declarations
+-- matter (docs/scoring.md, "Compliance is not misconduct"): the staff member looked the person,
+-- or a case they are on, up with no policing purpose in the window; or was in contact with them
+-- in the days around an operation against them. One row per staff member and person
+-- with at least one such sign, the signs in words and the look-ups that show them.
+CREATE OR REPLACE TEMP TABLE run_contact_signs AS
+WITH contacts AS (
+    SELECT staff_id, person_id FROM run_person_contact WHERE NOT declared AND NOT explained_by_assignment
+), person_views AS (
+    SELECT c.staff_id, c.person_id, list(u.event_id) AS ids, max(u.occurred_at) AS last_at
+    FROM contacts c JOIN run_unexplained u ON u.staff_id = c.staff_id AND u.person_id = c.person_id
+    GROUP BY c.staff_id, c.person_id
+), case_views AS (
+    SELECT c.staff_id, c.person_id, list(DISTINCT u.event_id) AS ids, max(u.occurred_at) AS last_at
+    FROM contacts c
+    JOIN ref_case_people mine ON mine.person_id = c.person_id
+    JOIN run_unexplained u ON u.staff_id = c.staff_id AND u.case_id = mine.case_id
+    GROUP BY c.staff_id, c.person_id
+), around_operation AS (
+    -- A tip-off needs knowledge of the operation: contact in the days before it is executed, by a
+    -- member of staff briefed on it or who looked a target of it up in those days. Contact with a
+    -- friend around a raid they could not have known of is coincidence, not a sign.
+    SELECT DISTINCT m.staff_id, m.cp_person_id AS person_id, o.operation_id
+    FROM run_messages m
+    JOIN contacts c ON c.staff_id = m.staff_id AND c.person_id = m.cp_person_id
+    JOIN ref_operation_targets t ON t.person_id = m.cp_person_id
+    JOIN ref_operations o USING (operation_id)
+    WHERE m.hour_start <= o.executed_at
+      AND epoch(o.executed_at) - epoch(m.hour_start) <= $contact_operation_days * 86400
+      AND (EXISTS (SELECT 1 FROM ref_operation_staff os WHERE os.operation_id = o.operation_id AND os.staff_id = m.staff_id)
+           OR EXISTS (SELECT 1 FROM run_lookups l JOIN ref_operation_targets t2 ON t2.person_id = l.person_id
+                      WHERE l.staff_id = m.staff_id AND t2.operation_id = o.operation_id
+                        AND l.occurred_at <= o.executed_at
+                        AND epoch(o.executed_at) - epoch(l.occurred_at) <= $contact_operation_days * 86400))
+)
+SELECT c.staff_id, c.person_id,
+       list_filter([
+           CASE WHEN pv.ids IS NOT NULL THEN 'looked them up ' || len(pv.ids) || ' time(s) with no policing purpose' END,
+           CASE WHEN av.ids IS NOT NULL THEN 'looked up ' || len(av.ids) || ' record(s) of a case they are on with no policing purpose' END,
+           CASE WHEN ao.operation_id IS NOT NULL THEN 'in contact in the ' || $contact_operation_days || ' days before operation ' || ao.operation_id || ' against them, which they knew of' END
+       ], lambda x: x IS NOT NULL) AS signs,
+       list_concat(coalesce(pv.ids, []), coalesce(av.ids, [])) AS sign_event_ids,
+       greatest(pv.last_at, av.last_at) AS sign_last_at  -- the latest look-up it cites (NULL: none)
+FROM contacts c
+LEFT JOIN person_views pv USING (staff_id, person_id)
+LEFT JOIN case_views av USING (staff_id, person_id)
+LEFT JOIN (SELECT staff_id, person_id, min(operation_id) AS operation_id FROM around_operation GROUP BY ALL) ao USING (staff_id, person_id)
+WHERE pv.ids IS NOT NULL OR av.ids IS NOT NULL OR ao.operation_id IS NOT NULL;
+
+-- Records deleted or updated with no assignment and no case of the staff member's unit, and
+-- whether the person on the record (or an offender or suspect on its case) is among their device
+-- contacts. Read by t_record_altered_not_assigned (no such contact: a routine-looking disposal,
+-- common where a central office tidies other units' records) and t_record_altered_for_contact
+-- (the rare, specific case: a record disposed of for someone one is in touch with).
+CREATE OR REPLACE TEMP TABLE run_altered_records AS
+WITH altered AS (
+    SELECT l.staff_id, l.event_id, l.occurred_at, l.action, l.record_type, l.record_id, l.case_id, l.person_id
+    FROM run_lookups l
+    WHERE ((l.action = 'delete' AND list_contains($altered_delete_record_types, l.record_type))
+           OR (l.action = 'update' AND list_contains($altered_update_record_types, l.record_type)))
+      AND NOT l.via_assignment AND NOT l.via_unit_case
+), record_people AS (
+    -- The record's own person, and the offenders and suspects on its case.
+    SELECT a.event_id, a.person_id FROM altered a WHERE a.person_id IS NOT NULL
+    UNION
+    SELECT a.event_id, cp.person_id
+    FROM altered a JOIN ref_case_people cp ON cp.case_id = a.case_id
+    WHERE cp.role IN ('offender', 'suspect')
+), in_contact AS (
+    SELECT rp.event_id, list(DISTINCT pc.person_id) AS contacts, flatten(list(pc.row_ids)) AS message_ids,
+           max(pc.last_hour) AS last_message
+    FROM record_people rp
+    JOIN altered a USING (event_id)
+    JOIN run_person_contact pc ON pc.staff_id = a.staff_id AND pc.person_id = rp.person_id
+    GROUP BY rp.event_id
+)
+SELECT a.*, c.contacts, coalesce(c.message_ids, []) AS message_ids, c.last_message, c.event_id IS NOT NULL AS for_contact
+FROM altered a LEFT JOIN in_contact c USING (event_id);

@@ -39,6 +39,7 @@ class Settings:
 
     timezone: str
     review_window_days: int
+    span_days: int  # the span the queue covers: calibration, scores and the review line (docs/scoring.md)
     purpose: dict[str, Any]
     checks: dict[str, dict[str, Any]]
     scoring: dict[str, Any]
@@ -79,10 +80,14 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
     window = data.get("review_window_days")
     if not isinstance(window, int) or window < 1:
         raise ConfigError(f"review_window_days must be a positive whole number, got {window!r}")
+    span = data.get("span_days")
+    if not isinstance(span, int) or span < window:
+        raise ConfigError(f"span_days must be a whole number of days at least review_window_days ({window}), got {span!r}")
     try:
         return Settings(
             timezone=data["timezone"],
             review_window_days=window,
+            span_days=span,
             purpose=data["purpose"],
             checks=data["checks"],
             scoring=data["scoring"],

@@ -287,13 +287,17 @@ def what_if(
     settings = load_settings(overrides={"scoring": deep_merge(night_scoring, scoring or {})})
     cfg = ScoringConfig.from_settings(settings)
     as_of = meta["as_of"]
-    # Tonight's scored hits, exactly as the night scored them (with their measured rarity).
+    # Tonight's evidence over the span, exactly as the night scored it: the hits behind each listed
+    # lead (each from the night it was found), with their measured rarity.
     hits = pub.frame(
-        """SELECT hit_id, staff_ref AS staff_id, check_id, category, severity, risk, weight, peer_share, team_concentrated,
-                  coalesce(window_start, occurred_at, window_end) AS evidence_start,
-                  coalesce(window_end, occurred_at, window_start) AS evidence_at
-           FROM hits WHERE status = 'stable' AND NOT suppressed AND found_on = $d""",
-        {"d": as_of},
+        """SELECT h.hit_id, h.found_on, h.staff_ref AS staff_id, h.check_id, h.category, h.severity, h.risk, h.weight,
+                  h.peer_share, h.team_concentrated,
+                  coalesce(h.window_start, h.occurred_at, h.window_end) AS evidence_start,
+                  coalesce(h.window_end, h.occurred_at, h.window_start) AS evidence_at
+           FROM hits h
+           JOIN (SELECT unnest(hit_ids) AS hit_id, unnest(hit_nights) AS found_on FROM leads WHERE tonight_score IS NOT NULL) l
+             USING (hit_id, found_on)
+           WHERE h.status = 'stable' AND NOT h.suppressed"""
     )
     if exclude_checks:
         hits = hits.filter(~pl.col("check_id").is_in(list(exclude_checks)))
@@ -304,20 +308,19 @@ def what_if(
     tonight = score_staff(hits, staff, outliers, cfg, as_of).select(pl.col("staff_id").alias("staff_ref"), pl.col("score").alias("tonight_after"))
     # Only staff on the night's list can be on it after: the others with hits tonight are closed
     # leads held back (no evidence newer than their closure) or suppressed, and a change of
-    # weights or thresholds changes neither. (What-if can only remove or re-weigh hits.)
+    # weights or thresholds changes neither. (What-if can only remove or re-weigh evidence.)
     listed_tonight = pub.frame("SELECT staff_ref FROM leads")["staff_ref"]
     tonight = tonight.filter(pl.col("staff_ref").is_in(listed_tonight.to_list()))
-    # The night's queue, re-ranked by its own rule: a lead keeps the larger of tonight's score and
-    # its aged peak; the review tier (sticky, or tonight's score over the night's line) comes first.
+    # The night's queue, re-ranked by its own rule: a lead's score is tonight's score of its evidence
+    # (0 for an open lead with none kept tonight); the review tier (sticky, or tonight's score over
+    # the night's line) comes first.
     before = pub.frame(
-        """SELECT staff_ref, rank AS rank_before, round(score, 1) AS score_before, tier AS tier_before,
-                  CASE WHEN tonight_score IS NULL OR score > tonight_score THEN score ELSE 0 END AS aged_peak,
-                  tonight_score, status
+        """SELECT staff_ref, rank AS rank_before, round(score, 1) AS score_before, tier AS tier_before, tonight_score, status
            FROM leads"""
     )
     line = float(meta.get("review_line") or 0.0)
     both = before.join(tonight, on="staff_ref", how="full", coalesce=True).with_columns(
-        score_after=pl.max_horizontal(pl.col("tonight_after").fill_null(0.0), pl.col("aged_peak").fill_null(0.0)).round(2),
+        score_after=pl.col("tonight_after").fill_null(0.0).round(2),
     ).with_columns(
         tier_after=pl.when(pl.col("status") == "referred").then(pl.lit("watch"))
         .when((pl.col("tier_before") == "review") & (pl.col("tonight_score").is_null() | (pl.col("tonight_score") < line)))
@@ -325,8 +328,8 @@ def what_if(
         .when(pl.col("tonight_after").fill_null(0.0) >= line).then(pl.lit("review"))
         .otherwise(pl.lit("watch"))
     )
-    # No evidence left tonight and no earlier peak: off the list (no rank after).
-    listed = both.filter(pl.col("score_after") > 0).sort(
+    # An open lead stays listed (until an analyst closes it) even when no evidence is left tonight.
+    listed = both.filter(pl.col("rank_before").is_not_null() | (pl.col("score_after") > 0)).sort(
         [pl.col("tier_after") != "review", pl.col("score_after"), pl.col("staff_ref")], descending=[False, True, False]
     ).with_row_index("rank_after", offset=1)
     ranked = both.select("staff_ref", "rank_before", "score_before").join(

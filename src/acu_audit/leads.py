@@ -5,8 +5,10 @@ evidence after a longer gap starts a new lead, unless the member of staff still 
 open one (one open lead per member of staff). ``lead_id`` is a hash of the staff
 member's pseudonym and the episode's first evidence day, so it is stable across nights
 and survives a rebuild. A lead stays on the list until an analyst closes it, whatever
-the age of its evidence; it keeps its peak score, gently aged, and once it reaches the
-review line it stays in the review tier until closed (docs/scoring.md). Tonight each lead is:
+the age of its evidence. Its score is tonight's score of its evidence over the span the
+queue covers (``span_days``, docs/scoring.md "Evidence over the span"): every kept item
+since it opened, not the peak of its nightly scores. Once it reaches the review line it
+stays in the review tier until closed. Tonight each lead is:
 
 - ``new``: first night on the list;
 - ``escalated``: score rose by ``leads.escalation_points`` or it gained a category;
@@ -15,8 +17,9 @@ review line it stays in the review tier until closed (docs/scoring.md). Tonight 
 - ``unchanged``: otherwise.
 
 A lead closed with no further action stays off the list until evidence newer
-than what was seen at closure arrives. Each night's list is kept in the state
-store; re-running a finished night with the same result changes nothing.
+than what was seen at closure arrives. Each night's list is kept in the state store.
+A night already published is never built here again: it is replayed in a scratch copy
+of the state as it first found it (``acu_audit.pipeline``).
 """
 
 from __future__ import annotations
@@ -34,16 +37,11 @@ from acu_audit.state import StateStore
 
 @dataclass(frozen=True)
 class QueueRules:
-    """How the queue keeps, ages and tiers leads (``leads.queue`` in configs/; docs/scoring.md)."""
+    """How the queue keeps and tiers leads (``leads`` in configs/; docs/scoring.md)."""
 
     gap_days: int  # an episode ends after this many days with no evidence
     escalation_points: float
     review_line: float  # tonight's score at or above which a lead enters the review tier
-    age_half_life_days: float  # a lead's peak score halves over this many days without evidence...
-    age_floor: float  # ...but never below this share of its peak
-
-    def age_factor(self, age_days: float) -> float:
-        return max(self.age_floor, 0.5 ** (max(age_days, 0.0) / self.age_half_life_days))
 
 
 @dataclass
@@ -52,8 +50,7 @@ class LeadListResult:
     created: int
     reopened: int
     held_back: int  # closed with no further action, no new evidence
-    unchanged_rerun: bool  # the night was already published with the same content
-    carried: int = 0  # open leads with no evidence in tonight's window, kept on the list
+    carried: int = 0  # open leads with no kept evidence over tonight's span, kept on the list
     review: int = 0  # leads in the review tier
     entered_review: int = 0  # leads that crossed the review line tonight
 
@@ -120,19 +117,19 @@ def publish_leads(
 ) -> LeadListResult:
     """Tonight's queue: match tonight's scored staff to leads, carry every open lead, tier and rank them.
 
-    The list is every lead an analyst has not closed (``new``, ``reviewing``, ``referred``)
-    whatever the age of its evidence, plus tonight's staff with evidence; one open lead per member
-    of staff. Each lead keeps the larger of tonight's score and its peak score times an age factor.
-    The review tier holds every open (``new``/``reviewing``) lead whose score ever reached the
-    review line; ``referred`` leads sit in the watch tier and are flagged when new evidence
-    arrives. Rank is one sequence, review tier first. Tonight's list is kept in the state store.
+    ``scored``: one row per member of staff with kept evidence over the span (or an outlier score
+    above the lead percentile), their score of it tonight, and the hits behind it (``hit_ids`` with
+    ``hit_nights``, the night each was found). The list is every lead an analyst has not closed
+    (``new``, ``reviewing``, ``referred``) whatever the age of its evidence, plus tonight's staff
+    with evidence; one open lead per member of staff. A lead's score is tonight's score of its
+    evidence (0 when none of it is kept over the span any more). The review tier holds every open
+    (``new``/``reviewing``) lead whose score ever reached the review line; ``referred`` leads sit
+    in the watch tier and are flagged when new evidence arrives. Rank is one sequence, review tier
+    first. Tonight's list is kept in the state store.
     """
     db = state.db
     end_of_day = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=timezone.utc)
     created = reopened = held_back = 0
-    previous_tonight = {
-        r["lead_id"]: r for r in db.records("SELECT * FROM lead_versions WHERE as_of = $d", {"d": as_of})
-    }
     staff_ids = scored["staff_id"].to_list()
     # Each staff member's latest lead, and each lead's last list before tonight: two queries, not two per lead.
     latest = {
@@ -164,7 +161,7 @@ def publish_leads(
         cluster_start, _ = latest_cluster(_evidence_days(row, first_seen, last_seen), rules.gap_days)
         lead = latest.get(staff_id)
         what_is_new = None
-        returning = previous_tonight.get(lead["lead_id"] if lead else "", {}).get("change") == "returning"
+        returning = False
         if lead is not None and lead["status"] in OPEN_STATUSES:
             # One open lead per member of staff: new evidence extends it, however long the gap.
             extended.append((first_seen, last_seen, lead["lead_id"]))
@@ -185,14 +182,12 @@ def publish_leads(
             lead = {
                 "lead_id": lead_id_for(staff_ref, cluster_start), "staff_id": staff_id, "staff_ref": staff_ref,
                 "episode_start": cluster_start, "first_seen": first_seen, "last_seen": last_seen,
-                "created_as_of": as_of, "status": "new", "closed_last_seen": None, "peak_score": None,
-                "peak_as_of": None, "review_since": None, "referred_last_seen": None,
+                "created_as_of": as_of, "status": "new", "closed_last_seen": None,
+                "review_since": None, "referred_last_seen": None,
             }
             new_leads.append(lead)
             created += 1
             status = "new"
-        if returning and what_is_new is None:
-            what_is_new = previous_tonight[lead["lead_id"]]["what_is_new"]
         candidates.append({
             "lead": lead, "staff_id": staff_id, "staff_ref": staff_ref, "tonight_score": row["score"],
             "categories": row["categories"], "top_checks": row["top_checks"], "anomaly_score": row["anomaly_score"],
@@ -200,10 +195,11 @@ def publish_leads(
             "last_seen": max(last_seen, lead["last_seen"] or last_seen),
             "summary": summarise(row, check_titles, peer_groups.get(staff_id)),
             "status": status, "returning": returning, "what_is_new": what_is_new,
-            "hit_ids": list(row["hit_ids"]), "hit_nights": [as_of] * len(row["hit_ids"]),
+            "hit_ids": list(row["hit_ids"]),
+            "hit_nights": list(row["hit_nights"]) if row.get("hit_nights") is not None else [as_of] * len(row["hit_ids"]),
             "explanation": json.dumps(explanations.get(staff_id, []), default=str),
         })
-    # Every open lead with no evidence tonight stays on the list with the evidence it had.
+    # Every open lead with no kept evidence tonight stays on the list with the evidence it had.
     matched = [c["lead"]["lead_id"] for c in candidates]
     carried_leads = db.records(
         """SELECT * FROM leads WHERE status IN ('new', 'reviewing', 'referred')
@@ -214,7 +210,7 @@ def publish_leads(
     carried = 0
     for lead in carried_leads:
         last = previous.get(lead["lead_id"])
-        if last is None:  # created on a later night than this one (a re-run of an old night)
+        if last is None:  # created on a later night than this one: not this night's to carry
             continue
         carried += 1
         candidates.append({
@@ -226,25 +222,11 @@ def publish_leads(
             "hit_nights": list(last["hit_nights"]) if last.get("hit_nights") else [last["as_of"]] * len(last["hit_ids"]),
             "explanation": last["explanation"],
         })
-    peak_evidence = _peak_evidence(db, candidates, as_of)
     entered_review = 0
     for c in candidates:
         lead = c["lead"]
-        age = max(0, (as_of - _as_date(c["last_seen"])).days)
-        peak = max(lead.get("peak_score") or 0.0, c["tonight_score"] or 0.0)
-        aged_peak = round(peak * rules.age_factor(age), 2)
-        c["score"] = max(c["tonight_score"] or 0.0, aged_peak)
-        c["peak_score"] = peak
-        beats_peak = c["tonight_score"] is not None and c["tonight_score"] >= (lead.get("peak_score") or 0.0)
-        c["peak_as_of"] = as_of if beats_peak else lead.get("peak_as_of")
-        c["age_days"] = age
-        if c["tonight_score"] is not None and aged_peak > c["tonight_score"]:
-            # The score comes from an earlier night: its evidence is listed with that night.
-            ids, nights = peak_evidence.get(lead["lead_id"], ([], []))
-            for hit_id, night in zip(ids, nights):
-                if hit_id not in c["hit_ids"]:
-                    c["hit_ids"].append(hit_id)
-                    c["hit_nights"].append(night)
+        c["age_days"] = max(0, (as_of - _as_date(c["last_seen"])).days)
+        c["score"] = c["tonight_score"] or 0.0
         review_since = lead.get("review_since")
         if c["status"] == "referred":
             c["tier"] = "watch"
@@ -279,7 +261,6 @@ def publish_leads(
     for rank, c in enumerate(candidates, start=1):
         c["rank"] = rank
         c["lead_id"] = c["lead"]["lead_id"]
-    unchanged_rerun = _same_list(previous_tonight, candidates)
     with db.transaction():
         db.executemany(
             """INSERT INTO leads (lead_id, staff_id, staff_ref, episode_start, first_seen, last_seen, created_as_of, status)
@@ -301,47 +282,22 @@ def publish_leads(
             state.audit("acu-audit", "reopen_lead", lead_id, {"as_of": as_of, "what_is_new": what})
             reopened += 1
         db.executemany(
-            """UPDATE leads SET peak_score = ?, peak_as_of = ?, review_since = ?
-               WHERE lead_id = ? AND (peak_score IS DISTINCT FROM ? OR peak_as_of IS DISTINCT FROM ? OR review_since IS DISTINCT FROM ?)""",
-            [(c["peak_score"], c["peak_as_of"], c["review_since"], c["lead_id"], c["peak_score"], c["peak_as_of"], c["review_since"])
-             for c in candidates],
-            step="keep peak scores and tiers",
+            "UPDATE leads SET review_since = ? WHERE lead_id = ? AND review_since IS DISTINCT FROM ?",
+            [(c["review_since"], c["lead_id"], c["review_since"]) for c in candidates],
+            step="keep tiers",
         )
-        if unchanged_rerun:
-            # Republish the night exactly as it was kept, even if later nights have since
-            # extended these leads: a re-run of a finished night changes nothing.
-            for c in candidates:
-                stored = previous_tonight[c["lead_id"]]
-                c.update({k: stored[k] for k in VERSION_COLUMNS})
-        else:
-            db.execute("DELETE FROM lead_versions WHERE as_of = $d", {"d": as_of}, step="replace tonight's list")
-            published_at = datetime.now(timezone.utc)
-            db.insert_rows(
-                "lead_versions",
-                [{**{k: c[k] for k in VERSION_COLUMNS}, "as_of": as_of, "run_id": run_id, "published_at": published_at}
-                 for c in candidates],
-                VERSION_SCHEMA,
-                step="keep tonight's list",
-            )
+        db.execute("DELETE FROM lead_versions WHERE as_of = $d", {"d": as_of}, step="replace tonight's list")
+        published_at = datetime.now(timezone.utc)
+        db.insert_rows(
+            "lead_versions",
+            [{**{k: c[k] for k in VERSION_COLUMNS}, "as_of": as_of, "run_id": run_id, "published_at": published_at}
+             for c in candidates],
+            VERSION_SCHEMA,
+            step="keep tonight's list",
+        )
     rows = [{k: v for k, v in c.items() if k != "lead"} for c in candidates]
-    return LeadListResult(rows, created, reopened, held_back, unchanged_rerun, carried=carried,
+    return LeadListResult(rows, created, reopened, held_back, carried=carried,
                           review=sum(1 for c in candidates if c["tier"] == "review"), entered_review=entered_review)
-
-
-def _peak_evidence(db, candidates: list[dict], as_of: date) -> dict[str, tuple[list[str], list[date]]]:
-    """The hits (and their nights) of each lead's peak night before tonight, in one query."""
-    pairs = [(c["lead"]["lead_id"], c["lead"]["peak_as_of"]) for c in candidates
-             if c["tonight_score"] is not None and c["lead"].get("peak_as_of") and c["lead"]["peak_as_of"] < as_of]
-    if not pairs:
-        return {}
-    rows = db.records(
-        """SELECT v.lead_id, v.as_of, v.hit_ids, v.hit_nights
-           FROM lead_versions v JOIN (SELECT unnest($l) AS lead_id, unnest($d) AS as_of) p USING (lead_id, as_of)""",
-        {"l": [p[0] for p in pairs], "d": [p[1] for p in pairs]},
-        step="evidence of peak nights",
-    )
-    return {r["lead_id"]: (list(r["hit_ids"]), list(r["hit_nights"]) if r["hit_nights"] else [r["as_of"]] * len(r["hit_ids"]))
-            for r in rows}
 
 
 def _as_date(value: datetime | None) -> date:
@@ -356,17 +312,3 @@ def _evidence_days(row: dict[str, Any], first_seen: datetime, last_seen: datetim
 def _checks_after(row: dict[str, Any], closed_at: datetime | None) -> list[str]:
     after = row.get("check_last_seen") or {}
     return sorted(c for c, t in after.items() if closed_at is None or (t is not None and t > closed_at))
-
-
-def _same_list(stored: dict[str, dict], candidates: list[dict]) -> bool:
-    if not stored or len(stored) != len(candidates):
-        return False
-    for c in candidates:
-        s = stored.get(c["lead_id"])
-        if s is None or s["rank"] != c["rank"] or round(s["score"], 2) != round(c["score"], 2):
-            return False
-        if list(s["hit_ids"]) != list(c["hit_ids"]) or s["change"] != c["change"] or s["status"] != c["status"]:
-            return False
-        if s.get("tier") != c["tier"]:
-            return False
-    return True

@@ -289,14 +289,15 @@ def state_path(ctx: RunContext) -> Path:
 
 
 def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
-    """Score every member of staff with evidence, then build tonight's queue in the state store."""
+    """Score every member of staff's evidence over the span, then build tonight's queue in the state store."""
     import json
 
     from acu_audit.checks import load_catalogue
+    from acu_audit.checks.calibration import span_start
     from acu_audit.leads import QueueRules, publish_leads
     from acu_audit.outliers import explain
     from acu_audit.publish import ensure_staff_refs
-    from acu_audit.scoring import ScoringConfig, review_line, score_staff
+    from acu_audit.scoring import ScoringConfig, score_staff, span_review_line
     from acu_audit.state import open_state
 
     started = time.perf_counter()
@@ -305,17 +306,7 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
     ensure_staff_refs(wh, ctx)
     with open_state(state_path(ctx), create=True) as real_state, _night_queue(real_state, ctx) as (state, suppressions):
         _apply_suppressions(wh, ctx.as_of, suppressions)
-        hits = wh.frame(
-            """SELECT h.hit_id, h.staff_id, h.check_id, h.category, h.severity, h.risk, h.weight,
-                      h.peer_share, coalesce(h.team_concentrated, false) AS team_concentrated,
-                      coalesce(h.window_start, h.occurred_at, h.window_end) AS evidence_start,
-                      coalesce(h.window_end, h.occurred_at, h.window_start) AS evidence_at
-               FROM check_hits h
-               WHERE h.as_of = $d AND h.status = 'stable'
-                 AND h.hit_id NOT IN (SELECT hit_id FROM suppressed_hits WHERE as_of = $d)""",
-            {"d": ctx.as_of},
-            step="hits to score",
-        )
+        hits = span_evidence(wh, ctx.as_of, suppressions)
         staff = wh.frame("SELECT staff_id, unit_function, peer_group FROM ref_staff", step="staff to score")
         outlier_result = ctx.results.get("outliers")
         outliers = (
@@ -326,12 +317,17 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
         staff_suppressed = {s["staff_id"] for s in suppressions if s["kind"] == "staff"}
         outliers = outliers.filter(~pl.col("staff_id").is_in(list(staff_suppressed)))
         scored = score_staff(hits, staff, outliers, cfg, ctx.as_of)
+        unkeep_weak_evidence(wh, ctx.as_of, hits, scored)
         top = scored.sort("score", descending=True).head(int(ctx.settings.outliers.get("explain_top", 50)))
         explanations = explain(outlier_result, top["staff_id"].to_list()) if outlier_result is not None else {}
         refs = dict(wh.execute("SELECT staff_id, staff_ref FROM staff_refs"))
         review = ctx.settings.leads["review"]
-        queue = ctx.settings.leads["queue"]
-        line = review_line(scored["score"].to_list(), staff.height, float(review["force_share"]), float(review["min_score"]))
+        earlier_best = dict(wh.execute(
+            """SELECT staff_id, max(tonight_score) FROM lead_scores
+               WHERE as_of BETWEEN $a AND $d - 1 AND tonight_score IS NOT NULL GROUP BY staff_id""",
+            {"a": span_start(ctx.settings, ctx.as_of), "d": ctx.as_of}, step="best scores over the span"))
+        line = span_review_line(dict(zip(scored["staff_id"].to_list(), scored["score"].to_list())), earlier_best,
+                                staff.height, float(review["force_share"]), float(review["min_score"]))
         result = publish_leads(
             state,
             scored,
@@ -346,8 +342,6 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
                 gap_days=int(ctx.settings.leads["episode_gap_days"]),
                 escalation_points=float(ctx.settings.leads["escalation_points"]),
                 review_line=line,
-                age_half_life_days=float(queue["age_half_life_days"]),
-                age_floor=float(queue["age_floor"]),
             ),
         )
     by_staff = {r["staff_id"]: r for r in scored.iter_rows(named=True)}
@@ -380,10 +374,57 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
         "leads",
         time.perf_counter() - started,
         f"{len(result.rows)} leads, {result.review} in review (line {line:.1f}; {result.entered_review} entered tonight), "
-        f"{result.carried} carried with no evidence tonight ({', '.join(f'{v} {k}' for k, v in changes.items())}); "
-        f"{result.held_back} closed leads held back" + ("; tonight's list unchanged (re-run)" if result.unchanged_rerun else ""),
+        f"{result.carried} carried with no kept evidence over the span ({', '.join(f'{v} {k}' for k, v in changes.items())}); "
+        f"{result.held_back} closed leads held back",
     )
     return result
+
+
+def unkeep_weak_evidence(wh: Warehouse, as_of: date, hits: pl.DataFrame, scored: pl.DataFrame) -> int:
+    """Tonight's hits of checks whose evidence for the member of staff scoring dropped as too weak
+    (``scoring.min_check_evidence``) are not kept: they are no evidence tonight. Returns how many."""
+    scored_pairs = {(s, c) for s, scores in zip(scored["staff_id"].to_list(), scored["check_scores"].to_list()) for c in scores}
+    weak = {(s, c) for s, c in zip(hits["staff_id"].to_list(), hits["check_id"].to_list())} - scored_pairs
+    if not weak:
+        return 0
+    frame = pl.DataFrame({"staff_id": [s for s, _ in weak], "check_id": [c for _, c in weak]},
+                         schema={"staff_id": pl.String, "check_id": pl.String})
+    wh.register_frame("weak_evidence", frame)
+    try:
+        return wh.execute(
+            """UPDATE check_hits h SET kept = false FROM weak_evidence w
+               WHERE h.as_of = $d AND h.kept AND h.staff_id = w.staff_id AND h.check_id = w.check_id""",
+            {"d": as_of}, step="weak evidence is not kept")[0][0]
+    finally:
+        wh.unregister("weak_evidence")
+
+
+def span_evidence(wh: Warehouse, as_of: date, suppressions: list[dict]) -> pl.DataFrame:
+    """Tonight's evidence over the span: every item the night's calibration keeps (one per check and
+    subject, at its strongest night; ``check_calibration.sql``), of stable checks, less what an
+    analyst suppressed, with the share of the peer group that tripped its check over the span."""
+    frame = pl.DataFrame(
+        suppressions,
+        schema={"suppression_id": pl.Int64, "kind": pl.String, "staff_id": pl.String, "check_id": pl.String, "subject": pl.String},
+    )
+    wh.register_frame("span_suppressions", frame)
+    try:
+        return wh.frame(
+            """SELECT i.hit_id, i.found_on, i.staff_id, i.check_id, h.category, h.severity, h.risk, i.weight,
+                      d.peer_share, d.team_concentrated, i.evidence_start, i.evidence_at
+               FROM span_items i
+               JOIN span_calibration d ON d.as_of = $d AND d.check_id = i.check_id AND d.staff_id = i.staff_id AND d.kept
+               JOIN check_hits h ON h.as_of = i.found_on AND h.hit_id = i.hit_id
+               WHERE h.status = 'stable'
+                 AND NOT EXISTS (SELECT 1 FROM span_suppressions s
+                                 WHERE (s.kind = 'staff' AND s.staff_id = i.staff_id)
+                                    OR (s.kind = 'check' AND s.check_id = i.check_id)
+                                    OR (s.kind = 'pair' AND s.staff_id = i.staff_id AND s.subject = h.subject))""",
+            {"d": as_of},
+            step="evidence over the span",
+        )
+    finally:
+        wh.unregister("span_suppressions")
 
 
 @contextmanager

@@ -37,14 +37,14 @@ def write_frame(frame: pl.DataFrame, path: Path) -> Path:
     return path
 
 
-# The hits an output of the night holds: every hit in tonight's window, and the hits behind
-# tonight's listed leads that were found on earlier nights (the queue). A CTE, `wanted(as_of,
+# The hits an output of the night holds: every hit tonight's calibration kept as evidence, and the
+# hits behind tonight's listed leads, found tonight or on earlier nights of the span. A CTE, `wanted(as_of,
 # hit_id)`, with as_of the night each hit was found; the night is bound as $as_of.
 NIGHTS_HITS = """
     wanted AS (
-        SELECT as_of, hit_id FROM check_hits WHERE as_of = $as_of
+        SELECT as_of, hit_id FROM check_hits WHERE as_of = $as_of AND kept AND route = 'leads'
         UNION
-        SELECT found_on, hit_id FROM lead_evidence WHERE as_of = $as_of AND found_on < $as_of
+        SELECT found_on, hit_id FROM lead_evidence WHERE as_of = $as_of
     )"""
 
 
@@ -64,6 +64,24 @@ def hits_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
         """,
         {"as_of": as_of},
         step="hits for publishing",
+    )
+
+
+def declarations_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
+    """Tonight's declarations reminders: compliance matters routed away from the lead list (a
+    check with ``route: declarations``, such as undeclared contact with a person on the nominal
+    index with nothing specific beside it). Nothing is hidden: it is routed here."""
+    identity = ", h.staff_id" if reveal else ""
+    return wh.frame(
+        f"""SELECT r.staff_ref{identity}, h.check_id, h.subject, h.reason,
+                   strftime(coalesce(h.window_start, h.occurred_at), '%Y-%m-%dT%H:%M:%SZ') AS first_seen,
+                   strftime(h.occurred_at, '%Y-%m-%dT%H:%M:%SZ') AS last_seen,
+                   array_to_string(h.evidence, '|') AS evidence, h.as_of
+            FROM check_hits h JOIN staff_refs r USING (staff_id)
+            WHERE h.as_of = $as_of AND h.route = 'declarations'
+            ORDER BY r.staff_ref, h.check_id, h.subject""",
+        {"as_of": as_of},
+        step="declarations reminders",
     )
 
 
@@ -105,7 +123,8 @@ def leads_frame(wh: Warehouse, as_of, reveal: bool, data_as_of=None, missing_fee
 # and out/current, a link to that folder, is swapped in one rename when every file is there:
 # a reader sees last night's set or tonight's, never a mix. out/<name> links to current/<name>;
 # out/data-docs too (Great Expectations' pages, on nights that validated new files).
-NIGHT_FILES = ("leads.csv", "leads.parquet", "hits.parquet", "report.html", "analyst.duckdb", "manifest.json")
+NIGHT_FILES = ("leads.csv", "leads.parquet", "hits.parquet", "declarations.csv", "report.html", "analyst.duckdb",
+               "manifest.json")
 KEEP_NIGHTS = 7
 
 
@@ -155,6 +174,7 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
     write_frame(leads, night / "leads.csv")
     write_frame(leads, night / "leads.parquet")
     write_frame(hits_frame(wh, ctx.as_of, reveal), night / "hits.parquet")
+    write_frame(declarations_frame(wh, ctx.as_of, reveal), night / "declarations.csv")
     restrict_file(write_report(wh, staged, night / "report.html"))  # links data-docs/index.html when there
     write_analyst_copy(wh, staged, lead_history(ctx))
     write_manifest(night, ctx)
@@ -167,7 +187,7 @@ def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
     prune_nights(out)
     return {key: out / name for key, name in (
         ("leads_csv", "leads.csv"), ("leads_parquet", "leads.parquet"), ("hits", "hits.parquet"),
-        ("report", "report.html"), ("analyst_copy", "analyst.duckdb"), ("manifest", "manifest.json"))}
+        ("declarations", "declarations.csv"), ("report", "report.html"), ("analyst_copy", "analyst.duckdb"), ("manifest", "manifest.json"))}
 
 
 def published_night(out: Path):

@@ -23,7 +23,9 @@ from acu_audit.db import Warehouse
 from acu_audit.clock import local_date, local_time
 from acu_audit.evidence import card_rows, cited_ids
 
-MAX_LEADS_DETAILED = 25
+# Leads given a detailed card: every lead in the review tier (what analysts work through), and at
+# least this many from the top of the list.
+MIN_LEADS_DETAILED = 25
 MAX_EVIDENCE_ROWS = 15
 
 
@@ -127,7 +129,7 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         {"d": ctx.as_of},
     )
     titles = {c.id: c.meta for c in load_catalogue()}
-    shown = leads[:MAX_LEADS_DETAILED]
+    shown = [lead for i, lead in enumerate(leads) if lead["tier"] == "review" or i < MIN_LEADS_DETAILED]
     timelines = timeline_frames(wh, [lead["staff_id"] for lead in shown], window)
     hits_by_lead: dict[str, list[dict[str, Any]]] = {lead["lead_id"]: [] for lead in shown}
     for hit in wh.records(
@@ -178,6 +180,8 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         "review_count": review_count,
         "review_line": ctx.results.get("review_line") or 0.0,
         "review_capacity": capacity,
+        "span_days": ctx.settings.span_days,
+        "declarations": wh.scalar("SELECT count(*) FROM check_hits WHERE as_of = $d AND route = 'declarations'", {"d": ctx.as_of}),
         "beyond_capacity": max(0, review_count - capacity),
         "window_start": window.start,
         "generated_at": local_time(datetime.now(timezone.utc), window.timezone),
@@ -185,6 +189,7 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
         "categories": CATEGORY_NAMES,
         "leads": [{**lead, "who": lead["staff_id"] if reveal else lead["staff_ref"]} for lead in leads],
         "detailed": detailed,
+        "carded": {lead["lead_id"] for lead in shown},  # only these are linked: no link leads nowhere
         "reveal": reveal,
         "warnings": list(ctx.warnings),
         "data_quality": {"feeds": feed_quality(wh, ctx.as_of), "reasons": quarantine_reasons(wh, ctx.as_of)[:40],

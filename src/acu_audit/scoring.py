@@ -49,6 +49,7 @@ class ScoringConfig:
     agreement_boost: float
     agreement_cap: int
     agreement_min_category_score: float
+    min_check_evidence: float  # a check's evidence for one member of staff below this is not kept
     outlier_weight: float
     outlier_contribution_percentile: float
     outlier_lead_percentile: float
@@ -68,6 +69,7 @@ class ScoringConfig:
             agreement_boost=float(s["agreement"]["boost"]),
             agreement_cap=int(s["agreement"]["max_extra_categories"]),
             agreement_min_category_score=float(s["agreement"]["min_category_score"]),
+            min_check_evidence=float(s.get("min_check_evidence", 0.0)),
             outlier_weight=float(s["outlier"]["weight"]),
             outlier_contribution_percentile=float(s["outlier"]["contribution_percentile"]),
             outlier_lead_percentile=float(s["outlier"]["lead_percentile"]),
@@ -100,6 +102,22 @@ def outlier_component(percentile: float, cfg: ScoringConfig) -> float:
     if percentile < floor:
         return 0.0
     return (percentile - floor) / max(1 - floor, 1e-9)
+
+
+def _by_id(hits: list[dict]) -> list[dict]:
+    return sorted(hits, key=lambda h: (h["hit_id"], str(h.get("found_on") or "")))
+
+
+def span_review_line(tonight: dict[str, float], earlier_best: dict[str, float], force_size: int, share: float,
+                     min_score: float) -> float:
+    """Tonight's review line, over the span: the lowest score that at most ``share`` of the force
+    reaches on *some* night of the span (each member of staff counted once, at their best), and
+    never below ``min_score``. Calibrated over the span, not one night, so a first run over two
+    months does not admit a different 1% every night."""
+    best = dict(earlier_best)
+    for staff_id, score in tonight.items():
+        best[staff_id] = max(best.get(staff_id, 0.0), score)
+    return review_line(list(best.values()), force_size, share, min_score)
 
 
 def review_line(scores: list[float], force_size: int, share: float, min_score: float) -> float:
@@ -184,8 +202,8 @@ def score_staff(
     if per_hit is not None:
         for row in per_hit.iter_rows(named=True):
             by_staff.setdefault(row["staff_id"], []).append(row)
-    candidates = set(by_staff)
-    candidates |= {s for s, o in outlier_by_staff.items() if o["anomaly_percentile"] >= cfg.outlier_lead_percentile}
+    outlier_leads = {s for s, o in outlier_by_staff.items() if o["anomaly_percentile"] >= cfg.outlier_lead_percentile}
+    candidates = set(by_staff) | outlier_leads
     for staff_id in sorted(candidates):
         staff_hits = by_staff.get(staff_id, [])
         per_check: dict[str, list[float]] = {}
@@ -194,6 +212,12 @@ def score_staff(
             per_check.setdefault(h["check_id"], []).append(h["hit_score"])
             check_category[h["check_id"]] = h["category"]
         check_scores = {c: diminishing_sum(v, cfg.repeat_decay) for c, v in per_check.items()}
+        # Evidence too weak to matter once weighed by its rarity is not kept: common, weak evidence
+        # is not evidence (it neither ranks nor puts anybody on the list).
+        check_scores = {c: v for c, v in check_scores.items() if v >= cfg.min_check_evidence}
+        staff_hits = [h for h in staff_hits if h["check_id"] in check_scores]
+        if not check_scores and staff_id not in outlier_leads:
+            continue
         per_category: dict[str, list[float]] = {}
         for c, v in check_scores.items():
             per_category.setdefault(check_category[c], []).append(v)
@@ -219,7 +243,8 @@ def score_staff(
                 "categories": sorted(category_scores, key=lambda k: (-category_scores[k], CATEGORY_ORDER.find(k))),
                 "top_checks": sorted(check_scores, key=lambda c: (-check_scores[c], c)),
                 "check_scores": {c: round(v, 4) for c, v in check_scores.items()},
-                "hit_ids": sorted(h["hit_id"] for h in staff_hits),
+                "hit_ids": [h["hit_id"] for h in _by_id(staff_hits)],
+                "hit_nights": [h.get("found_on") or as_of for h in _by_id(staff_hits)],
                 "n_hits": len(staff_hits),
                 "first_seen": min(starts) if starts else None,
                 "last_seen": max(times) if times else None,
@@ -244,6 +269,7 @@ def score_staff(
             "top_checks": pl.List(pl.String),
             "check_scores": pl.Object,
             "hit_ids": pl.List(pl.String),
+            "hit_nights": pl.List(pl.Date),
             "n_hits": pl.Int64,
             "first_seen": pl.Datetime("us", "UTC"),
             "last_seen": pl.Datetime("us", "UTC"),

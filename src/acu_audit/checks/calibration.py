@@ -10,7 +10,7 @@ tonight) for scoring, and the shares per check and unit function are kept in ``c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from acu_audit.config import Settings
 from acu_audit.db import Warehouse
@@ -18,7 +18,7 @@ from acu_audit.db import Warehouse
 
 @dataclass
 class CalibrationReport:
-    removed: int = 0  # hits below their group's line
+    removed: int = 0  # tonight's hits below their group's line over the span (stored, not kept)
     warnings: list[str] = field(default_factory=list)  # checks tripped by too much of a function
 
 
@@ -29,16 +29,26 @@ def calibration_parameters(settings: Settings) -> dict[str, float]:
         "min_group": int(c["min_group"]),
         "team_min_staff": int(c["team_min_staff"]),
         "team_concentration": float(c["team_concentration"]),
+        "habit_weight": float(c["habit_weight"]),
+        "estimate_unseen_span": bool(c.get("estimate_unseen_span", True)),
     }
 
 
+def span_start(settings: Settings, as_of: date) -> date:
+    """The first night of the span ending on ``as_of`` (``span_days`` nights in all)."""
+    return as_of - timedelta(days=settings.span_days - 1)
+
+
 def calibrate_hits(wh: Warehouse, settings: Settings, as_of: date) -> CalibrationReport:
-    """Apply the calibration to ``as_of``'s hits, record the shares, and say which checks are too common."""
+    """Calibrate the checks over the span ending on ``as_of``: mark which of tonight's hits are kept
+    as evidence, record the shares, and say which checks are too common."""
     report = CalibrationReport()
-    before = wh.scalar("SELECT count(*) FROM check_hits WHERE as_of = $d", {"d": as_of})
     with wh.transaction():
-        wh.run_file("transforms/check_calibration.sql", {"as_of": as_of, **calibration_parameters(settings)}, step="calibrate hits")
-    report.removed = before - wh.scalar("SELECT count(*) FROM check_hits WHERE as_of = $d", {"d": as_of})
+        wh.run_file("transforms/check_calibration.sql",
+                    {"as_of": as_of, "span_start": span_start(settings, as_of), "span_days": settings.span_days,
+                     "window_days": settings.review_window_days, **calibration_parameters(settings)},
+                    step="calibrate hits")
+    report.removed = wh.scalar("SELECT count(*) FROM check_hits WHERE as_of = $d AND route = 'leads' AND NOT kept", {"d": as_of})
     warn = float(settings.checks["calibration"]["warn_share"])
     for r in wh.records(
         """SELECT check_id, unit_function, staff, tripped, share FROM check_rates

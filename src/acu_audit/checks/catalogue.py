@@ -62,6 +62,10 @@ class CheckMeta(BaseModel):
     investigation_steps: list[str] = Field(min_length=1)
     parameters: dict[str, str] = Field(default_factory=dict)  # name -> what it means (values in configs/)
     evidence_tables: list[str] = Field(min_length=1)
+    # Where its hits go: "leads" (evidence: calibrated, scored, listed) or "declarations" (a
+    # compliance matter, such as undeclared contact with nothing specific beside it: the
+    # declarations reminders, never the lead list).
+    route: Literal["leads", "declarations"] = "leads"
 
     @field_validator("id")
     @classmethod

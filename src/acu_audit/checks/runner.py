@@ -103,12 +103,12 @@ def _wrapped(check: Check) -> str:
     cols = ", ".join(f"h.{c}" for c in HIT_COLUMNS if c != "weight")
     return f"""
         INSERT INTO check_hits (as_of, run_id, hit_id, check_id, check_version, category, status, severity, risk,
-                                {", ".join(HIT_COLUMNS)})
+                                {", ".join(HIT_COLUMNS)}, route, kept)
         SELECT $as_of, $run_id,
                left(md5(concat_ws('|', $check_id, h.staff_id, coalesce(h.subject, ''),
                                   coalesce(CAST(h.window_start AS VARCHAR), CAST(h.occurred_at AS VARCHAR), ''))), 20),
                $check_id, $check_version, $category, $check_status, $severity, $risk,
-               {cols}, coalesce(CAST(h.weight AS DOUBLE), 1.0)
+               {cols}, coalesce(CAST(h.weight AS DOUBLE), 1.0), $route, false
         FROM (
 {check.sql}
         ) h
@@ -143,6 +143,7 @@ def run_check(wh: Warehouse, check: Check, settings: Settings, window: ReviewWin
         "check_status": check.meta.status,
         "severity": check.meta.severity,
         "risk": check.meta.risk,
+        "route": check.meta.route,
     }
     wanted = wh.con.extract_statements(sql)[0].named_parameters
     try:
