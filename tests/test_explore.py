@@ -145,16 +145,19 @@ def test_what_if_with_the_same_weights_moves_nobody_and_writes_nothing(pub):
 
 def test_what_if_without_a_check_drops_the_leads_that_rest_on_it(pub):
     leads = explore.todays_leads(pub)
-    # A lead whose score is tonight's own (no earlier, higher peak keeps it on the queue).
-    own = pub.frame("SELECT lead_id FROM leads WHERE tonight_score IS NOT NULL AND score <= tonight_score")["lead_id"]
+    # A watch-tier lead scored on tonight's evidence of one category, with a scored lead below it.
+    own = pub.frame("SELECT lead_id FROM leads WHERE tonight_score IS NOT NULL AND tier = 'watch'")["lead_id"]
+    last_scored = leads.filter(pl.col("score") > 0)["rank"].max()
     single = leads.filter(~pl.col("categories").str.contains("|", literal=True) & (pl.col("anomaly_score") < 0.6)
-                          & pl.col("lead_id").is_in(own.to_list()))
+                          & pl.col("lead_id").is_in(own.to_list()) & (pl.col("rank") < last_scored))
     lead = single.row(0, named=True)
     detail = explore.lead_detail(pub, lead["lead_id"])
     checks = tuple(detail["hits"]["check_id"].unique())
-    moved = explore.what_if(pub, exclude_checks=checks, top=leads.height)
+    # Without its evidence it scores 0: it stays on the queue (open until an analyst closes it), below
+    # every lead that still has evidence, so it leaves the top places it held.
+    moved = explore.what_if(pub, exclude_checks=checks, top=lead["rank"])
     row = moved.filter(pl.col("staff_ref") == lead["staff_ref"])
-    assert row.height == 1 and row["change"][0] == "leaves the top"
+    assert row.height == 1 and row["change"][0] == "leaves the top" and row["score_after"][0] == 0
     heavier = explore.what_if(pub, scoring={"outlier": {"weight": 3.0}}, top=10)
     assert not heavier.is_empty()  # a heavier outlier weight reorders the top ten
     assert set(heavier["change"]) <= {"enters the top", "leaves the top"}

@@ -151,7 +151,7 @@ def test_weak_common_evidence_is_not_kept_and_lists_nobody():
 
 
 def test_the_review_line_is_over_the_span_each_member_counted_once_at_their_best():
-    from acu_audit.scoring import span_review_line
+    from acu_audit.leads import span_review_line
 
     earlier = {f"S{i}": 90.0 - i for i in range(30)}  # thirty staff who scored high on some earlier night
     tonight = {"S0": 10.0, "T1": 85.0}

@@ -44,6 +44,30 @@ class QueueRules:
     review_line: float  # tonight's score at or above which a lead enters the review tier
 
 
+def span_review_line(tonight: dict[str, float], earlier_best: dict[str, float], force_size: int, share: float,
+                     min_score: float) -> float:
+    """Tonight's review line, over the span: the lowest score that at most ``share`` of the force
+    reaches on *some* night of the span (each member of staff counted once, at their best), and
+    never below ``min_score``. Calibrated over the span, not one night, so a first run over two
+    months does not admit a different 1% every night."""
+    best = dict(earlier_best)
+    for staff_id, score in tonight.items():
+        best[staff_id] = max(best.get(staff_id, 0.0), score)
+    return review_line(list(best.values()), force_size, share, min_score)
+
+
+def review_line(scores: list[float], force_size: int, share: float, min_score: float) -> float:
+    """The lowest score that at most ``share`` of the force reaches among ``scores`` (ties at the
+    boundary stay below), and never below ``min_score``, so a quiet span does not promote weak
+    leads. A property of the evidence, not a cap on the tier: leads that crossed on earlier
+    nights stay in review."""
+    allowed = int(share * force_size)
+    ranked = sorted((float(x) for x in scores), reverse=True)
+    if len(ranked) <= allowed:
+        return float(min_score)
+    return max(float(min_score), round(ranked[allowed] + 0.01, 2))
+
+
 @dataclass
 class LeadListResult:
     rows: list[dict[str, Any]]  # tonight's list, review tier first, best first

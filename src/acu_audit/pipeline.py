@@ -294,10 +294,10 @@ def step_leads(wh: Warehouse, ctx: RunContext) -> Any:
 
     from acu_audit.checks import load_catalogue
     from acu_audit.checks.calibration import span_start
-    from acu_audit.leads import QueueRules, publish_leads
+    from acu_audit.leads import QueueRules, publish_leads, span_review_line
     from acu_audit.outliers import explain
     from acu_audit.publish import ensure_staff_refs
-    from acu_audit.scoring import ScoringConfig, score_staff, span_review_line
+    from acu_audit.scoring import ScoringConfig, score_staff
     from acu_audit.state import open_state
 
     started = time.perf_counter()

@@ -108,33 +108,6 @@ def _by_id(hits: list[dict]) -> list[dict]:
     return sorted(hits, key=lambda h: (h["hit_id"], str(h.get("found_on") or "")))
 
 
-def span_review_line(tonight: dict[str, float], earlier_best: dict[str, float], force_size: int, share: float,
-                     min_score: float) -> float:
-    """Tonight's review line, over the span: the lowest score that at most ``share`` of the force
-    reaches on *some* night of the span (each member of staff counted once, at their best), and
-    never below ``min_score``. Calibrated over the span, not one night, so a first run over two
-    months does not admit a different 1% every night."""
-    best = dict(earlier_best)
-    for staff_id, score in tonight.items():
-        best[staff_id] = max(best.get(staff_id, 0.0), score)
-    return review_line(list(best.values()), force_size, share, min_score)
-
-
-def review_line(scores: list[float], force_size: int, share: float, min_score: float) -> float:
-    """Tonight's review line: the lowest score that at most ``share`` of the force reaches.
-
-    Calibrated on tonight's own scores, so one night's window puts at most ``share`` of the
-    force's staff at or above it (ties at the boundary stay below), and never below
-    ``min_score``, so a quiet night does not promote weak leads. It is a property of tonight's
-    evidence, not a cap on the tier: leads that crossed on earlier nights stay in review.
-    """
-    allowed = int(share * force_size)
-    ranked = sorted((float(x) for x in scores), reverse=True)
-    if len(ranked) <= allowed:
-        return float(min_score)
-    return max(float(min_score), round(ranked[allowed] + 0.01, 2))
-
-
 def check_trip_rates(hits: pl.DataFrame, staff: pl.DataFrame, cfg: ScoringConfig) -> pl.DataFrame:
     """Share of the force and of each unit function that tripped each check."""
     force_n = max(staff.height, 1)
