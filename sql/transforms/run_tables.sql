@@ -164,14 +164,14 @@ LEFT JOIN unit_coverage uc ON uc.unit = l.unit
 WHERE l.via_unit_case AND NOT (l.via_assignment OR l.via_function OR l.via_operation OR l.via_reason_code);
 
 -- Messages an assignment explains: with a person on a case the staff member was assigned to,
--- while assigned (from a little before, as for look-ups) and for $unit_case_days_after_close days
+-- while assigned (from $assignment_grace_hours before, as for look-ups) and for $unit_case_days_after_close days
 -- after the assignment or the case ended. An assignment a month ago does not explain evening
 -- messages today.
 CREATE OR REPLACE TEMP TABLE assignment_covered_messages AS
 SELECT DISTINCT m.row_id
 FROM run_messages m
 JOIN staff_case_people p ON p.staff_id = m.staff_id AND p.person_id = m.cp_person_id
-WHERE m.hour_start >= p.assigned_at - INTERVAL 12 HOUR
+WHERE m.hour_start >= p.assigned_at - to_hours($assignment_grace_hours)
   AND m.hour_start < coalesce(p.unassigned_at, p.closed_at, TIMESTAMPTZ 'infinity') + to_days($unit_case_days_after_close);
 
 -- Contact per member of staff and person on force systems, over the window.

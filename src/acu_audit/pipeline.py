@@ -403,28 +403,18 @@ def span_evidence(wh: Warehouse, as_of: date, suppressions: list[dict]) -> pl.Da
     """Tonight's evidence over the span: every item the night's calibration keeps (one per check and
     subject, at its strongest night; ``check_calibration.sql``), of stable checks, less what an
     analyst suppressed, with the share of the peer group that tripped its check over the span."""
-    frame = pl.DataFrame(
-        suppressions,
-        schema={"suppression_id": pl.Int64, "kind": pl.String, "staff_id": pl.String, "check_id": pl.String, "subject": pl.String},
-    )
-    wh.register_frame("span_suppressions", frame)
-    try:
+    with _registered_suppressions(wh, suppressions):
         return wh.frame(
-            """SELECT i.hit_id, i.found_on, i.staff_id, i.check_id, h.category, h.severity, h.risk, i.weight,
-                      d.peer_share, d.team_concentrated, i.evidence_start, i.evidence_at
-               FROM span_items i
-               JOIN span_calibration d ON d.as_of = $d AND d.check_id = i.check_id AND d.staff_id = i.staff_id AND d.kept
-               JOIN check_hits h ON h.as_of = i.found_on AND h.hit_id = i.hit_id
-               WHERE h.status = 'stable'
-                 AND NOT EXISTS (SELECT 1 FROM span_suppressions s
-                                 WHERE (s.kind = 'staff' AND s.staff_id = i.staff_id)
-                                    OR (s.kind = 'check' AND s.check_id = i.check_id)
-                                    OR (s.kind = 'pair' AND s.staff_id = i.staff_id AND s.subject = h.subject))""",
+            f"""SELECT i.hit_id, i.found_on, i.staff_id, i.check_id, h.category, h.severity, h.risk, i.weight,
+                       d.peer_share, d.team_concentrated, i.evidence_start, i.evidence_at
+                FROM span_items i
+                JOIN span_calibration d ON d.as_of = $d AND d.check_id = i.check_id AND d.staff_id = i.staff_id AND d.kept
+                JOIN check_hits h ON h.as_of = i.found_on AND h.hit_id = i.hit_id
+                WHERE h.status = 'stable'
+                  AND NOT EXISTS (SELECT 1 FROM suppression_frame s WHERE {SUPPRESSES_HIT})""",
             {"d": as_of},
             step="evidence over the span",
         )
-    finally:
-        wh.unregister("span_suppressions")
 
 
 @contextmanager
@@ -463,27 +453,39 @@ LEAD_SCORE_SCHEMA = {
 }
 
 
-def _apply_suppressions(wh: Warehouse, as_of: date, suppressions: list[dict]) -> None:
+# Whether suppression ``s`` covers hit ``h`` (a row of check_hits): the one rule, for tonight's hits
+# and for the span's evidence alike.
+SUPPRESSES_HIT = """((s.kind = 'staff' AND s.staff_id = h.staff_id)
+                     OR (s.kind = 'check' AND s.check_id = h.check_id)
+                     OR (s.kind = 'pair' AND s.staff_id = h.staff_id AND s.subject = h.subject))"""
+
+
+@contextmanager
+def _registered_suppressions(wh: Warehouse, suppressions: list[dict]) -> Iterator[None]:
+    """The suppressions in force, as the view ``suppression_frame`` while the block runs."""
     frame = pl.DataFrame(
         suppressions,
         schema={"suppression_id": pl.Int64, "kind": pl.String, "staff_id": pl.String, "check_id": pl.String, "subject": pl.String},
     )
     wh.register_frame("suppression_frame", frame)
-    with wh.transaction():
+    try:
+        yield
+    finally:
+        wh.unregister("suppression_frame")
+
+
+def _apply_suppressions(wh: Warehouse, as_of: date, suppressions: list[dict]) -> None:
+    with _registered_suppressions(wh, suppressions), wh.transaction():
         wh.execute("DELETE FROM suppressed_hits WHERE as_of = $d", {"d": as_of})
         wh.execute(
-            """INSERT INTO suppressed_hits
-               SELECT h.as_of, h.hit_id, min(s.suppression_id)
-               FROM check_hits h JOIN suppression_frame s
-                 ON (s.kind = 'staff' AND s.staff_id = h.staff_id)
-                 OR (s.kind = 'check' AND s.check_id = h.check_id)
-                 OR (s.kind = 'pair' AND s.staff_id = h.staff_id AND s.subject = h.subject)
-               WHERE h.as_of = $d
-               GROUP BY h.as_of, h.hit_id""",
+            f"""INSERT INTO suppressed_hits
+                SELECT h.as_of, h.hit_id, min(s.suppression_id)
+                FROM check_hits h JOIN suppression_frame s ON {SUPPRESSES_HIT}
+                WHERE h.as_of = $d
+                GROUP BY h.as_of, h.hit_id""",
             {"d": as_of},
             step="apply suppressions",
         )
-    wh.unregister("suppression_frame")
 
 
 def step_publish(wh: Warehouse, ctx: RunContext) -> dict[str, Path]:

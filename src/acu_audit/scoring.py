@@ -204,6 +204,7 @@ def score_staff(
         # A hit spans evidence_start..evidence_at (its latest evidence, which drives recency).
         starts = [h.get("evidence_start") or h["evidence_at"] for h in staff_hits if h["evidence_at"]]
         times = [h["evidence_at"] for h in staff_hits if h["evidence_at"]]
+        ordered = _by_id(staff_hits)
         results.append(
             {
                 "staff_id": staff_id,
@@ -216,8 +217,8 @@ def score_staff(
                 "categories": sorted(category_scores, key=lambda k: (-category_scores[k], CATEGORY_ORDER.find(k))),
                 "top_checks": sorted(check_scores, key=lambda c: (-check_scores[c], c)),
                 "check_scores": {c: round(v, 4) for c, v in check_scores.items()},
-                "hit_ids": [h["hit_id"] for h in _by_id(staff_hits)],
-                "hit_nights": [h.get("found_on") or as_of for h in _by_id(staff_hits)],
+                "hit_ids": [h["hit_id"] for h in ordered],
+                "hit_nights": [h.get("found_on") or as_of for h in ordered],
                 "n_hits": len(staff_hits),
                 "first_seen": min(starts) if starts else None,
                 "last_seen": max(times) if times else None,

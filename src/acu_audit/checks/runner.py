@@ -65,6 +65,7 @@ def shared_parameters(settings: Settings, window: ReviewWindow) -> dict[str, Any
         "baseline_start_utc": window.start_utc - timedelta(days=baseline_days),
         "shift_margin_minutes": int(settings.purpose["shift_margin_minutes"]),
         "unit_case_days_after_close": int(settings.purpose["unit_case_days_after_close"]),
+        "assignment_grace_hours": int(settings.purpose["assignment_grace_hours"]),
         "min_peer_group": int(settings.checks.get("min_peer_group", 12)),
         **shared,
     }
