@@ -20,6 +20,7 @@ from acu_audit.checks import load_catalogue
 from acu_audit.checks.runner import prepare_run_tables, run_check
 from acu_audit.config import load_settings
 from acu_audit.db import Warehouse
+from acu_audit.night import shared_parameters
 from acu_audit.window import ReviewWindow
 
 FLOOR_SQL = """
@@ -50,10 +51,11 @@ def main() -> None:
         started = time.perf_counter()
         wh.scalar(FLOOR_SQL, {"tz": window.timezone, "start": window.start_utc, "end": window.end_utc})
         floor = time.perf_counter() - started
-        prepare = prepare_run_tables(wh, settings, window)
+        params = shared_parameters(settings, window)
+        prepare = prepare_run_tables(wh, params)
         timings = []
         for check in load_catalogue():
-            outcome = run_check(wh, check, settings, window, run_id="benchmark")
+            outcome = run_check(wh, check, settings, params, run_id="benchmark")
             timings.append((outcome.seconds, check.id, outcome.hits, outcome.status))
     total = prepare + sum(t for t, *_ in timings)
     print(f"window {window.start} to {as_of}: {rows:,} access events and device messages")

@@ -27,15 +27,15 @@ from pathlib import Path
 
 def _run(landing: Path, db: Path, out: Path, as_of: date | None, validate: bool) -> dict:
     from acu_audit.config import load_settings
-    from acu_audit.pipeline import RunContext, run_nightly
+    from acu_audit.flow import run_night, settle_night
 
-    ctx = RunContext(landing=landing, out=out, db=db, settings=load_settings(), as_of=as_of, validate=validate)
+    night = settle_night(landing=landing, out=out, db=db, settings=load_settings(), as_of=as_of, validate=validate)
     started = time.perf_counter()
-    run_nightly(ctx)
+    result = run_night(night)
     return {
-        "as_of": str(ctx.as_of),
+        "as_of": str(night.as_of),
         "total_seconds": time.perf_counter() - started,
-        "phases": [(t.name, t.seconds, t.detail) for t in ctx.timings],
+        "phases": [(t.name, t.seconds, t.detail) for t in result.timings],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 

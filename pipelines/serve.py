@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from prefect import serve
 from prefect.schedules import Cron
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipelines.backfill import backfill  # noqa: E402
-from pipelines.nightly import nightly_audit  # noqa: E402
+from acu_audit.flow.prefect_flow import backfill, nightly_audit
 
 NIGHTLY_CRON = "30 2 * * *"
 TIMEZONE = "Europe/London"

@@ -27,6 +27,7 @@ from acu_audit.config import load_settings
 from acu_audit.contract import TABLES
 from acu_audit.db import Warehouse
 from acu_audit.ingest import ingest_landing
+from acu_audit.night import shared_parameters
 from acu_audit.purpose import label_policing_purpose
 from acu_audit.window import ReviewWindow
 
@@ -100,7 +101,8 @@ def run_fixture_case(check_id: str, case: str, tmp_path: Path) -> list[dict[str,
         bad = [f for f in report.files if f.rejected]
         assert not bad, [f.error for f in bad]  # a fixture must itself follow the contract
         label_policing_purpose(wh, settings, window)
-        prepare_run_tables(wh, settings, window)
-        outcome = run_check(wh, check, settings, window, run_id=f"fixture-{case}")
+        params = shared_parameters(settings, window)
+        prepare_run_tables(wh, params)
+        outcome = run_check(wh, check, settings, params, run_id=f"fixture-{case}")
         assert outcome.status == "ok", outcome.error
         return wh.records("SELECT * FROM check_hits WHERE check_id = $c ORDER BY staff_id, subject", {"c": check_id})

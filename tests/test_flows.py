@@ -12,6 +12,7 @@ import pytest
 from acu_audit.checks import load_catalogue, run_checks
 from acu_audit.config import load_settings
 from acu_audit.db import Warehouse
+from acu_audit.night import shared_parameters
 from acu_audit.window import ReviewWindow
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -42,7 +43,7 @@ def read_artifact(key: str, flow_run_id) -> list:
 
 
 def test_full_night_completes_with_artifacts(force, tmp_path):
-    from pipelines.nightly import nightly_audit
+    from acu_audit.flow.prefect_flow import nightly_audit
 
     db = tmp_path / "acu.duckdb"
     state = nightly_audit(landing=str(force / "landing"), db=str(db), out=str(tmp_path / "out"), run_validation=True, return_state=True)
@@ -62,7 +63,7 @@ def test_full_night_completes_with_artifacts(force, tmp_path):
 
 
 def test_a_bad_drop_is_reported_and_the_night_goes_on(force, tmp_path):
-    from pipelines.nightly import nightly_audit
+    from acu_audit.flow.prefect_flow import nightly_audit
 
     landing = tmp_path / "landing"
     shutil.copytree(force / "landing", landing)
@@ -79,7 +80,7 @@ def test_a_bad_drop_is_reported_and_the_night_goes_on(force, tmp_path):
 
 
 def test_no_drops_means_failed(tmp_path):
-    from pipelines.nightly import nightly_audit
+    from acu_audit.flow.prefect_flow import nightly_audit
 
     (tmp_path / "landing").mkdir()
     state = nightly_audit(landing=str(tmp_path / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"),
@@ -88,7 +89,7 @@ def test_no_drops_means_failed(tmp_path):
 
 
 def test_rerun_of_a_night_is_idempotent(force, tmp_path):
-    from pipelines.nightly import nightly_audit
+    from acu_audit.flow.prefect_flow import nightly_audit
 
     kwargs = dict(landing=str(force / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"), run_validation=False)
     assert nightly_audit(**kwargs, return_state=True).is_completed()
@@ -101,21 +102,21 @@ def test_rerun_of_a_night_is_idempotent(force, tmp_path):
 
 
 def test_backfill_interrupted_then_resumed(force, tmp_path, monkeypatch):
-    import pipelines.nightly as nightly
-    from pipelines.backfill import backfill
+    import acu_audit.flow.steps as steps
+    from acu_audit.flow.prefect_flow import backfill
 
     days = [date.fromisoformat(d) for d in drops(force)]
     start, crash, end = days[-4], days[-2], days[-1]
-    real_step = nightly.step_leads
+    real_step = steps.leads
 
-    def crashing(wh, ctx):
-        if ctx.as_of == crash:
+    def crashing(wh, night, *inputs):
+        if night.as_of == crash:
             raise RuntimeError("power cut")
-        return real_step(wh, ctx)
+        return real_step(wh, night, *inputs)
 
     kwargs = dict(landing=str(force / "landing"), db=str(tmp_path / "acu.duckdb"), out=str(tmp_path / "out"),
                   start=start, end=end, run_validation=False)
-    monkeypatch.setattr(nightly, "step_leads", crashing)
+    monkeypatch.setattr(steps, "leads", crashing)
     first = backfill(**kwargs, return_state=True)
     assert first.is_failed() and str(crash) in first.message
     con = duckdb.connect(str(tmp_path / "acu.duckdb"), read_only=True)
@@ -124,7 +125,7 @@ def test_backfill_interrupted_then_resumed(force, tmp_path, monkeypatch):
     con.close()
     assert done == [start, start + timedelta(days=1)]
 
-    monkeypatch.setattr(nightly, "step_leads", real_step)
+    monkeypatch.setattr(steps, "leads", real_step)
     second = backfill(**kwargs, return_state=True)
     assert second.is_completed(), second.message
     assert "2 night(s) run, 2 already completed" in second.message
@@ -143,8 +144,8 @@ def test_a_failed_check_is_reported_by_id_and_the_others_run(tmp_path):
         from acu_audit.ingest import ensure_schema
 
         ensure_schema(wh)
-        wh.script("schema/derived.sql")
-        report = run_checks(wh, settings, ReviewWindow(date(2026, 3, 28), 28, settings.timezone), "run-x")
+        window = ReviewWindow(date(2026, 3, 28), 28, settings.timezone)
+        report = run_checks(wh, settings, shared_parameters(settings, window), "run-x")
     failed = {o.check_id: o.error for o in report.failed}
     assert list(failed) == ["u_lookup_burst"]
     assert failed["u_lookup_burst"].startswith("check u_lookup_burst failed: Binder Error")
@@ -176,7 +177,7 @@ def test_data_docs_are_built_offline_linked_and_name_the_right_expectation(force
     failed in words (an unparseable timestamp is not 'not null')."""
     import json
 
-    from pipelines.nightly import nightly_audit
+    from acu_audit.flow.prefect_flow import nightly_audit
 
     landing = tmp_path / "landing"
     shutil.copytree(force / "landing", landing)

@@ -406,11 +406,12 @@ def test_nul_bytes_in_parquet_text_are_quarantined(tmp_path):
 
 
 def test_a_killed_ingest_run_is_marked_interrupted_on_the_next_start(tmp_path):
-    from acu_audit.ingest import start_ingest_run
+    from acu_audit.ingest import ensure_schema, start_ingest_run
 
     (tmp_path / DROP).mkdir()
     _write(tmp_path / DROP / "access_events.csv", _events(2))
     with Warehouse(None) as wh:
+        ensure_schema(wh)
         start_ingest_run(wh, tmp_path, None, "ingest-killed")  # never finished: the process died
         ingest_landing(wh, tmp_path, run_id="ingest-next")
         runs = dict(wh.execute("SELECT ingest_run_id, status FROM ingest_runs"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import acu_audit
 
 PIPELINE_MODULES = [
-    "acu_audit.cli", "acu_audit.pipeline", "acu_audit.ingest", "acu_audit.validation", "acu_audit.purpose",
+    "acu_audit.cli", "acu_audit.flow.nightly", "acu_audit.flow.prefect_flow", "acu_audit.ingest", "acu_audit.validation", "acu_audit.purpose",
     "acu_audit.checks", "acu_audit.publish", "acu_audit.privacy", "acu_audit.config", "acu_audit.db",
 ]
 

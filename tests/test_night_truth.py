@@ -97,8 +97,7 @@ def test_rebuild_and_export_with_relative_paths(force):
 @pytest.mark.usefixtures("prefect_harness")
 def test_the_flows_called_with_relative_parameters_load_every_drop(force, monkeypatch):
     """As a deployment or a backfill passes them: parameters relative to the worker's working folder."""
-    from pipelines.backfill import backfill
-    from pipelines.nightly import nightly_audit
+    from acu_audit.flow.prefect_flow import backfill, nightly_audit
 
     nights = drops(force / "landing")
     monkeypatch.chdir(force)
@@ -209,15 +208,15 @@ def test_a_loader_that_raises_fails_the_night_and_the_last_list_stays(force, tmp
 
 def test_a_check_that_raises_fails_the_night(force, tmp_path, monkeypatch):
     from acu_audit.config import Settings, load_settings
-    from acu_audit.pipeline import NightFailed, RunContext, run_nightly
+    from acu_audit.flow import NightFailed, run_night, settle_night
 
     db = tmp_path / "acu.duckdb"
     shutil.copy(force / "history.duckdb", db)
     own = Settings.check_params
     monkeypatch.setattr(Settings, "check_params", lambda self, check_id: {} if check_id == "u_lookup_burst" else own(self, check_id))
-    ctx = RunContext(landing=force / "landing", out=tmp_path / "out", db=db, settings=load_settings(), validate=False)
+    night = settle_night(landing=force / "landing", out=tmp_path / "out", db=db, settings=load_settings(), validate=False)
     with pytest.raises(NightFailed, match="checks: .*u_lookup_burst"):
-        run_nightly(ctx)
+        run_night(night)
     assert not (tmp_path / "out" / "current").exists()  # nothing published
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT step FROM run_failures").fetchall() == [("checks",)]

@@ -21,11 +21,11 @@ import sys
 from datetime import date
 from pathlib import Path
 from acu_audit.config import load_settings
-from acu_audit.pipeline import RunContext, run_nightly
+from acu_audit.flow import run_night, settle_night
 root = Path(sys.argv[1])
-ctx = RunContext(landing=root / "landing", out=root / "out", db=root / "acu.duckdb", settings=load_settings(None),
-                 as_of=date.fromisoformat(sys.argv[2]), validate=False, progress=lambda m: print(m, flush=True))
-run_nightly(ctx)
+night = settle_night(landing=root / "landing", out=root / "out", db=root / "acu.duckdb", settings=load_settings(None),
+                     as_of=date.fromisoformat(sys.argv[2]), validate=False)
+run_night(night, progress=lambda m: print(m, flush=True))
 """
 
 

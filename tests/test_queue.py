@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from acu_audit.cli import app
 from acu_audit.config import load_settings
-from acu_audit.pipeline import RunContext, run_nightly
+from acu_audit.flow import NightResult, run_night, settle_night
 from acu_audit.privacy import staff_ref
 from conftest import run_contract_form
 
@@ -24,11 +24,10 @@ def drops(landing: Path) -> list[date]:
     return sorted(date.fromisoformat(p.name) for p in landing.iterdir() if p.is_dir())
 
 
-def run(landing: Path, work: Path, as_of: date) -> RunContext:
+def run(landing: Path, work: Path, as_of: date) -> NightResult:
     work.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(landing=landing, out=work / "out", db=work / "acu.duckdb", settings=load_settings(None),
-                     as_of=as_of, validate=False)
-    return run_nightly(ctx)
+    return run_night(settle_night(landing=landing, out=work / "out", db=work / "acu.duckdb", settings=load_settings(None),
+                                  as_of=as_of, validate=False))
 
 
 def kept_lists(work: Path) -> dict[date, list[tuple]]:
@@ -54,10 +53,10 @@ def test_a_first_run_over_a_history_equals_running_every_night(small_force, tmp_
     nights = drops(small_force)
     first_full = nights[0] + timedelta(days=27)
     one = run(small_force, tmp_path / "one", nights[-1])
-    assert one.results["caught_up"] == [first_full + timedelta(days=i) for i in range((nights[-1] - first_full).days)]
+    assert one.caught_up == [first_full + timedelta(days=i) for i in range((nights[-1] - first_full).days)]
     for night in nights[nights.index(first_full):]:
         each = run(small_force, tmp_path / "each", night)
-        assert each.results["caught_up"] == []  # never behind by more than one night
+        assert each.caught_up == []  # never behind by more than one night
     single, nightly = kept_lists(tmp_path / "one"), kept_lists(tmp_path / "each")
     assert sorted(single) == sorted(nightly) == nights[nights.index(first_full):]
     for night in nightly:  # every night's queue: the same leads, tiers, ranks, scores and changes

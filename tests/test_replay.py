@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from acu_audit.cli import app
 from acu_audit.config import load_settings
-from acu_audit.pipeline import RunContext, run_nightly
+from acu_audit.flow import NightFailed, run_night, settle_night
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def nights_run(tmp_path_factory) -> tuple[Path, list[date]]:
     landing = root / "landing"
     nights = sorted(date.fromisoformat(p.name) for p in landing.iterdir())[-4:]
     for night in nights:
-        run_nightly(RunContext(landing=landing, out=root / "out", db=root / "acu.duckdb", settings=load_settings(None),
+        run_night(settle_night(landing=landing, out=root / "out", db=root / "acu.duckdb", settings=load_settings(None),
                                as_of=night, validate=False))
     with open_state(root / "acu.state.duckdb") as state:  # the morning after the last night
         first = state.db.scalar("SELECT lead_id FROM lead_versions WHERE as_of = $d ORDER BY rank LIMIT 1", {"d": nights[-1]})
@@ -79,10 +79,10 @@ def test_the_latest_night_run_again_after_an_older_one_is_unchanged(nights_run):
     sets = night_sets(root / "out")
     (first_latest,) = [p for name, p in sets.items() if name.startswith(nights[-1].isoformat())]
     before = state_tables(root / "acu.state.duckdb")
-    ctx = run_nightly(RunContext(landing=root / "landing", out=root / "out", db=root / "acu.duckdb",
-                                 settings=load_settings(None), as_of=nights[-1], validate=False))
-    assert ctx.results["replay"]
-    assert digest(ctx.results["night_set"] / "leads.csv") == digest(first_latest / "leads.csv")
+    result = run_night(settle_night(landing=root / "landing", out=root / "out", db=root / "acu.duckdb",
+                                    settings=load_settings(None), as_of=nights[-1], validate=False))
+    assert result.reviewed.listed.replay
+    assert digest(result.published.night_set / "leads.csv") == digest(first_latest / "leads.csv")
     assert state_tables(root / "acu.state.duckdb") == before
     with duckdb.connect(str(root / "acu.duckdb"), read_only=True) as con:
         statuses = dict(con.execute("SELECT as_of, list(status ORDER BY finished_at) FROM run_log GROUP BY as_of").fetchall())
@@ -90,12 +90,10 @@ def test_the_latest_night_run_again_after_an_older_one_is_unchanged(nights_run):
 
 
 def test_a_night_never_reviewed_before_the_queue_is_refused(nights_run):
-    from acu_audit.pipeline import NightFailed
-
     root, nights = nights_run
     before = state_tables(root / "acu.state.duckdb")
     early = date.fromordinal(nights[0].toordinal() - 10)
     with pytest.raises(NightFailed, match="never reviewed"):
-        run_nightly(RunContext(landing=root / "landing", out=root / "out", db=root / "acu.duckdb",
+        run_night(settle_night(landing=root / "landing", out=root / "out", db=root / "acu.duckdb",
                                settings=load_settings(None), as_of=early, validate=False))
     assert state_tables(root / "acu.state.duckdb") == before

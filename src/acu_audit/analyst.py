@@ -254,6 +254,8 @@ def check_function_shares(wh: Warehouse, as_of: date | None = None, warn: float 
 
     ``warn``: the share above which a row is flagged (default: the configuration's warning share).
     """
+    from acu_audit.checks.calibration import function_shares
+
     if not wh.table_exists("check_rates"):
         return None, []
     if warn is None:
@@ -261,12 +263,7 @@ def check_function_shares(wh: Warehouse, as_of: date | None = None, warn: float 
 
         warn = float(load_settings().checks["calibration"]["warn_share"])
     night = as_of or wh.scalar("SELECT max(as_of) FROM check_rates")
-    rows = wh.records(
-        """SELECT check_id, unit_function, staff, tripped, share, kept, line, share > $w AS warn
-           FROM check_rates WHERE as_of = $d ORDER BY check_id, unit_function""",
-        {"d": night, "w": warn},
-    )
-    return night, rows
+    return night, function_shares(wh, night, warn)
 
 
 def latest_check_runs(wh: Warehouse) -> tuple[date | None, dict[str, dict[str, Any]]]:

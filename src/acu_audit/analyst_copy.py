@@ -20,7 +20,8 @@ import polars as pl
 from acu_audit.checks import load_catalogue
 from acu_audit.db import Warehouse
 from acu_audit.privacy import restrict_file
-from acu_audit.publish import NIGHTS_HITS
+from acu_audit.night import Findings, Night
+from acu_audit.outputs import NIGHTS_HITS
 
 FILE_NAME = "analyst.duckdb"
 
@@ -93,15 +94,14 @@ _TABLES = {
 }
 
 
-def write_analyst_copy(wh: Warehouse, ctx, lead_history: list[dict]) -> Path:
-    """Publish tonight's analyst copy into ``--out`` (atomically replacing last night's)."""
-    out = Path(ctx.out)
+def write_analyst_copy(wh: Warehouse, night: Night, findings: Findings, out: Path, lead_history: list[dict]) -> Path:
+    """Publish tonight's analyst copy into ``out`` (the night's set; atomically replacing an earlier copy)."""
     out.mkdir(parents=True, exist_ok=True)
     final = out / FILE_NAME
-    temporary = out / f".{FILE_NAME}.{ctx.run_id}.tmp"
+    temporary = out / f".{FILE_NAME}.{night.run_id}.tmp"
     temporary.unlink(missing_ok=True)
-    window = ctx.window()
-    params = {"as_of": ctx.as_of, "tz": window.timezone, "window_start_utc": window.start_utc, "window_end_utc": window.end_utc}
+    window = night.window
+    params = night.params()
     wh.execute("ATTACH $path AS analyst_copy", {"path": str(temporary)}, step="attach the analyst copy")
     try:
         for table, sql in _TABLES.items():
@@ -109,12 +109,12 @@ def write_analyst_copy(wh: Warehouse, ctx, lead_history: list[dict]) -> Path:
             wh.execute(statement.query, {k: params[k] for k in statement.named_parameters} or None, step=f"analyst copy: {table}")
         meta = pl.DataFrame(
             [{
-                "as_of": ctx.as_of, "window_start": window.start, "timezone": window.timezone, "run_id": ctx.run_id,
-                "data_as_of": getattr(ctx.results.get("feed_health"), "data_as_of", ctx.as_of),
+                "as_of": night.as_of, "window_start": window.start, "timezone": window.timezone, "run_id": night.run_id,
+                "data_as_of": findings.data_as_of,
                 "published_at": datetime.now(timezone.utc),
                 # What-if re-scores with the night's own scoring and review line.
-                "scoring": json.dumps(ctx.settings.scoring, sort_keys=True),
-                "review_line": float(ctx.results.get("review_line") or 0.0),
+                "scoring": json.dumps(night.settings.scoring, sort_keys=True),
+                "review_line": float(findings.review_line),
             }]
         )
         checks = pl.DataFrame(

@@ -182,7 +182,7 @@ def run(
 ) -> None:
     """Load new drops, run the checks over the review window and write the outputs.
 
-    Runs the nightly Prefect flow (pipelines/nightly.py) on Prefect's ephemeral API:
+    Runs the nightly Prefect flow (acu_audit.flow.prefect_flow) on Prefect's ephemeral API:
     no server to start.
     """
     final = run_flow(
@@ -223,7 +223,7 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
         console.print(Text.assemble(("warning: ", "yellow"), f"flow run {orphan} was left Running by a killed process: marked Crashed"))
     from prefect import tags
 
-    from pipelines.nightly import nightly_audit
+    from acu_audit.flow.prefect_flow import nightly_audit
 
     try:
         with tags(*runtime.process_tags()):
@@ -747,9 +747,11 @@ def rebuild(
     config: Annotated[Optional[Path], typer.Option(help="A force configuration.", callback=_absolute)] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Re-derive the warehouse from landing (the analyst-state file is left untouched)."""
+    """Re-derive the warehouse from landing (the analyst-state file is left untouched).
+
+    The same night as ``run`` (``acu_audit.flow.run_night``), run in place without Prefect."""
     from acu_audit.config import load_settings
-    from acu_audit.pipeline import RunContext, run_nightly
+    from acu_audit.flow import run_night, settle_night
 
     state_file = _state_path(db, state)
     _require_landing(landing)  # before anything is deleted
@@ -760,12 +762,12 @@ def rebuild(
         if target.exists():
             target.unlink()
     try:
-        ctx = RunContext(landing=landing, out=out_dir, db=db, state=state_file, settings=load_settings(config),
-                         as_of=_date(as_of), progress=lambda msg: console.print(f"{msg}", style="dim"))
-        run_nightly(ctx)
+        night = settle_night(landing=landing, out=out_dir, db=db, state=state_file, settings=load_settings(config),
+                             as_of=_date(as_of))
+        run_night(night, progress=lambda msg: console.print(f"{msg}", style="dim"))
     except (AcuAuditError, FileNotFoundError) as exc:
         _fail(exc)
-    out.print(f"rebuilt {db} as of {ctx.as_of}; {state_file} untouched")
+    out.print(f"rebuilt {db} as of {night.as_of}; {state_file} untouched")
 
 
 def print_ingest_report(report) -> None:

@@ -43,6 +43,11 @@ class QueueRules:
     escalation_points: float
     review_line: float  # tonight's score at or above which a lead enters the review tier
 
+    @classmethod
+    def from_settings(cls, settings: Any, *, review_line: float) -> QueueRules:
+        return cls(gap_days=int(settings.leads["episode_gap_days"]),
+                   escalation_points=float(settings.leads["escalation_points"]), review_line=review_line)
+
 
 def span_review_line(tonight: dict[str, float], earlier_best: dict[str, float], force_size: int, share: float,
                      min_score: float) -> float:

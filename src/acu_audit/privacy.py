@@ -80,6 +80,12 @@ def register_staff_refs(wh: Warehouse, key: bytes, extra_ids: Iterable[str] = ()
     return len(ordered)
 
 
+def ensure_staff_refs(wh: Warehouse, notify: Callable[[str], None] | None = None) -> None:
+    """Build the temp table ``staff_refs`` once per connection (a run's nights share it)."""
+    if not wh.table_exists("staff_refs"):  # a temp table: it lives as long as the connection
+        register_staff_refs(wh, load_secret(notify=notify))
+
+
 def restrict_file(path: Path) -> None:
     """Make an output readable by its owner only."""
     os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)

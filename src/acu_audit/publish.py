@@ -6,20 +6,16 @@ deliberately revealed; every file is readable by its owner only.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 
 from acu_audit.db import Warehouse
 from acu_audit.files import neutralise_frame, restrict_folder
-from acu_audit.privacy import load_secret, register_staff_refs, restrict_file
-
-
-def ensure_staff_refs(wh: Warehouse, ctx) -> None:
-    """Build the temp table ``staff_refs`` once per run."""
-    if not ctx.results.get("staff_refs_ready"):
-        register_staff_refs(wh, load_secret(notify=ctx.progress))
-        ctx.results["staff_refs_ready"] = True
+from acu_audit.night import Findings, Night
+from acu_audit.outputs import NIGHTS_HITS
+from acu_audit.privacy import ensure_staff_refs, restrict_file
 
 
 def identity_column(reveal: bool) -> str:
@@ -35,17 +31,6 @@ def write_frame(frame: pl.DataFrame, path: Path) -> Path:
         neutralise_frame(frame).write_csv(path)  # a spreadsheet must not run a cell as a formula
     restrict_file(path)
     return path
-
-
-# The hits an output of the night holds: every hit tonight's calibration kept as evidence, and the
-# hits behind tonight's listed leads, found tonight or on earlier nights of the span. A CTE, `wanted(as_of,
-# hit_id)`, with as_of the night each hit was found; the night is bound as $as_of.
-NIGHTS_HITS = """
-    wanted AS (
-        SELECT as_of, hit_id FROM check_hits WHERE as_of = $as_of AND kept AND route = 'leads'
-        UNION
-        SELECT found_on, hit_id FROM lead_evidence WHERE as_of = $as_of
-    )"""
 
 
 def hits_frame(wh: Warehouse, as_of, reveal: bool) -> pl.DataFrame:
@@ -128,66 +113,60 @@ NIGHT_FILES = ("leads.csv", "leads.parquet", "hits.parquet", "declarations.csv",
 KEEP_NIGHTS = 7
 
 
-def write_outputs(wh: Warehouse, ctx) -> dict[str, Path]:
+def write_outputs(wh: Warehouse, night: Night, findings: Findings, progress=None) -> dict:
     """leads.csv, leads.parquet, hits.parquet, report.html, analyst.duckdb and manifest.json,
-    readable by the owner only, published as one set (see ``NIGHT_FILES``)."""
-    import dataclasses
+    readable by the owner only, published as one set (see ``NIGHT_FILES``).
+
+    Returns ``paths`` (the links in --out), ``night_set`` (the night's folder), ``made_current``
+    (whether out/current now points at it) and ``warnings`` (what publishing has to say)."""
     import shutil
 
     from acu_audit.analyst_copy import write_analyst_copy
     from acu_audit.report import write_report
     from acu_audit.state import current_actor, open_state
 
-    ensure_staff_refs(wh, ctx)
-    out = Path(ctx.out)
+    ensure_staff_refs(wh, notify=progress)
+    out = night.paths.out
     out.mkdir(parents=True, exist_ok=True)
     restrict_folder(out)  # an --out made earlier by someone else's umask is ours now
-    night = out / "nights" / f"{ctx.as_of.isoformat()}_{ctx.run_id}"
-    if night.exists():
-        shutil.rmtree(night)  # a half-written folder of this very run, killed and resumed
-    night.mkdir(parents=True)
-    staged = dataclasses.replace(ctx, out=night)  # every writer below writes into the night's folder
-    reveal = ctx.reveal_identities
+    folder = out / "nights" / f"{night.as_of.isoformat()}_{night.run_id}"
+    if folder.exists():
+        shutil.rmtree(folder)  # a half-written folder of this very run, killed and resumed
+    folder.mkdir(parents=True)
+    reveal = night.reveal.identities
+    warnings = []
     if reveal:
-        from acu_audit.pipeline import state_path
-
-        with open_state(state_path(ctx), create=True) as state:
-            state.record_reveal(current_actor(ctx.actor), ctx.reveal_reason, "run outputs", ctx.as_of,
-                                {"out": str(out), "run_id": ctx.run_id}, reason_required=False)
-        if not (ctx.reveal_reason and ctx.reveal_reason.strip()):
-            ctx.warnings.append("identities revealed in tonight's outputs with no reason given (recorded as 'not given'); "
-                                "give --reason next time")
-    health = ctx.results.get("feed_health")
-    leads = leads_frame(
-        wh, ctx.as_of, reveal,
-        data_as_of=health.data_as_of if health else None,
-        missing_feeds=health.missing_feeds if health else None,
-    )
+        with open_state(night.paths.state, create=True) as state:
+            state.record_reveal(current_actor(night.reveal.actor), night.reveal.reason, "run outputs", night.as_of,
+                                {"out": str(out), "run_id": night.run_id}, reason_required=False)
+        if not (night.reveal.reason and night.reveal.reason.strip()):
+            warnings.append("identities revealed in tonight's outputs with no reason given (recorded as 'not given'); "
+                            "give --reason next time")
+    findings = replace(findings, warnings=(*findings.warnings, *warnings))  # the report lists them too
+    leads = leads_frame(wh, night.as_of, reveal, data_as_of=findings.data_as_of, missing_feeds=list(findings.missing_feeds))
     # Great Expectations' Data Docs of tonight's validation, built during ingest, join the set.
-    from acu_audit.pipeline import data_docs_staging
-
-    docs = data_docs_staging(ctx)
+    docs = night.docs_staging
     if (docs / "index.html").exists():
-        docs.rename(night / "data-docs")
+        docs.rename(folder / "data-docs")
     elif docs.exists():
         shutil.rmtree(docs)
-    write_frame(leads, night / "leads.csv")
-    write_frame(leads, night / "leads.parquet")
-    write_frame(hits_frame(wh, ctx.as_of, reveal), night / "hits.parquet")
-    write_frame(declarations_frame(wh, ctx.as_of, reveal), night / "declarations.csv")
-    restrict_file(write_report(wh, staged, night / "report.html"))  # links data-docs/index.html when there
-    write_analyst_copy(wh, staged, lead_history(ctx))
-    write_manifest(night, ctx)
-    ctx.results["night_set"] = night
+    write_frame(leads, folder / "leads.csv")
+    write_frame(leads, folder / "leads.parquet")
+    write_frame(hits_frame(wh, night.as_of, reveal), folder / "hits.parquet")
+    write_frame(declarations_frame(wh, night.as_of, reveal), folder / "declarations.csv")
+    restrict_file(write_report(wh, night, findings, folder))  # links data-docs/index.html when there
+    write_analyst_copy(wh, night, findings, folder, lead_history(night))
+    write_manifest(folder, night)
     # A night run again is published beside the others; out/current moves only to the latest night.
     current = published_night(out)
-    ctx.results["made_current"] = current is None or ctx.as_of >= current
-    if ctx.results["made_current"]:
-        swap_in(out, night)
+    made_current = current is None or night.as_of >= current
+    if made_current:
+        swap_in(out, folder)
     prune_nights(out)
-    return {key: out / name for key, name in (
+    paths = {key: out / name for key, name in (
         ("leads_csv", "leads.csv"), ("leads_parquet", "leads.parquet"), ("hits", "hits.parquet"),
         ("declarations", "declarations.csv"), ("report", "report.html"), ("analyst_copy", "analyst.duckdb"), ("manifest", "manifest.json"))}
+    return {"paths": paths, "night_set": folder, "made_current": made_current, "warnings": warnings}
 
 
 def published_night(out: Path):
@@ -201,21 +180,21 @@ def published_night(out: Path):
         return None
 
 
-def write_manifest(night: Path, ctx) -> Path:
+def write_manifest(folder: Path, night: Night) -> Path:
     """Which night a set belongs to, and a hash of each of its files (written last)."""
     import hashlib
     import json
     from datetime import datetime, timezone
 
     files = {
-        name: hashlib.sha256((night / name).read_bytes()).hexdigest()
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
         for name in NIGHT_FILES if name != "manifest.json"
     }
-    path = night / "manifest.json"
+    path = folder / "manifest.json"
     path.write_text(json.dumps({
-        "as_of": ctx.as_of.isoformat(), "run_id": ctx.run_id,
+        "as_of": night.as_of.isoformat(), "run_id": night.run_id,
         "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "revealed_identities": bool(ctx.reveal_identities), "sha256": files,
+        "revealed_identities": bool(night.reveal.identities), "sha256": files,
     }, indent=1) + "\n", encoding="utf-8")
     restrict_file(path)
     return path
@@ -256,14 +235,13 @@ def prune_nights(out: Path, keep: int = KEEP_NIGHTS) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def lead_history(ctx) -> list[dict]:
+def lead_history(night: Night) -> list[dict]:
     """Every published night's list (pseudonymised), for the notebooks."""
-    from acu_audit.pipeline import state_path
     from acu_audit.state import open_state
 
-    with open_state(state_path(ctx), create=True) as state:
+    with open_state(night.paths.state, create=True) as state:
         return state.db.records(
             """SELECT v.as_of, v.lead_id, l.staff_ref, v.rank, v.score, v.categories, v.change, v.status
                FROM lead_versions v JOIN leads l USING (lead_id) WHERE v.as_of <= $d ORDER BY v.as_of, v.rank""",
-            {"d": ctx.as_of},
+            {"d": night.as_of},
         )

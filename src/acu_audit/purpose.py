@@ -147,7 +147,6 @@ def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str, settings: Setti
 def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWindow) -> PurposeReport:
     """Bring ``access_purpose`` up to date for every day of the window."""
     started = time.perf_counter()
-    wh.script("schema/derived.sql")
     register_function_rules(wh, settings)
     plan = _plan(wh, window, _config_fingerprint(settings), settings)
     stored = dict(

@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from acu_audit.checks.catalogue import CATEGORY_NAMES, load_catalogue
 from acu_audit.data_quality import failures_since_published, feed_quality, quarantine_reasons
 from acu_audit.db import Warehouse
+from acu_audit.night import Findings, Night
 from acu_audit.clock import local_date, local_time
 from acu_audit.evidence import card_rows, cited_ids
 
@@ -120,13 +121,14 @@ def colleague_leads(wh: Warehouse, as_of, hits: list[dict[str, Any]]) -> dict[st
     return {f"counterparty:{r['counterparty']}": {"colleague": r["staff_ref"], "colleague_lead": r["lead_id"]} for r in rows}
 
 
-def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
-    window = ctx.window()
-    reveal = ctx.reveal_identities
+def report_context(wh: Warehouse, night: Night, findings: Findings, folder: Path) -> dict[str, Any]:
+    """What the report template shows of the night; ``folder`` is the night's set (its Data Docs)."""
+    window = night.window
+    reveal = night.reveal.identities
     leads = wh.records(
         """SELECT l.*, r.staff_ref FROM lead_scores l JOIN staff_refs r USING (staff_id)
            WHERE l.as_of = $d ORDER BY l.rank""",
-        {"d": ctx.as_of},
+        {"d": night.as_of},
     )
     titles = {c.id: c.meta for c in load_catalogue()}
     shown = [lead for i, lead in enumerate(leads) if lead["tier"] == "review" or i < MIN_LEADS_DETAILED]
@@ -140,13 +142,13 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
            FROM lead_evidence e JOIN check_hits h ON h.as_of = e.found_on AND h.hit_id = e.hit_id
            WHERE e.as_of = $d AND e.lead_id IN (SELECT unnest($leads))
            ORDER BY e.lead_id, h.check_id, hit_time, e.found_on""",
-        {"d": ctx.as_of, "leads": list(hits_by_lead)},
+        {"d": night.as_of, "leads": list(hits_by_lead)},
         step="evidence of the leads shown",
     ):
         hit["hit_at"] = local_time(hit.pop("hit_time"), window.timezone)
         hit["found_on"] = local_date(hit["found_on"])
         hits_by_lead[hit.pop("lead_id")].append(hit)
-    colleagues = colleague_leads(wh, ctx.as_of, [h for hits in hits_by_lead.values() for h in hits])
+    colleagues = colleague_leads(wh, night.as_of, [h for hits in hits_by_lead.values() for h in hits])
     for hits in hits_by_lead.values():
         for h in hits:
             h.update(colleagues.get(h["subject"] or "", {}))
@@ -174,35 +176,37 @@ def report_context(wh: Warehouse, ctx) -> dict[str, Any]:
             }
         )
     review_count = sum(1 for lead in leads if lead["tier"] == "review")
-    capacity = int(ctx.settings.leads["review"]["capacity"])
+    capacity = int(night.settings.leads["review"]["capacity"])
     return {
-        "as_of": ctx.as_of,
+        "as_of": night.as_of,
         "review_count": review_count,
-        "review_line": ctx.results.get("review_line") or 0.0,
+        "review_line": findings.review_line,
         "review_capacity": capacity,
-        "span_days": ctx.settings.span_days,
-        "declarations": wh.scalar("SELECT count(*) FROM check_hits WHERE as_of = $d AND route = 'declarations'", {"d": ctx.as_of}),
+        "span_days": night.settings.span_days,
+        "declarations": wh.scalar("SELECT count(*) FROM check_hits WHERE as_of = $d AND route = 'declarations'", {"d": night.as_of}),
         "beyond_capacity": max(0, review_count - capacity),
         "window_start": window.start,
         "generated_at": local_time(datetime.now(timezone.utc), window.timezone),
-        "run_id": ctx.run_id,
+        "run_id": night.run_id,
         "categories": CATEGORY_NAMES,
         "leads": [{**lead, "who": lead["staff_id"] if reveal else lead["staff_ref"]} for lead in leads],
         "detailed": detailed,
         "carded": {lead["lead_id"] for lead in shown},  # only these are linked: no link leads nowhere
         "reveal": reveal,
-        "warnings": list(ctx.warnings),
-        "data_quality": {"feeds": feed_quality(wh, ctx.as_of), "reasons": quarantine_reasons(wh, ctx.as_of)[:40],
-                         "data_docs": (Path(ctx.out) / "data-docs" / "index.html").exists(),
+        "warnings": list(findings.warnings),
+        "data_quality": {"feeds": feed_quality(wh, night.as_of), "reasons": quarantine_reasons(wh, night.as_of)[:40],
+                         "data_docs": (folder / "data-docs" / "index.html").exists(),
                          "failed_runs": [{**f, "failed_at": local_time(f["failed_at"], window.timezone),
                                           "night": local_date(f["as_of"]) if f["as_of"] else "the latest drop"}
-                                         for f in failures_since_published(wh, ctx.as_of)]},
-        "data_as_of": getattr(ctx.results.get("feed_health"), "data_as_of", ctx.as_of),
+                                         for f in failures_since_published(wh, night.as_of)]},
+        "data_as_of": findings.data_as_of,
     }
 
 
-def write_report(wh: Warehouse, ctx, path: Path) -> Path:
-    html = _env().get_template("report.html.j2").render(**report_context(wh, ctx))
+def write_report(wh: Warehouse, night: Night, findings: Findings, folder: Path) -> Path:
+    """The night's report.html in ``folder`` (the night's set)."""
+    path = folder / "report.html"
+    html = _env().get_template("report.html.j2").render(**report_context(wh, night, findings, folder))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     return path

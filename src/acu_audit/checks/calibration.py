@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from acu_audit.config import Settings
 from acu_audit.db import Warehouse
@@ -61,3 +62,16 @@ def calibrate_hits(wh: Warehouse, settings: Settings, as_of: date) -> Calibratio
             "there it is not evidence (only the few with the most are reported), or a feed or the configuration is wrong"
         )
     return report
+
+
+def function_shares(wh: Warehouse, as_of: date, warn: float) -> list[dict[str, Any]]:
+    """The night's share of each unit function that tripped each check (``check_rates``); ``warn``
+    flags the rows above the warning share."""
+    if not wh.table_exists("check_rates"):
+        return []
+    return wh.records(
+        """SELECT check_id, unit_function, staff, tripped, share, kept, line, share > $w AS warn
+           FROM check_rates WHERE as_of = $d ORDER BY check_id, unit_function""",
+        {"d": as_of, "w": warn},
+        step="share of each function tripping each check",
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from acu_audit.checks.calibration import CalibrationReport, calibrate_hits
@@ -18,7 +17,6 @@ from acu_audit.checks.catalogue import HIT_COLUMNS, Check, load_catalogue
 from acu_audit.config import Settings
 from acu_audit.db import Warehouse
 from acu_audit.errors import QueryError, value_free
-from acu_audit.window import ReviewWindow
 
 
 @dataclass
@@ -56,22 +54,6 @@ class CheckRunReport:
         return dict(sorted(out.items()))
 
 
-def shared_parameters(settings: Settings, window: ReviewWindow) -> dict[str, Any]:
-    """Values every transform and check may bind: the window and the shared vocabulary."""
-    shared = dict(settings.checks.get("shared", {}))
-    baseline_days = int(shared.pop("baseline_days"))
-    params = {
-        **window.params(),
-        "baseline_start_utc": window.start_utc - timedelta(days=baseline_days),
-        "shift_margin_minutes": int(settings.purpose["shift_margin_minutes"]),
-        "unit_case_days_after_close": int(settings.purpose["unit_case_days_after_close"]),
-        "assignment_grace_hours": int(settings.purpose["assignment_grace_hours"]),
-        "min_peer_group": int(settings.checks.get("min_peer_group", 12)),
-        **shared,
-    }
-    return params
-
-
 def register_local_stamp(wh: Warehouse) -> None:
     """``local_stamp(ts, tz)`` for check reasons: an instant as people read it everywhere
     (:func:`acu_audit.clock.local_time`, ``19 Nov 2026 20:35 GMT``).
@@ -90,11 +72,12 @@ def register_local_stamp(wh: Warehouse) -> None:
             raise
 
 
-def prepare_run_tables(wh: Warehouse, settings: Settings, window: ReviewWindow) -> float:
-    """Build the reference-as-of and run tables the checks read; returns seconds."""
+def prepare_run_tables(wh: Warehouse, params: dict[str, Any]) -> float:
+    """The run-wide stage every check, feature and output reads: the reference data as of the
+    night (``ref_*``) and the run tables (``run_*``) over its window, built from the night's
+    ``params`` (:meth:`acu_audit.night.Night.params`). Returns seconds."""
     started = time.perf_counter()
     register_local_stamp(wh)
-    params = shared_parameters(settings, window)
     wh.run_file("transforms/reference_as_of.sql", params, step="reference data as of the run date")
     wh.run_file("transforms/run_tables.sql", params, step="run tables")
     return time.perf_counter() - started
@@ -116,20 +99,20 @@ def _wrapped(check: Check) -> str:
     """
 
 
-def check_parameters(check: Check, settings: Settings, window: ReviewWindow) -> dict[str, Any]:
-    """The values one check binds: shared values plus its own from configs/."""
+def check_parameters(check: Check, settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
+    """The values one check binds: the night's ``params`` plus its own from configs/."""
     own = settings.check_params(check.id)
     missing = set(check.meta.parameters) - own.keys()
     if missing:
         raise KeyError(f"configs/ has no value for {check.id} parameter(s) {sorted(missing)}")
-    return {**shared_parameters(settings, window), **own}
+    return {**params, **own}
 
 
-def run_check(wh: Warehouse, check: Check, settings: Settings, window: ReviewWindow, run_id: str) -> CheckOutcome:
+def run_check(wh: Warehouse, check: Check, settings: Settings, night_params: dict[str, Any], run_id: str) -> CheckOutcome:
     started = time.perf_counter()
     outcome = CheckOutcome(check.id, check.meta.category, "ok", check.scores, version="")
     try:
-        params = check_parameters(check, settings, window)
+        params = check_parameters(check, settings, night_params)
     except KeyError as exc:
         outcome.status, outcome.error = "failed", str(exc.args[0])
         return outcome
@@ -149,21 +132,22 @@ def run_check(wh: Warehouse, check: Check, settings: Settings, window: ReviewWin
     wanted = wh.con.extract_statements(sql)[0].named_parameters
     try:
         with wh.transaction():
-            wh.execute("DELETE FROM check_hits WHERE as_of = $as_of AND check_id = $c", {"as_of": window.as_of, "c": check.id})
+            wh.execute("DELETE FROM check_hits WHERE as_of = $as_of AND check_id = $c", {"as_of": params["as_of"], "c": check.id})
             wh.execute(sql, {k: bound[k] for k in wanted}, step=f"check {check.id}")
             outcome.hits, outcome.staff_hit = wh.execute(
                 "SELECT count(*), count(DISTINCT staff_id) FROM check_hits WHERE as_of = $as_of AND check_id = $c",
-                {"as_of": window.as_of, "c": check.id},
+                {"as_of": params["as_of"], "c": check.id},
             )[0]
     except QueryError as exc:
         outcome.status = "failed"
         outcome.error = f"check {check.id} failed: {value_free(str(exc.cause))}"
     outcome.seconds = time.perf_counter() - started
-    wh.execute("DELETE FROM check_runs WHERE as_of = $as_of AND check_id = $c", {"as_of": window.as_of, "c": check.id})
+    as_of = night_params["as_of"]
+    wh.execute("DELETE FROM check_runs WHERE as_of = $as_of AND check_id = $c", {"as_of": as_of, "c": check.id})
     wh.execute(
         "INSERT INTO check_runs VALUES ($as_of, $run_id, $c, $v, $s, $h, $n, $sec, $err, $p)",
         {
-            "as_of": window.as_of,
+            "as_of": as_of,
             "run_id": run_id,
             "c": check.id,
             "v": outcome.version,
@@ -182,23 +166,23 @@ def run_check(wh: Warehouse, check: Check, settings: Settings, window: ReviewWin
 def run_checks(
     wh: Warehouse,
     settings: Settings,
-    window: ReviewWindow,
+    params: dict[str, Any],
     run_id: str,
     *,
     only: set[str] | None = None,
     prepare: bool = True,
 ) -> CheckRunReport:
-    """Run every enabled check (or ``only`` these) and store their hits."""
+    """Run every enabled check (or ``only`` these) over the night ``params`` describe
+    (:meth:`acu_audit.night.Night.params`) and store their hits."""
     report = CheckRunReport()
-    wh.script("schema/derived.sql")
     if prepare:
-        report.prepare_seconds = prepare_run_tables(wh, settings, window)
+        report.prepare_seconds = prepare_run_tables(wh, params)
     for check in load_catalogue():
         if (only is not None and check.id not in only) or not settings.check_enabled(check.id):
             continue
-        report.outcomes.append(run_check(wh, check, settings, window, run_id))
+        report.outcomes.append(run_check(wh, check, settings, params, run_id))
     if only is None:  # calibration compares every check's hits across the whole force
         started = time.perf_counter()
-        report.calibration = calibrate_hits(wh, settings, window.as_of)
+        report.calibration = calibrate_hits(wh, settings, params["as_of"])
         report.calibration_seconds = time.perf_counter() - started
     return report

@@ -16,6 +16,7 @@ from pathlib import Path
 from acu_audit.contract import TABLES
 from acu_audit.db import Warehouse, quote_identifier
 from acu_audit.ingest.landing import Drop, LandingFile, Refusal, discover_drops
+from acu_audit.schema import ensure_schema
 from acu_audit.ingest.loader import FileResult, StagedValidator, load_file, record_refusal
 
 __all__ = [
@@ -54,12 +55,6 @@ class IngestReport:
         return {"files": [f.ledger_json() for f in self.files], "warnings": self.warnings}
 
 
-def ensure_schema(wh: Warehouse) -> None:
-    """Create the warehouse tables if they do not exist (idempotent)."""
-    wh.script("schema/warehouse.sql")
-    wh.script("schema/as_of.sql")
-
-
 def _count_unresolved(wh: Warehouse, result: FileResult) -> int:
     """Loaded event rows whose staff_id / person_id is not in the reference data as of the drop."""
     spec = TABLES[result.table]
@@ -83,8 +78,8 @@ def _count_unresolved(wh: Warehouse, result: FileResult) -> int:
 
 
 def start_ingest_run(wh: Warehouse, landing: Path, up_to: date | None, run_id: str | None = None) -> IngestReport:
-    """Record an ingest run; the caller then loads drops with :func:`ingest_drop`."""
-    ensure_schema(wh)
+    """Record an ingest run; the caller then loads drops with :func:`ingest_drop` (on a warehouse
+    whose schema is set up: :func:`acu_audit.schema.ensure_schema`)."""
     report = IngestReport(run_id=run_id or f"ingest-{uuid.uuid4().hex[:12]}")
     # One writer per warehouse file: a run still open now was killed. Say so; its files that
     # committed are in the ledger, the rest load again now.
@@ -155,6 +150,7 @@ def ingest_landing(
     call loads nothing, and a file added to or changed in a loaded drop is noticed.
     """
     started = time.perf_counter()
+    ensure_schema(wh)
     report = start_ingest_run(wh, Path(landing), up_to, run_id)
     drops, report.warnings = discover_drops(Path(landing), up_to)
     report.drops_found = [d.drop_date for d in drops]

@@ -7,20 +7,19 @@ from pathlib import Path
 
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
-from acu_audit.pipeline import RunContext
+from acu_audit.flow.nightly import Journal, NightResult
+from acu_audit.night import Night
 from acu_audit.publish import published_night
 
 TOP_LEADS = 25
 
 
-def night_summary_markdown(ctx: RunContext) -> str:
-    ingest = ctx.results.get("ingest")
-    checks = ctx.results.get("checks")
-    leads = ctx.results.get("leads")
-    health = ctx.results.get("feed_health")
-    lines = [f"# acu-audit night of {ctx.as_of}", ""]
-    if health is not None and health.data_as_of != ctx.as_of:
-        lines += [f"**Data as of {health.data_as_of}**: the landing holds no drop for {ctx.as_of}.", ""]
+def night_summary_markdown(result: NightResult) -> str:
+    night, ingest, checks, leads, health = (result.night, result.loaded.report, result.reviewed.checked.report, result.leads,
+                                            result.feeds)
+    lines = [f"# acu-audit night of {night.as_of}", ""]
+    if health.data_as_of != night.as_of:
+        lines += [f"**Data as of {health.data_as_of}**: the landing holds no drop for {night.as_of}.", ""]
     if ingest is not None:
         totals = ingest.totals()
         processed = ingest.processed
@@ -42,7 +41,7 @@ def night_summary_markdown(ctx: RunContext) -> str:
             f"- {checks.calibration.removed:,} hits below their function's line (common there: only the few with the most are reported)",
             "",
         ]
-        shares = ctx.results.get("check_shares") or []
+        shares = result.reviewed.checked.shares
         if shares:
             lines += ["### Share of each unit function tripping each check (staff kept after calibration)", "",
                       "| check | function | staff | tripped | share | kept |", "|---|---|---|---|---|---|"]
@@ -51,27 +50,27 @@ def night_summary_markdown(ctx: RunContext) -> str:
             lines.append("")
     if leads is not None:
         changes = {k: sum(1 for r in leads.rows if r["change"] == k) for k in ("new", "escalated", "returning", "unchanged")}
-        caught_up = ctx.results.get("caught_up") or []
+        caught_up = result.caught_up
         lines += [
             "## Leads",
             f"- {len(leads.rows)} on the list: " + ", ".join(f"{v} {k}" for k, v in changes.items()),
-            f"- {leads.review} in the review tier (tonight's line {ctx.results.get('review_line', 0):.1f}, "
+            f"- {leads.review} in the review tier (tonight's line {result.reviewed.listed.review_line:.1f}, "
             f"{leads.entered_review} entered tonight); {leads.carried} kept with no evidence in tonight's window",
             f"- {leads.held_back} closed with no further action and held back",
             *([f"- the database was behind: {len(caught_up)} missed night(s) reviewed first ({caught_up[0]} to {caught_up[-1]})"]
               if caught_up else []),
             "",
         ]
-    if ctx.warnings:
-        lines += ["## Warnings", *[f"- {w}" for w in ctx.warnings], ""]
-    lines += ["## Timings", *[f"- {t.name}: {t.seconds:.1f} s" for t in ctx.timings]]
+    if result.warnings:
+        lines += ["## Warnings", *[f"- {w}" for w in result.warnings], ""]
+    lines += ["## Timings", *[f"- {t.name}: {t.seconds:.1f} s" for t in result.timings]]
     return "\n".join(lines)
 
 
-def failure_summary_markdown(ctx: RunContext, failure: Exception) -> str:
+def failure_summary_markdown(night: Night | None, out: Path, failure: Exception, journal: Journal) -> str:
     """What a failed night says: what broke, and which list is still the published one."""
-    night = ctx.as_of or "the latest drop"
-    still = published_night(ctx.out)
+    still = published_night(out)
+    night = night.as_of if night is not None else "the latest drop"
     lines = [
         f"# acu-audit night of {night}: FAILED", "",
         f"**What broke:** {failure}", "",
@@ -79,21 +78,21 @@ def failure_summary_markdown(ctx: RunContext, failure: Exception) -> str:
         + (f"The published list is still the night of {still}." if still else "No list has been published yet."),
         "Fix the cause and run the night again; the drops that did not load will load then.", "",
     ]
-    if ctx.warnings:
-        lines += ["## Warnings before the failure", *[f"- {w}" for w in ctx.warnings], ""]
-    if ctx.timings:
-        lines += ["## Steps that finished", *[f"- {t.name}: {t.seconds:.1f} s" for t in ctx.timings]]
+    if journal.warnings:
+        lines += ["## Warnings before the failure", *[f"- {w}" for w in journal.warnings], ""]
+    if journal.timings:
+        lines += ["## Steps that finished", *[f"- {t.name}: {t.seconds:.1f} s" for t in journal.timings]]
     return "\n".join(lines)
 
 
-def publish_failure_artifact(ctx: RunContext, failure: Exception) -> None:
-    create_markdown_artifact(key="night-summary", markdown=failure_summary_markdown(ctx, failure),
-                             description=f"Night of {ctx.as_of or 'the latest drop'}: FAILED")
+def publish_failure_artifact(night: Night | None, out: Path, failure: Exception, journal: Journal) -> None:
+    create_markdown_artifact(key="night-summary", markdown=failure_summary_markdown(night, out, failure, journal),
+                             description=f"Night of {night.as_of if night else 'the latest drop'}: FAILED")
 
 
-def publish_artifacts(ctx: RunContext) -> None:
-    leads = ctx.results.get("leads")
-    rows = leads.rows[:TOP_LEADS] if leads is not None else []
+def publish_artifacts(result: NightResult) -> None:
+    night = result.night
+    rows = result.leads.rows[:TOP_LEADS]
     create_table_artifact(
         key="top-leads",
         table=[
@@ -101,18 +100,18 @@ def publish_artifacts(ctx: RunContext) -> None:
              "age_days": r["age_days"], "categories": "|".join(r["categories"]), "change": r["change"], "summary": r["summary"]}
             for r in rows
         ],
-        description=f"Top {len(rows)} leads as of {ctx.as_of} (staff_ref only)",
+        description=f"Top {len(rows)} leads as of {night.as_of} (staff_ref only)",
     )
-    create_markdown_artifact(key="night-summary", markdown=night_summary_markdown(ctx), description=f"Night of {ctx.as_of}")
-    docs = Path(ctx.out) / "data-docs" / "index.html"
+    create_markdown_artifact(key="night-summary", markdown=night_summary_markdown(result), description=f"Night of {night.as_of}")
+    docs = night.paths.out / "data-docs" / "index.html"
     if docs.exists():
         create_link_artifact(
             key="data-docs",
             link=docs.resolve().as_uri(),
-            link_text=f"Great Expectations Data Docs, night of {ctx.as_of}",
+            link_text=f"Great Expectations Data Docs, night of {night.as_of}",
             description="Tonight's validation of each new file against the data contract (built offline under --out)",
         )
-    validation = ctx.results.get("validation_rows") or []
+    validation = result.loaded.validation_failures
     create_table_artifact(
         key="validation-results",
         table=validation or [{"result": "no new files validated tonight"}],

@@ -1,1 +1,0 @@
-"""Prefect flows and deployments for acu-audit. Thin: the work is in ``acu_audit``."""

@@ -1,0 +1,360 @@
+"""One night of the nightly audit, and the loops over nights: the catch-up and the backfill.
+
+This is the only implementation of a night. ``acu-audit run``, the demo, ``rebuild``, the
+backfill, the benchmarks and the tests all come here: directly (:data:`DIRECT`), or through
+the Prefect flow (``acu_audit.flow.prefect_flow``), which passes a runner that makes each step
+a Prefect task. Any error of acu-audit's own fails the night with :class:`NightFailed` (recorded
+in ``run_failures``); nothing is published for it and the previous night's list stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from acu_audit.config import Settings
+from acu_audit.db import Warehouse
+from acu_audit.errors import AcuAuditError, value_free
+from acu_audit.flow import steps
+from acu_audit.night import Night, NightPaths, Reveal
+
+T = TypeVar("T")
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# ---- how steps are run -----------------------------------------------------------------------
+
+class Runner(Protocol):
+    """Runs one step of a night. ``name`` is the step's task name, ``label`` this call's run name,
+    ``failing`` what the night was doing if it fails, ``retry_io`` whether a transient
+    input/output error may be retried (loading a drop)."""
+
+    def __call__(self, name: str, fn: Callable[..., T], *args: Any, label: str | None = None, failing: str | None = None,
+                 retry_io: bool = False) -> T: ...
+
+
+def DIRECT(name: str, fn: Callable[..., T], *args: Any, label: str | None = None, failing: str | None = None,
+           retry_io: bool = False) -> T:
+    """Run a step in place (no Prefect): rebuild, benchmarks, tests, and a missed night's steps."""
+    return fn(*args)
+
+
+@dataclass
+class StepTiming:
+    name: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class Journal:
+    """What a night says as it goes: progress lines, each step's time, and its warnings."""
+
+    progress: Progress = _quiet
+    timings: list[StepTiming] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def timed(self, name: str, seconds: float, detail: str = "") -> None:
+        self.timings.append(StepTiming(name, seconds, detail))
+        self.progress(f"{name}: {detail} ({seconds:.1f} s)" if detail else f"{name} ({seconds:.1f} s)")
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A night's review: its purpose labels, checks, outlier scores and lead list."""
+
+    purpose: Any
+    checked: steps.Checked
+    outliers: Any
+    listed: steps.Listed
+
+
+@dataclass(frozen=True)
+class NightResult:
+    """Everything a published night found, for the caller, the artifacts and the summary."""
+
+    night: Night
+    loaded: steps.Loaded
+    feeds: Any  # acu_audit.feeds.FeedHealth
+    caught_up: list[date]
+    reviewed: Reviewed
+    published: steps.Published
+    warnings: list[str]
+    timings: list[StepTiming]
+
+    @property
+    def leads(self) -> Any:
+        return self.reviewed.listed.result
+
+
+class NightFailed(AcuAuditError):
+    """The night could not be completed because of acu-audit's own error (not bad data).
+
+    ``step`` says what the run was doing (``loading drop 2026-11-28``, ``checks``...). Nothing is
+    published for the night: the previous night's set stays.
+    """
+
+    def __init__(self, step: str, cause: BaseException | str):
+        self.step = step
+        self.cause = cause
+        self.journal: Journal | None = None  # what the night said before it failed
+        what = cause if isinstance(cause, str) else describe_error(cause)
+        super().__init__(f"{step}: {what}")
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error in one line: our own errors by their message, anything else by its type too."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, AcuAuditError):
+        return text or type(exc).__name__
+    text = value_free(text)  # a third party's message may quote a value from a row
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# ---- settling the night ----------------------------------------------------------------------
+
+def settle_night(*, landing: str | Path, db: str | Path, out: str | Path, settings: Settings, as_of: date | None = None,
+                 state: str | Path | None = None, reveal: Reveal = Reveal(), validate: bool = True,
+                 run_id: str | None = None) -> Night:
+    """The night a run audits, settled once before any step: ``as_of``, or the newest drop in the landing.
+
+    The newest drop *found*, not the newest that loads: a drop that is there and does not load is
+    never passed over in silence for the night before (its feeds show as missing).
+    """
+    from acu_audit.ingest import discover_drops
+
+    paths = NightPaths.of(landing=landing, db=db, out=out, state=state)
+    if as_of is None:
+        drops, _ = discover_drops(paths.landing)
+        if not drops:
+            raise AcuAuditError(f"no drop in {paths.landing}: nothing to audit (drops are folders named YYYY-MM-DD)")
+        as_of = drops[-1].drop_date
+    extra = {"run_id": run_id} if run_id else {}
+    return Night(as_of=as_of, settings=settings, paths=paths, reveal=reveal, validate=validate, **extra)
+
+
+def open_warehouse(night: Night) -> Warehouse:
+    """The warehouse of a night, with its schema in place (the one place schema set-up runs)."""
+    from acu_audit.schema import ensure_schema
+
+    rt = night.settings.runtime
+    wh = Warehouse(night.paths.db, threads=rt.get("threads"), memory_limit=rt.get("memory_limit"))
+    try:
+        ensure_schema(wh)
+    except BaseException:
+        wh.close()
+        raise
+    return wh
+
+
+# ---- one night -------------------------------------------------------------------------------
+
+def run_night(night: Night, *, run: Runner = DIRECT, progress: Progress = _quiet) -> NightResult:
+    """Load, review and publish one night. Raises :class:`NightFailed` naming the step that broke."""
+    journal = Journal(progress)
+    step = "opening the warehouse"
+    try:
+        with open_warehouse(night) as wh:
+            step = "loading the drops"
+            loaded = load_drops(wh, night, run, journal)
+            step = "feed health"
+            started = time.perf_counter()
+            feeds = run("feed-health", steps.feed_health, wh, night, failing=step)
+            journal.warnings.extend(feeds.warnings())
+            bad = [s for s in feeds.statuses if s.status in ("missing", "thin")]
+            journal.timed("feed health", time.perf_counter() - started,
+                          f"data as of {feeds.data_as_of}; {len(bad)} missing or thin feed(s)")
+            step = "reviewing missed nights"
+            caught_up = catch_up(wh, night, run, journal)
+            reviewed = review(wh, night, run, journal)
+            step = "publishing"
+            started = time.perf_counter()
+            findings = steps.findings_of(feeds, reviewed.listed, journal.warnings)
+            published = run("publish", steps.publish, wh, night, findings, journal.progress, failing=step)
+            journal.warnings.extend(published.warnings)
+            journal.timed("publish", time.perf_counter() - started, published.detail)
+            step = "recording the run"
+            record_run(wh, night, reviewed.listed, published, journal.warnings)
+            wh.checkpoint()
+    except Exception as exc:
+        failure = exc if isinstance(exc, NightFailed) else NightFailed(step, exc)
+        failure.journal = journal
+        record_failure(night.paths.db, night.as_of, night.run_id, failure, journal.progress)
+        raise failure from exc
+    return NightResult(night, loaded, feeds, caught_up, reviewed, published, journal.warnings, journal.timings)
+
+
+def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> steps.Loaded:
+    """Every drop up to the night that is not loaded yet, one step per drop, validated by Great
+    Expectations unless the night says not to."""
+    from acu_audit.ingest import discover_drops, finish_ingest_run, start_ingest_run
+    from acu_audit.validation import GxValidator
+
+    started = time.perf_counter()
+    validator = GxValidator(docs_dir=night.docs_staging) if night.validate else None
+    report = start_ingest_run(wh, night.paths.landing, night.as_of, f"ingest-{night.run_id}")
+    drops, report.warnings = discover_drops(night.paths.landing, night.as_of)
+    report.drops_found = [d.drop_date for d in drops]
+    for drop in drops:
+        run("ingest-drop", steps.load_drop, wh, drop, report, validator, journal.progress, label=f"ingest-{drop.drop_date}",
+            failing=f"loading drop {drop.drop_date}", retry_io=True)
+    finish_ingest_run(wh, report, validator, started)
+    loaded = steps.Loaded(report, steps.validation_failures(wh, report.run_id))
+    journal.warnings.extend(loaded.warnings)
+    journal.timed("ingest", report.seconds, loaded.detail)
+    return loaded
+
+
+def review(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal | None = None) -> Reviewed:
+    """Purpose labels, the run-wide tables, checks, outlier scores and the lead list of one night."""
+    journal = journal or Journal()
+
+    def timed(name: str, fn: Callable[..., T], *args: Any, detail: Callable[[T], str], seconds: Callable[[T], float] | None = None) -> T:
+        started = time.perf_counter()
+        result = run(name.replace(" ", "-"), fn, *args, failing=name)
+        journal.warnings.extend(getattr(result, "warnings", []) if not callable(getattr(result, "warnings", None)) else [])
+        journal.timed(name, seconds(result) if seconds else time.perf_counter() - started, detail(result))
+        return result
+
+    purpose = timed("policing purpose", steps.policing_purpose, wh, night, seconds=lambda r: r.seconds,
+                    detail=lambda r: f"{len(r.days_labelled)} day(s) labelled, {r.events_labelled:,} look-ups")
+    timed("run tables", steps.run_tables, wh, night, detail=lambda _: "reference data and run tables of the window")
+    checked = timed("checks", steps.checks, wh, night, detail=lambda r: r.detail)
+    outliers = timed("outlier score", steps.outlier_score, wh, night, seconds=lambda r: r.seconds,
+                     detail=lambda r: f"{r.scores.height:,} staff")
+    listed = timed("leads", steps.leads, wh, night, outliers, journal.progress, detail=lambda r: r.detail)
+    return Reviewed(purpose, checked, outliers, listed)
+
+
+def record_run(wh: Warehouse, night: Night, listed: steps.Listed | None, published: steps.Published | None,
+               warnings: list[str], status: str | None = None) -> None:
+    """Note the completed night (the catch-up and the backfill resume from here).
+
+    ``status`` ``reviewed``: a missed night reviewed by a catch-up, with no outputs of its own. A
+    night run again (a replay) is added as ``replayed`` beside the first run's entry, which it
+    never replaces.
+    """
+    replayed = status is None and listed is not None and listed.replay
+    status = status or ("replayed" if replayed else "completed_with_warnings" if warnings else "completed")
+    leads_csv = published.night_set / "leads.csv" if published else None
+    digest = hashlib.sha256(leads_csv.read_bytes()).hexdigest() if leads_csv and leads_csv.exists() else None
+    with wh.transaction():
+        if not replayed:
+            wh.execute("DELETE FROM run_log WHERE as_of = $d", {"d": night.as_of})
+        wh.execute(
+            "INSERT INTO run_log VALUES ($d, $r, now(), $s, $n, $w, $h)",
+            {"d": night.as_of, "r": night.run_id, "s": status, "n": len(listed.result.rows) if listed else 0,
+             "w": list(warnings), "h": digest},
+            step="record run",
+        )
+
+
+def record_failure(db: Path, as_of: date | None, run_id: str, failure: NightFailed, progress: Progress = _quiet) -> None:
+    """Keep the failed night in ``run_failures`` (best effort: the warehouse may be what failed).
+    ``as_of`` is None when the night could not even be settled."""
+    from acu_audit.schema import ensure_schema
+
+    try:
+        with Warehouse(db) as wh:
+            ensure_schema(wh)
+            wh.execute(
+                "INSERT INTO run_failures VALUES ($d, $r, now(), $s, $e)",
+                {"d": as_of, "r": run_id, "s": failure.step,
+                 "e": str(failure.cause if isinstance(failure.cause, str) else describe_error(failure.cause))},
+                step="record the failed night",
+            )
+    except Exception as exc:  # noqa: BLE001 - the original failure is what the caller reports
+        progress(f"could not record the failure in the warehouse: {describe_error(exc)}")
+
+
+# ---- the loops over nights -------------------------------------------------------------------
+
+def nights_to_catch_up(wh: Warehouse, night: Night) -> list[date]:
+    """The nights before the as-of date that nightly runs would have reviewed and no run did.
+
+    "What nightly runs would have built" is the queue left by running the nightly review on
+    every night from the first night with a full review window (the first drop's date plus
+    the window length minus one) -- or from the night after the last night reviewed -- up
+    to the as-of night, in order, with the analyst state as it stands. So a first run over a
+    60-night landing reviews nights 28 to 59 and then publishes night 60; a gap after an outage
+    reviews the nights missed. ``leads.catch_up_step_days`` (1 to 7) reviews only every n-th of
+    those nights, windows ending at most n days apart, faster and approximate. A re-run of a
+    night at or before the last night reviewed catches up nothing.
+    """
+    last = wh.scalar("SELECT max(as_of) FROM run_log")
+    if last is not None and night.as_of <= last:
+        return []
+    if last is None:
+        first_drop = wh.scalar("SELECT min(drop_date) FROM ingest_files WHERE loaded > 0 OR duplicate > 0")
+        if first_drop is None:
+            return []
+        start = first_drop + timedelta(days=night.settings.review_window_days - 1)
+    else:
+        start = last + timedelta(days=1)
+    end = night.as_of - timedelta(days=1)
+    if start > end:
+        return []
+    step = min(7, max(1, int(night.settings.leads["catch_up_step_days"])))
+    nights = [end - timedelta(days=k) for k in range(0, (end - start).days + 1, step)]
+    if nights[-1] != start:
+        nights.append(start)  # the earliest window must cover the first nights too
+    return sorted(nights)
+
+
+def review_missed_night(wh: Warehouse, night: Night, progress: Progress = _quiet) -> Reviewed:
+    """The nightly review of one missed night, kept in the warehouse and the queue; no outputs.
+
+    Recorded in ``run_log`` as ``reviewed`` so an interrupted catch-up resumes where it stopped.
+    """
+    started = time.perf_counter()
+    reviewed = review(wh, night)
+    record_run(wh, night, reviewed.listed, None, [], status="reviewed")
+    leads = reviewed.listed.result
+    progress(f"caught up {night.as_of}: {len(leads.rows)} leads, {leads.review} in review ({time.perf_counter() - started:.1f} s)")
+    return reviewed
+
+
+def catch_up(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> list[date]:
+    """Review every missed night before the night (see :func:`nights_to_catch_up`), one step each."""
+    missed = nights_to_catch_up(wh, night)
+    if not missed:
+        return []
+    journal.progress(f"the database is behind: reviewing {len(missed)} missed night(s), {missed[0]} to {missed[-1]}")
+    started = time.perf_counter()
+    for day in missed:
+        run("catch-up-night", review_missed_night, wh, night.missed(day), journal.progress, label=f"catch-up-{day}",
+            failing=f"reviewing the missed night {day} (run again to resume from {day})")
+    journal.timed("catch-up", time.perf_counter() - started, f"{len(missed)} missed night(s) reviewed, {missed[0]} to {missed[-1]}")
+    return missed
+
+
+def published_nights(db: Path) -> set[date]:
+    """Nights already run with outputs, read without holding the file (the backfill skips them).
+
+    A night a catch-up reviewed (status ``reviewed``) has no outputs of its own, so a backfill
+    still runs it: its list is already kept, and the re-run publishes it unchanged.
+    """
+    if not Path(db).exists():
+        return set()
+    with Warehouse(db, read_only=True) as wh:
+        if not wh.table_exists("run_log"):
+            return set()
+        return {r[0] for r in wh.execute("SELECT DISTINCT as_of FROM run_log WHERE status <> 'reviewed'")}
+
+
+def backfill_nights(db: Path, start: date, end: date, *, force: bool = False) -> tuple[list[date], list[date]]:
+    """The nights a backfill from ``start`` to ``end`` runs, in order, and those it skips as done."""
+    if end < start:
+        raise AcuAuditError(f"end {end} is before start {start}")
+    done = set() if force else published_nights(db)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    return [d for d in days if d not in done], [d for d in days if d in done]
