@@ -27,6 +27,20 @@ from acu_audit.contract import TABLES  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# Fixtures that start Prefect or generate and run a force: a test using any of them (directly or
+# through another fixture) is end-to-end, marked ``slow``. `pytest -m "not slow"` is the fast loop
+# (a few minutes on 2 cores); the README's test command and .ci/run run everything.
+END_TO_END_FIXTURES = {
+    "prefect_harness", "published", "force", "small_force", "early_run", "nights_run", "hostile_force", "bad_night",
+    "profiled", "mid_force", "run",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def prefect_harness():
