@@ -152,6 +152,16 @@ def test_what_if_with_the_same_weights_moves_nobody_and_writes_nothing(pub):
     assert hashlib.sha256(pub.path.read_bytes()).hexdigest() == before
 
 
+def test_what_if_reads_the_configuration_the_night_used(pub, tmp_path, monkeypatch):
+    """Not the configuration in force now: another force file in the environment changes nothing."""
+    other = tmp_path / "other.yaml"
+    other.write_text("checks:\n  min_peer_group: 500\nscoring:\n  outlier:\n    weight: 0.0\n  rarity:\n    exponent: 0.5\n",
+                     encoding="utf-8")
+    monkeypatch.setenv("ACU_AUDIT_CONFIG", str(other))
+    assert explore.what_if(pub, top=20).is_empty()
+    assert not explore.what_if(pub, top=20, scoring={"outlier": {"weight": 0.0}, "rarity": {"exponent": 0.5}}).is_empty()
+
+
 def test_what_if_without_a_check_drops_the_leads_that_rest_on_it(pub):
     leads = explore.todays_leads(pub)
     # A watch-tier lead scored on tonight's evidence of one category, with a scored lead below it.

@@ -7,7 +7,6 @@
 -- tables hold every version: the version for a date is the latest _drop_date on
 -- or before it. Tables without an id column get row_id, a hash of the natural key.
 
-CREATE SEQUENCE IF NOT EXISTS ingest_run_seq;
 
 CREATE TABLE IF NOT EXISTS ingest_runs (
     ingest_run_id   VARCHAR PRIMARY KEY,

@@ -98,7 +98,7 @@ WITH who AS (
     WHERE ev.occurred_at BETWEEN o.executed_at - to_days($op_days_before) AND o.executed_at + to_days($op_days_after)
 ), rostered AS (
     SELECT ev.event_id,
-           bool_or(r.duty_type IN ('duty', 'overtime', 'training')
+           bool_or(list_contains($on_duty_types, r.duty_type)
                    AND ev.occurred_at >= r.shift_start - to_minutes($shift_margin_minutes)
                    AND ev.occurred_at < r.shift_end + to_minutes($shift_margin_minutes)) AS on_duty,
            min(CASE WHEN r.duty_type IN ('leave', 'sick', 'rest')

@@ -57,7 +57,7 @@ WHERE d.status IN ('approved', 'pending');
 CREATE OR REPLACE TEMP TABLE duty_shifts AS
 SELECT staff_id, shift_start, shift_end
 FROM duty_roster
-WHERE duty_type IN ('duty', 'overtime', 'training')
+WHERE list_contains($on_duty_types, duty_type)
   AND shift_end > $window_start_utc - INTERVAL 1 DAY AND shift_start < $window_end_utc + INTERVAL 1 DAY;
 
 -- Device messages in the window with anyone who is not a colleague, plus every message on a

@@ -112,8 +112,8 @@ def write_analyst_copy(wh: Warehouse, night: Night, findings: Findings, out: Pat
                 "as_of": night.as_of, "window_start": window.start, "timezone": window.timezone, "run_id": night.run_id,
                 "data_as_of": findings.data_as_of,
                 "published_at": datetime.now(timezone.utc),
-                # What-if re-scores with the night's own scoring and review line.
-                "scoring": json.dumps(night.settings.scoring, sort_keys=True),
+                # What-if re-scores with the night's own configuration and review line.
+                "config": json.dumps(night.settings.raw, sort_keys=True, default=str),
                 "review_line": float(findings.review_line),
             }]
         )

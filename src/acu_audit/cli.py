@@ -331,6 +331,8 @@ checks_app = typer.Typer(help="The check catalogue and its outcomes.", no_args_i
 app.add_typer(leads_app, name="leads")
 app.add_typer(lead_app, name="lead")
 app.add_typer(checks_app, name="checks")
+config_app = typer.Typer(help="The configuration a night uses.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 quarantine_app = typer.Typer(help="Rows that were not loaded, and why.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 suppressions_app = typer.Typer(help="The allow-list: suppressions in force, and revoking one.", no_args_is_help=True)
@@ -728,6 +730,24 @@ def checks_stats(
     for r in rows:
         table.add_row(r["check_id"], str(r["leads"]), str(r["referred"]), str(r["no_further_action"]), str(r["open"]))
     out.print(table)
+
+
+@config_app.command("show")
+def config_show(
+    config: Annotated[Optional[Path], typer.Option(help="A force configuration overriding configs/default.yaml.", callback=_absolute)] = None,
+) -> None:
+    """Print the merged configuration a night uses: configs/default.yaml, then the force's file
+    (--config, or ACU_AUDIT_CONFIG), as YAML, with the files it came from."""
+    import yaml
+
+    from acu_audit.config import load_settings
+
+    try:
+        settings = load_settings(config)
+    except AcuAuditError as exc:
+        _fail(exc)
+    out.print("\n".join(f"# from {source}" for source in settings.source_files))
+    out.print(yaml.safe_dump(settings.raw, sort_keys=False, default_flow_style=None, width=100).rstrip())
 
 
 def _share_cell(r: dict | None) -> str:

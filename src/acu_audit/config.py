@@ -73,6 +73,12 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
         sources.append(str(p))
     if overrides:
         data = deep_merge(data, overrides)
+    return settings_from(data, tuple(sources))
+
+
+def settings_from(data: dict[str, Any], sources: tuple[str, ...] = ()) -> Settings:
+    """Settings from a whole, merged configuration (as ``load_settings`` merges it, or as a night
+    recorded it in its analyst copy), checked."""
     try:
         ZoneInfo(data["timezone"])
     except (KeyError, ZoneInfoNotFoundError) as exc:
@@ -95,7 +101,7 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
             leads=data["leads"],
             feeds=data["feeds"],
             runtime=data.get("runtime", {}),
-            source_files=tuple(sources),
+            source_files=sources,
             raw=data,
         )
     except KeyError as exc:

@@ -8,7 +8,7 @@ one place and every consumer follows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 ColumnType = Literal["text", "int", "date", "timestamp", "enum"]
@@ -322,17 +322,6 @@ TYPE_DESCRIPTIONS = {
     "date": "a date as YYYY-MM-DD",
     "int": "a whole number",
 }
-
-
-@dataclass(frozen=True)
-class LandingFile:
-    """A file found in a drop folder."""
-
-    drop_date: str
-    table: str | None  # None: not a contract table
-    path: str
-    format: Literal["csv", "parquet", "unknown"] = "csv"
-    extra: dict = field(default_factory=dict)
 
 
 def table_for_filename(filename: str) -> tuple[str | None, str]:

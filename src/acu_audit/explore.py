@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import polars as pl
 
 from acu_audit.analyst_copy import FILE_NAME
 from acu_audit.clock import INSTANT_FORMAT, local_time
+from acu_audit.contract import ON_DUTY_TYPES
 from acu_audit.paths import absolute_or_none, env_path
 
 PUBLISHED_ENV = "ACU_AUDIT_PUBLISHED"
@@ -170,10 +171,10 @@ def staff_timeline(pub: Published, staff_ref: str) -> pl.DataFrame:
         if kind not in wide.columns:
             wide = wide.with_columns(pl.lit(0, dtype=pl.Int64).alias(kind))
     duty = pub.frame(
-        """SELECT local_day, bool_or(duty_type IN ('duty', 'overtime', 'training')) AS on_duty,
+        """SELECT local_day, bool_or(list_contains($on_duty_types, duty_type)) AS on_duty,
                   string_agg(DISTINCT duty_type, '/') AS roster
            FROM duty_days WHERE staff_ref = $s GROUP BY local_day""",
-        {"s": staff_ref},
+        {"s": staff_ref, "on_duty_types": list(ON_DUTY_TYPES)},
     )
     frame = (
         days.join(lookups, on="local_day", how="left")
@@ -279,12 +280,12 @@ def what_if(
     drops a check's hits below a weight. Returns the leads that enter or leave the top
     ``top``, with their rank before and after.
     """
-    from acu_audit.config import deep_merge, load_settings
+    from acu_audit.config import deep_merge, settings_from
+    from acu_audit.leads import lead_tier, queue_order
     from acu_audit.scoring import ScoringConfig, score_staff
 
     meta = pub.meta()
-    night_scoring = json.loads(meta["scoring"]) if meta.get("scoring") else {}
-    settings = load_settings(overrides={"scoring": deep_merge(night_scoring, scoring or {})})
+    settings = settings_from(deep_merge(json.loads(meta["config"]), {"scoring": scoring or {}}))  # the night's own config
     cfg = ScoringConfig.from_settings(settings)
     as_of = meta["as_of"]
     # Tonight's evidence over the span, exactly as the night scored it: the hits behind each listed
@@ -311,9 +312,9 @@ def what_if(
     # weights or thresholds changes neither. (What-if can only remove or re-weigh evidence.)
     listed_tonight = pub.frame("SELECT staff_ref FROM leads")["staff_ref"]
     tonight = tonight.filter(pl.col("staff_ref").is_in(listed_tonight.to_list()))
-    # The night's queue, re-ranked by its own rule: a lead's score is tonight's score of its evidence
-    # (0 for an open lead with none kept tonight); the review tier (sticky, or tonight's score over
-    # the night's line) comes first.
+    # The night's queue, re-ranked by its own rules (acu_audit.leads.lead_tier, queue_order): a lead's
+    # score is tonight's score of its evidence (0 for an open lead with none kept tonight). A lead in
+    # the review tier before tonight (there, and not by tonight's score) stays in it.
     before = pub.frame(
         """SELECT staff_ref, rank AS rank_before, round(score, 1) AS score_before, tier AS tier_before, tonight_score, status
            FROM leads"""
@@ -321,17 +322,16 @@ def what_if(
     line = float(meta.get("review_line") or 0.0)
     both = before.join(tonight, on="staff_ref", how="full", coalesce=True).with_columns(
         score_after=pl.col("tonight_after").fill_null(0.0).round(2),
-    ).with_columns(
-        tier_after=pl.when(pl.col("status") == "referred").then(pl.lit("watch"))
-        .when((pl.col("tier_before") == "review") & (pl.col("tonight_score").is_null() | (pl.col("tonight_score") < line)))
-        .then(pl.lit("review"))
-        .when(pl.col("tonight_after").fill_null(0.0) >= line).then(pl.lit("review"))
-        .otherwise(pl.lit("watch"))
     )
+    both = both.with_columns(tier_after=pl.Series([
+        lead_tier(status, tier == "review" and (scored is None or scored < line), after or 0.0, line)
+        for status, tier, scored, after in both.select("status", "tier_before", "tonight_score", "tonight_after").iter_rows()
+    ], dtype=pl.String))
     # An open lead stays listed (until an analyst closes it) even when no evidence is left tonight.
-    listed = both.filter(pl.col("rank_before").is_not_null() | (pl.col("score_after") > 0)).sort(
-        [pl.col("tier_after") != "review", pl.col("score_after"), pl.col("staff_ref")], descending=[False, True, False]
-    ).with_row_index("rank_after", offset=1)
+    listed = both.filter(pl.col("rank_before").is_not_null() | (pl.col("score_after") > 0))
+    order = sorted(range(listed.height), key=lambda i: queue_order(listed["tier_after"][i], listed["score_after"][i],
+                                                                   listed["staff_ref"][i]))
+    listed = listed[order].with_row_index("rank_after", offset=1)
     ranked = both.select("staff_ref", "rank_before", "score_before").join(
         listed.select("staff_ref", "rank_after", "score_after"), on="staff_ref", how="full", coalesce=True)
     moved = ranked.select("staff_ref", "rank_before", "score_before", "rank_after", "score_after").filter(

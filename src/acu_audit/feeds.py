@@ -56,10 +56,10 @@ class FeedHealth:
 
 def check_feeds(wh: Warehouse, settings: Settings, as_of: date) -> FeedHealth:
     """Compare tonight's drop with the trailing baseline; store and return the result."""
-    nights = int(settings.feeds.get("baseline_nights", 14))
-    weeks = int(settings.feeds.get("baseline_weeks", 4))
-    thin = float(settings.feeds.get("thin_ratio", 0.5))
-    min_rows = float(settings.feeds.get("min_rows_for_thin", 200))
+    nights = int(settings.feeds["baseline_nights"])
+    weeks = int(settings.feeds["baseline_weeks"])
+    thin = float(settings.feeds["thin_ratio"])
+    min_rows = float(settings.feeds["min_rows_for_thin"])
     data_as_of = wh.scalar("SELECT max(drop_date) FROM ingest_files WHERE drop_date <= $d AND table_name IS NOT NULL", {"d": as_of})
     # Rows each drop brought, per event table and per source system (re-deliveries included).
     counts = wh.records(

@@ -49,6 +49,22 @@ class QueueRules:
                    escalation_points=float(settings.leads["escalation_points"]), review_line=review_line)
 
 
+def lead_tier(status: str, in_review: bool, tonight_score: float | None, review_line: float) -> str:
+    """A lead's tier tonight, the one rule (docs/scoring.md): a referred lead is watched; an open lead
+    already in the review tier (``in_review``) stays there until an analyst closes it; one whose
+    score tonight reaches the review line enters it; the rest are watched."""
+    if status == "referred":
+        return "watch"
+    if in_review or (tonight_score is not None and tonight_score >= review_line):
+        return "review"
+    return "watch"
+
+
+def queue_order(tier: str, score: float, staff_ref: str) -> tuple:
+    """The queue's one sequence: the review tier first, then best score first, then staff_ref."""
+    return (tier != "review", -score, staff_ref)
+
+
 def span_review_line(tonight: dict[str, float], earlier_best: dict[str, float], force_size: int, share: float,
                      min_score: float) -> float:
     """Tonight's review line, over the span: the lowest score that at most ``share`` of the force
@@ -257,16 +273,11 @@ def publish_leads(
         c["age_days"] = max(0, (as_of - _as_date(c["last_seen"])).days)
         c["score"] = c["tonight_score"] or 0.0
         review_since = lead.get("review_since")
-        if c["status"] == "referred":
-            c["tier"] = "watch"
-        elif review_since is not None and review_since <= as_of:
-            c["tier"] = "review"
-        elif c["tonight_score"] is not None and c["tonight_score"] >= rules.review_line:
-            c["tier"] = "review"
+        in_review = review_since is not None and review_since <= as_of
+        c["tier"] = lead_tier(c["status"], in_review, c["tonight_score"], rules.review_line)
+        if c["tier"] == "review" and not in_review:
             review_since = as_of
             entered_review += 1
-        else:
-            c["tier"] = "watch"
         c["review_since"] = review_since if c["tier"] == "review" else lead.get("review_since")
         c["flag"] = None
         referred_seen = lead.get("referred_last_seen")
@@ -286,7 +297,7 @@ def publish_leads(
                 c["change"] = "unchanged"
         if c["flag"] and not c["what_is_new"]:
             c["what_is_new"] = c["flag"]
-    candidates.sort(key=lambda c: (c["tier"] != "review", -c["score"], c["staff_ref"]))
+    candidates.sort(key=lambda c: queue_order(c["tier"], c["score"], c["staff_ref"]))
     for rank, c in enumerate(candidates, start=1):
         c["rank"] = rank
         c["lead_id"] = c["lead"]["lead_id"]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from acu_audit.config import Settings
+from acu_audit.contract import ON_DUTY_TYPES
 from acu_audit.paths import absolute, absolute_or_none
 from acu_audit.state import default_state_path
 from acu_audit.window import ReviewWindow
@@ -49,7 +50,7 @@ class Reveal:
 
 def shared_parameters(settings: Settings, window: ReviewWindow) -> dict[str, Any]:
     """Values every transform and check may bind: the window and the shared vocabulary."""
-    shared = dict(settings.checks.get("shared", {}))
+    shared = dict(settings.checks["shared"])
     baseline_days = int(shared.pop("baseline_days"))
     return {
         **window.params(),
@@ -58,6 +59,7 @@ def shared_parameters(settings: Settings, window: ReviewWindow) -> dict[str, Any
         "unit_case_days_after_close": int(settings.purpose["unit_case_days_after_close"]),
         "assignment_grace_hours": int(settings.purpose["assignment_grace_hours"]),
         "min_peer_group": int(settings.checks["min_peer_group"]),
+        "on_duty_types": list(ON_DUTY_TYPES),  # the contract's duty types that count as on duty
         **shared,
     }
 

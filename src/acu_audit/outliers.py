@@ -133,9 +133,9 @@ def fit_outliers(raw: pl.DataFrame, config: dict) -> OutlierResult:
     features = model_features(raw)
     matrix = normalise_within_peers(features)
     model = IsolationForest(
-        n_estimators=int(config.get("n_estimators", 300)),
-        max_samples=min(int(config.get("max_samples", 256)), raw.height),
-        random_state=int(config.get("random_state", 20261123)),
+        n_estimators=int(config["n_estimators"]),
+        max_samples=min(int(config["max_samples"]), raw.height),
+        random_state=int(config["random_state"]),
         n_jobs=1,  # deterministic and light on a 2-core machine
     )
     model.fit(matrix)

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from acu_audit.config import Settings
+from acu_audit.contract import ON_DUTY_TYPES
 from acu_audit.db import Warehouse
 from acu_audit.resources import read_sql
 from acu_audit.window import ReviewWindow
@@ -35,7 +36,6 @@ PURPOSE_SNAPSHOTS = (
     "operation_targets",
     "operation_staff",
 )
-PURPOSE_KINDS = ("assignment", "unit_case", "function", "operation", "reason_code")
 
 
 @dataclass
@@ -49,7 +49,7 @@ class PurposeReport:
 def register_function_rules(wh: Warehouse, settings: Settings) -> None:
     """Load ``purpose.function_rules`` from configs/ into the temp table ``function_rules``."""
     rows = []
-    for function, rules in sorted((settings.purpose.get("function_rules") or {}).items()):
+    for function, rules in sorted((settings.purpose["function_rules"] or {}).items()):
         for rule in rules or []:
             rows.append(
                 {
@@ -83,6 +83,7 @@ def _purpose_params(settings: Settings) -> dict:
         "op_days_after": int(p["operation_days_after"]),
         "reason_code_counts": bool(p["reason_code_counts"]),
         "shift_margin_minutes": int(p["shift_margin_minutes"]),
+        "on_duty_types": list(ON_DUTY_TYPES),
     }
 
 
@@ -121,12 +122,12 @@ def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str, settings: Setti
         wh.execute(
             # Shifts count with the on-duty margin; leave, sickness and rest on the day itself.
             """SELECT b.d, count(r.staff_id) FILTER (
-                       WHERE r.duty_type IN ('duty', 'overtime', 'training')
+                       WHERE list_contains($on_duty_types, r.duty_type)
                           OR (r.shift_start < b.hi - $margin AND r.shift_end > b.lo + $margin))
                FROM purpose_day_bounds b
                LEFT JOIN duty_roster r ON r.shift_start < b.hi AND r.shift_end > b.lo
                GROUP BY b.d""",
-            {"margin": margin},
+            {"margin": margin, "on_duty_types": list(ON_DUTY_TYPES)},
             step="purpose: roster per day",
         )
     )
@@ -159,7 +160,7 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
     labelled = 0
     # Days in small batches: each batch joins only its own snapshot versions, so memory stays
     # bounded however many days a first run or a late drop has to (re)label.
-    batch_days = max(1, int(settings.runtime.get("purpose_batch_days") or 1))
+    batch_days = max(1, int(settings.runtime["purpose_batch_days"]))
     for start in range(0, len(todo), batch_days):
         labelled += _label_days(wh, settings, window, todo[start : start + batch_days])
     return PurposeReport(

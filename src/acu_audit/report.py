@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from acu_audit.data_quality import failures_since_published, feed_quality, quara
 from acu_audit.db import Warehouse
 from acu_audit.night import Findings, Night
 from acu_audit.clock import local_date, local_time
+from acu_audit.contract import ON_DUTY_TYPES
 from acu_audit.evidence import card_rows, cited_ids
 
 # Leads given a detailed card: every lead in the review tier (what analysts work through), and at
@@ -55,9 +56,9 @@ def timeline_frames(wh: Warehouse, staff_ids: list[str], window) -> dict[str, pl
     )
     on_duty = wh.frame(
         """SELECT DISTINCT staff_id, CAST(timezone($tz, shift_start) AS DATE) AS day, true AS on_duty
-           FROM duty_roster WHERE staff_id IN (SELECT unnest($ids)) AND duty_type IN ('duty', 'overtime', 'training')
+           FROM duty_roster WHERE staff_id IN (SELECT unnest($ids)) AND list_contains($on_duty_types, duty_type)
              AND shift_start >= $from_utc - INTERVAL 1 DAY AND shift_start < $to_utc""",
-        {k: params[k] for k in ("ids", "tz", "from_utc", "to_utc")},
+        {**{k: params[k] for k in ("ids", "tz", "from_utc", "to_utc")}, "on_duty_types": list(ON_DUTY_TYPES)},
     )
     days = pl.DataFrame({"day": window.days_list()})
     frames = {}

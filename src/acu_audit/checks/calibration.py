@@ -31,7 +31,7 @@ def calibration_parameters(settings: Settings) -> dict[str, float]:
         "team_min_staff": int(c["team_min_staff"]),
         "team_concentration": float(c["team_concentration"]),
         "habit_weight": float(c["habit_weight"]),
-        "estimate_unseen_span": bool(c.get("estimate_unseen_span", True)),
+        "estimate_unseen_span": bool(c["estimate_unseen_span"]),
     }
 
 

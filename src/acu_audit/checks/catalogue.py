@@ -32,7 +32,6 @@ CATEGORY_NAMES: dict[str, str] = {
     "M": "Social media and messaging (the second S of STUDIOSB)",
     "B": "Business interests",
 }
-SEVERITY_ORDER = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 
 # Columns every check returns, in this order (the runner adds check_id and category).
 # occurred_at: when the hit happened as people are shown it: the time of its latest evidence

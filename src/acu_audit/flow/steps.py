@@ -11,7 +11,6 @@ what each step is given, is :func:`acu_audit.flow.nightly.run_night`:
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field

@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
@@ -80,11 +80,6 @@ class FileResult:
             "error": self.error,
             "note": self.note,
         }
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["drop_date"] = self.drop_date.isoformat()
-        return d
 
 
 def _json_expression(spec: TableSpec, alias: str) -> str:
