@@ -14,6 +14,7 @@ import pytest
 from acu_audit.errors import DatabaseBusyError
 from acu_audit.leads import QueueRules, lead_id_for, publish_leads
 from acu_audit.state import StateStore, migrations, open_state
+from acu_audit.window import end_of_night
 
 
 def scored(rows: list[dict]) -> pl.DataFrame:
@@ -38,6 +39,7 @@ def night(store: StateStore, as_of: date, rows: list[dict], line: float = 70.0):
     return publish_leads(
         store, scored(rows), as_of=as_of, run_id=f"run-{as_of}", staff_refs=refs,
         peer_groups={}, check_titles={}, explanations={}, window_start=datetime(2026, 3, 1, tzinfo=timezone.utc),
+        night_end=end_of_night(as_of, "Europe/London"),
         rules=QueueRules(gap_days=14, escalation_points=5, review_line=line),
     )
 

@@ -10,8 +10,10 @@ import pytest
 
 from acu_audit.config import load_settings
 from acu_audit.scoring import ScoringConfig, diminishing_sum, rarity, score_staff
+from acu_audit.window import end_of_night
 
 AS_OF = date(2026, 3, 28)
+NIGHT_END = end_of_night(AS_OF, load_settings().timezone)
 CFG = ScoringConfig.from_settings(load_settings())
 HIT_SCHEMA = {
     "hit_id": pl.String, "staff_id": pl.String, "check_id": pl.String, "category": pl.String, "severity": pl.String,
@@ -40,7 +42,7 @@ def no_outliers(staff: pl.DataFrame) -> pl.DataFrame:
 def scores(hits: list[dict], staff: pl.DataFrame, outliers: pl.DataFrame | None = None) -> dict[str, float]:
     """Each member of staff's score; 0 for one whose evidence is too weak to be kept (not listed)."""
     frame = pl.DataFrame(hits, schema=HIT_SCHEMA)
-    result = score_staff(frame, staff, outliers if outliers is not None else no_outliers(staff), CFG, AS_OF)
+    result = score_staff(frame, staff, outliers if outliers is not None else no_outliers(staff), CFG, AS_OF, NIGHT_END)
     return defaultdict(float, zip(result["staff_id"].to_list(), result["score"].to_list()))
 
 
@@ -60,7 +62,7 @@ def test_the_small_team_floor_holds_and_a_function_wide_habit_gets_none():
     staff = force()
     ring = [{**hit(f"X{i}", "o_ocg_contact", "critical", 85, category="O"), "team_concentrated": True} for i in range(5)]
     frame = pl.DataFrame(ring, schema={**HIT_SCHEMA, "team_concentrated": pl.Boolean})
-    result = dict(zip(*score_staff(frame, staff, no_outliers(staff), CFG, AS_OF).select("staff_id", "score").to_dict().values()))
+    result = dict(zip(*score_staff(frame, staff, no_outliers(staff), CFG, AS_OF, NIGHT_END).select("staff_id", "score").to_dict().values()))
     assert all(result[f"X{i}"] >= 40 for i in range(5)), result
     # The same critical check tripped by a fifth of response, as a habit: no floor.
     habit = [hit(f"R{i}", "o_ocg_contact", "critical", 85, category="O") for i in range(80)]
@@ -145,7 +147,7 @@ def test_weak_common_evidence_is_not_kept_and_lists_nobody():
     staff = force()
     common = [hit(f"R{i}", "u_weak_common", "low", 30) for i in range(200)]  # half of response, once each
     frame = pl.DataFrame(common, schema=HIT_SCHEMA)
-    assert score_staff(frame, staff, no_outliers(staff), CFG, AS_OF).is_empty()
+    assert score_staff(frame, staff, no_outliers(staff), CFG, AS_OF, NIGHT_END).is_empty()
     rare = [hit("R399", "u_rare", "medium", 50)]
     assert scores(rare, staff)["R399"] > 0  # a medium-severity check one member of staff trips: kept
 
@@ -160,3 +162,27 @@ def test_the_review_line_is_over_the_span_each_member_counted_once_at_their_best
     best = sorted([*earlier.values(), 85.0], reverse=True)
     assert line == pytest.approx(best[20] + 0.01)
     assert sum(1 for v in best if v >= line) == 20
+
+
+def test_ages_are_measured_to_the_end_of_the_local_night():
+    """One end of day: in summer the night of 1 July ends at local midnight, 23:00 UTC, and a hit's
+    age (its recency) is measured to that instant, as the window's end is."""
+    from acu_audit.window import ReviewWindow
+
+    summer = date(2026, 7, 1)
+    night_end = end_of_night(summer, "Europe/London")
+    assert night_end == datetime(2026, 7, 1, 23, tzinfo=timezone.utc)
+    assert ReviewWindow(summer, 28, "Europe/London").end_utc == night_end
+    staff = force()
+    half_life = CFG.recency_half_life_days
+
+    def evidence_at_age(evidence_at: datetime | None) -> float:
+        row = {**hit("R0", "u_lookup_burst", severity="critical", risk=100), "evidence_at": evidence_at}
+        scored = score_staff(pl.DataFrame([row], schema=HIT_SCHEMA), staff, no_outliers(staff), CFG, summer, night_end)
+        return scored["evidence"][0]
+
+    from datetime import timedelta
+
+    fresh = evidence_at_age(night_end)
+    assert fresh == evidence_at_age(None)  # age 0 at the end of the local night, not at UTC midnight an hour later
+    assert evidence_at_age(night_end - timedelta(days=half_life)) == pytest.approx(fresh / 2, rel=1e-6)

@@ -283,6 +283,7 @@ def what_if(
     from acu_audit.config import deep_merge, settings_from
     from acu_audit.leads import lead_tier, queue_order
     from acu_audit.scoring import ScoringConfig, score_staff
+    from acu_audit.window import end_of_night
 
     meta = pub.meta()
     settings = settings_from(deep_merge(json.loads(meta["config"]), {"scoring": scoring or {}}))  # the night's own config
@@ -306,7 +307,7 @@ def what_if(
         hits = hits.filter((pl.col("check_id") != check_id) | (pl.col("weight") >= threshold))
     staff = pub.frame("SELECT staff_ref AS staff_id, unit_function FROM staff")
     outliers = pub.frame("SELECT staff_ref AS staff_id, anomaly_score, anomaly_percentile FROM outliers")
-    tonight = score_staff(hits, staff, outliers, cfg, as_of).select(pl.col("staff_id").alias("staff_ref"), pl.col("score").alias("tonight_after"))
+    tonight = score_staff(hits, staff, outliers, cfg, as_of, end_of_night(as_of, meta["timezone"])).select(pl.col("staff_id").alias("staff_ref"), pl.col("score").alias("tonight_after"))
     # Only staff on the night's list can be on it after: the others with hits tonight are closed
     # leads held back (no evidence newer than their closure) or suppressed, and a change of
     # weights or thresholds changes neither. (What-if can only remove or re-weigh evidence.)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import polars as pl
@@ -158,6 +158,7 @@ def publish_leads(
     check_titles: dict[str, str],
     explanations: dict[str, list[dict]],
     window_start: datetime,
+    night_end: datetime,
     rules: QueueRules,
 ) -> LeadListResult:
     """Tonight's queue: match tonight's scored staff to leads, carry every open lead, tier and rank them.
@@ -173,7 +174,6 @@ def publish_leads(
     first. Tonight's list is kept in the state store.
     """
     db = state.db
-    end_of_day = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=timezone.utc)
     created = reopened = held_back = 0
     staff_ids = scored["staff_id"].to_list()
     # Each staff member's latest lead, and each lead's last list before tonight: two queries, not two per lead.
@@ -202,7 +202,7 @@ def publish_leads(
         staff_id = row["staff_id"]
         staff_ref = staff_refs[staff_id]
         first_seen = row["first_seen"] or window_start
-        last_seen = row["last_seen"] or end_of_day
+        last_seen = row["last_seen"] or night_end
         cluster_start, _ = latest_cluster(_evidence_days(row, first_seen, last_seen), rules.gap_days)
         lead = latest.get(staff_id)
         what_is_new = None

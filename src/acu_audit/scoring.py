@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 
 import polars as pl
 
@@ -135,14 +135,15 @@ def score_staff(
     outliers: pl.DataFrame,
     cfg: ScoringConfig,
     as_of: date,
+    night_end: datetime,
 ) -> pl.DataFrame:
     """Per member of staff with evidence (or an outlier score above the percentile): the lead score.
 
     ``hits``: staff_id, hit_id, check_id, category, severity, risk, weight, evidence_at (the
     hit's latest evidence) and optionally evidence_start (its earliest).
     ``staff``: staff_id, unit_function. ``outliers``: staff_id, anomaly_score, anomaly_percentile.
+    ``night_end``: the end of the night (:func:`acu_audit.window.end_of_night`), which ages are measured to.
     """
-    end_of_day = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=timezone.utc)
     rates = check_trip_rates(hits, staff, cfg)
     scored_hits = (
         hits.join(staff.select("staff_id", "unit_function"), on="staff_id", how="left")
@@ -157,7 +158,7 @@ def score_staff(
         scored_hits = scored_hits.with_columns(team_concentrated=pl.lit(False))
     rows = []
     for hit in scored_hits.iter_rows(named=True):
-        age = (end_of_day - hit["evidence_at"]).total_seconds() / 86400 if hit["evidence_at"] else 0.0
+        age = (night_end - hit["evidence_at"]).total_seconds() / 86400 if hit["evidence_at"] else 0.0
         value = (
             cfg.severity_weight[hit["severity"]]
             * hit["risk"]

@@ -217,7 +217,7 @@ def leads(wh: Warehouse, night: Night, outliers: Any, progress: Progress) -> Lis
         staff = wh.frame("SELECT staff_id, unit_function, peer_group FROM ref_staff", step="staff to score")
         staff_suppressed = {s["staff_id"] for s in suppressions if s["kind"] == "staff"}
         scores = outliers.scores.filter(~pl.col("staff_id").is_in(list(staff_suppressed)))
-        scored = score_staff(hits, staff, scores, cfg, night.as_of)
+        scored = score_staff(hits, staff, scores, cfg, night.as_of, night.window.end_utc)
         unkeep_weak_evidence(wh, night.as_of, hits, scored)
         top = scored.sort("score", descending=True).head(int(night.settings.outliers["explain_top"]))
         explanations = explain(outliers, top["staff_id"].to_list())
@@ -239,6 +239,7 @@ def leads(wh: Warehouse, night: Night, outliers: Any, progress: Progress) -> Lis
             check_titles={c.id: c.meta.title for c in load_catalogue()},
             explanations=explanations,
             window_start=night.window.start_utc,
+            night_end=night.window.end_utc,
             rules=QueueRules.from_settings(night.settings, review_line=line),
         )
     store_lead_scores(wh, night.as_of, result.rows, scored)
