@@ -5,12 +5,12 @@
 --   assignment   assigned to the event's case, or to a case the person is on
 --                (from assigned_at - grace to unassigned_at + grace)
 --   unit_case    the case, or a case the person is on, is owned by the staff
---                member's unit and was open (or closed within $days_after_close)
+--                member's unit and was open (or closed within $unit_case_days_after_close)
 --   function     a function-wide rule from configs/ (temp table function_rules)
 --   operation    briefed on an operation targeting the person, near execution
 --   reason_code  a reason code was entered
--- Parameters: $tz, $todo_start_utc, $todo_end_utc, $grace_hours,
--- $days_after_close, $op_days_before, $op_days_after, $reason_code_counts,
+-- Parameters: $tz, $todo_start_utc, $todo_end_utc, $assignment_grace_hours,
+-- $unit_case_days_after_close, $operation_days_before, $operation_days_after, $reason_code_counts,
 -- $shift_margin_minutes.
 
 -- Only the snapshot versions these days use (snapshots keep every version; the
@@ -56,28 +56,28 @@ WITH who AS (
     SELECT ev.event_id
     FROM purpose_events ev
     JOIN pv_assignments a ON a._drop_date = ev.v_assignments AND a.case_id = ev.case_id AND a.staff_id = ev.staff_id
-    WHERE ev.occurred_at BETWEEN a.assigned_at - to_hours($grace_hours)
-                             AND coalesce(a.unassigned_at, TIMESTAMPTZ 'infinity') + to_hours($grace_hours)
+    WHERE ev.occurred_at BETWEEN a.assigned_at - to_hours($assignment_grace_hours)
+                             AND coalesce(a.unassigned_at, TIMESTAMPTZ 'infinity') + to_hours($assignment_grace_hours)
     UNION
     SELECT ev.event_id
     FROM purpose_events ev
     JOIN pv_case_people cp ON cp._drop_date = ev.v_case_people AND cp.person_id = ev.person_id
     JOIN pv_assignments a ON a._drop_date = ev.v_assignments AND a.case_id = cp.case_id AND a.staff_id = ev.staff_id
-    WHERE ev.occurred_at BETWEEN a.assigned_at - to_hours($grace_hours)
-                             AND coalesce(a.unassigned_at, TIMESTAMPTZ 'infinity') + to_hours($grace_hours)
+    WHERE ev.occurred_at BETWEEN a.assigned_at - to_hours($assignment_grace_hours)
+                             AND coalesce(a.unassigned_at, TIMESTAMPTZ 'infinity') + to_hours($assignment_grace_hours)
 ), by_unit_case AS (
     SELECT ev.event_id
     FROM purpose_events ev JOIN who USING (event_id)
     JOIN pv_cases c ON c._drop_date = ev.v_cases AND c.case_id = ev.case_id AND c.owning_unit = who.unit
-    WHERE ev.occurred_at BETWEEN c.opened_at - to_hours($grace_hours)
-                             AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($days_after_close)
+    WHERE ev.occurred_at BETWEEN c.opened_at - to_hours($assignment_grace_hours)
+                             AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($unit_case_days_after_close)
     UNION
     SELECT ev.event_id
     FROM purpose_events ev JOIN who USING (event_id)
     JOIN pv_case_people cp ON cp._drop_date = ev.v_case_people AND cp.person_id = ev.person_id
     JOIN pv_cases c ON c._drop_date = ev.v_cases AND c.case_id = cp.case_id AND c.owning_unit = who.unit
-    WHERE ev.occurred_at BETWEEN c.opened_at - to_hours($grace_hours)
-                             AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($days_after_close)
+    WHERE ev.occurred_at BETWEEN c.opened_at - to_hours($assignment_grace_hours)
+                             AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($unit_case_days_after_close)
 ), by_function AS (
     SELECT DISTINCT ev.event_id
     FROM purpose_events ev JOIN who USING (event_id)
@@ -95,7 +95,7 @@ WITH who AS (
     JOIN pv_operations o ON o._drop_date = ev.v_operations AND o.operation_id = ot.operation_id
     JOIN pv_operation_staff os ON os._drop_date = ev.v_operation_staff AND os.operation_id = ot.operation_id
                            AND os.staff_id = ev.staff_id
-    WHERE ev.occurred_at BETWEEN o.executed_at - to_days($op_days_before) AND o.executed_at + to_days($op_days_after)
+    WHERE ev.occurred_at BETWEEN o.executed_at - to_days($operation_days_before) AND o.executed_at + to_days($operation_days_after)
 ), rostered AS (
     SELECT ev.event_id,
            bool_or(list_contains($on_duty_types, r.duty_type)

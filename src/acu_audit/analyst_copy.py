@@ -105,8 +105,7 @@ def write_analyst_copy(wh: Warehouse, night: Night, findings: Findings, out: Pat
     wh.execute("ATTACH $path AS analyst_copy", {"path": str(temporary)}, step="attach the analyst copy")
     try:
         for table, sql in _TABLES.items():
-            statement = wh.con.extract_statements(f"CREATE TABLE analyst_copy.{table} AS {sql}")[0]
-            wh.execute(statement.query, {k: params[k] for k in statement.named_parameters} or None, step=f"analyst copy: {table}")
+            wh.run_text(f"CREATE TABLE analyst_copy.{table} AS {sql}", params, step=f"analyst copy: {table}")
         meta = pl.DataFrame(
             [{
                 "as_of": night.as_of, "window_start": window.start, "timezone": window.timezone, "run_id": night.run_id,

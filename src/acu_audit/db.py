@@ -143,22 +143,21 @@ class Warehouse:
 
     def script(self, relative_path: str, *, step: str | None = None) -> None:
         """Run every statement of ``sql/<relative_path>`` (DDL with no parameters)."""
-        text = read_sql(relative_path)
-        name = step or relative_path
-        with _statement(name, text):
-            for statement in self.con.extract_statements(text):
-                self.con.execute(statement).fetchall()
+        self.run_text(read_sql(relative_path), step=step or relative_path)
 
     def run_file(self, relative_path: str, params: Mapping[str, Any] | None = None, *, step: str | None = None) -> None:
-        """Run every statement of ``sql/<relative_path>``, binding the parameters each one names.
+        """Run every statement of ``sql/<relative_path>``, binding the parameters each one names."""
+        self.run_text(read_sql(relative_path), params, step=step or relative_path)
+
+    def run_text(self, text: str, params: Mapping[str, Any] | None = None, *, step: str = "query") -> None:
+        """Run every statement of ``text``, binding the parameters each one names.
 
         DuckDB refuses parameters a statement does not use, so each statement
         gets exactly the subset it asks for; a missing one is an error that
-        names the file and the parameter.
+        names the step and the parameter.
         """
-        text = read_sql(relative_path)
         params = dict(params or {})
-        name = step or relative_path
+        name = step
         with _statement(name, text):
             statements = self.con.extract_statements(text)
         for statement in statements:
@@ -168,6 +167,21 @@ class Warehouse:
                 raise QueryError(name, statement.query, KeyError(f"no value for parameter(s) {sorted(missing)}"))
             with _statement(name, statement.query):
                 self.con.execute(statement, {k: params[k] for k in wanted}).fetchall()
+
+    def pandas(self, sql: str, *, step: str = "query") -> Any:
+        """Run a query and return a pandas frame (Great Expectations validates pandas frames only)."""
+        with _statement(step, sql):
+            return self.con.sql(sql).df()
+
+    def create_function(self, name: str, function: Any, parameters: list[str], return_type: str, **options: Any) -> None:
+        """Register a Python function for SQL on this connection, its types named as in SQL
+        (``"VARCHAR"``); once: a second registration is a no-op."""
+        try:
+            self.con.create_function(name, function, [duckdb.sqltype(t) for t in parameters], duckdb.sqltype(return_type),
+                                     **options)
+        except Exception as exc:  # noqa: BLE001 - registered already on this connection
+            if "already" not in str(exc).lower():
+                raise
 
     def register_frame(self, name: str, frame: Any) -> None:
         """Expose a polars/pandas/arrow frame to SQL under ``name`` for this connection."""

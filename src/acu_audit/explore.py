@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from acu_audit.analyst_copy import FILE_NAME
 from acu_audit.clock import INSTANT_FORMAT, local_time
 from acu_audit.contract import ON_DUTY_TYPES
+from acu_audit.db import Warehouse
 from acu_audit.paths import absolute_or_none, env_path
 
 PUBLISHED_ENV = "ACU_AUDIT_PUBLISHED"
@@ -57,11 +57,9 @@ class Published:
         return cls(candidate)
 
     def frame(self, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        con = duckdb.connect(str(self.path), read_only=True)
-        try:
-            return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
-        finally:
-            con.close()
+        # Opened for each query and closed at once: an open notebook never holds the file.
+        with Warehouse(self.path, read_only=True) as copy:
+            return copy.frame(sql, params, step="notebook query")
 
     def meta(self) -> dict[str, Any]:
         return self.frame("SELECT * FROM meta").row(0, named=True)

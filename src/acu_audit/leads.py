@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -173,29 +173,11 @@ def publish_leads(
     in the watch tier and are flagged when new evidence arrives. Rank is one sequence, review tier
     first. Tonight's list is kept in the state store.
     """
-    db = state.db
     created = reopened = held_back = 0
     staff_ids = scored["staff_id"].to_list()
     # Each staff member's latest lead, and each lead's last list before tonight: two queries, not two per lead.
-    latest = {
-        r["staff_id"]: r
-        for r in db.records(
-            """SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY staff_id ORDER BY episode_start DESC) AS rn
-                              FROM leads WHERE staff_id IN (SELECT unnest($ids))) WHERE rn = 1""",
-            {"ids": staff_ids},
-            step="latest leads",
-        )
-    }
-    previous = {
-        r["lead_id"]: r
-        for r in db.records(
-            """SELECT * FROM (
-                   SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY as_of DESC) AS rn
-                   FROM lead_versions WHERE as_of < $d) WHERE rn = 1""",
-            {"d": as_of},
-            step="previous lists",
-        )
-    }
+    latest = state.latest_leads(staff_ids)
+    previous = state.lists_before(as_of)
     candidates: list[dict[str, Any]] = []
     new_leads, extended, reopen = [], [], []
     for row in scored.sort(["score", "staff_id"], descending=[True, False]).iter_rows(named=True):
@@ -246,12 +228,7 @@ def publish_leads(
         })
     # Every open lead with no kept evidence tonight stays on the list with the evidence it had.
     matched = [c["lead"]["lead_id"] for c in candidates]
-    carried_leads = db.records(
-        """SELECT * FROM leads WHERE status IN ('new', 'reviewing', 'referred')
-             AND lead_id NOT IN (SELECT unnest($m)) ORDER BY lead_id""",
-        {"m": matched},
-        step="open leads to carry",
-    )
+    carried_leads = state.open_leads_except(matched)
     carried = 0
     for lead in carried_leads:
         last = previous.get(lead["lead_id"])
@@ -301,40 +278,17 @@ def publish_leads(
     for rank, c in enumerate(candidates, start=1):
         c["rank"] = rank
         c["lead_id"] = c["lead"]["lead_id"]
-    with db.transaction():
-        db.executemany(
-            """INSERT INTO leads (lead_id, staff_id, staff_ref, episode_start, first_seen, last_seen, created_as_of, status)
-               VALUES (?, ?, ?, ?, ?, ?, ?, 'new') ON CONFLICT DO NOTHING""",
-            [(l["lead_id"], l["staff_id"], l["staff_ref"], l["episode_start"], l["first_seen"], l["last_seen"], as_of) for l in new_leads],
-            step="create leads",
-        )
-        db.executemany(
-            "UPDATE leads SET first_seen = least(first_seen, ?), last_seen = greatest(last_seen, ?) WHERE lead_id = ?",
-            extended,
-            step="extend leads",
-        )
-        for lead_id, what in reopen:
-            db.execute(
-                """UPDATE leads SET status = 'new', status_changed_at = now(), status_actor = 'acu-audit', review_since = NULL
-                   WHERE lead_id = $l""",
-                {"l": lead_id},
-            )
-            state.audit("acu-audit", "reopen_lead", lead_id, {"as_of": as_of, "what_is_new": what})
-            reopened += 1
-        db.executemany(
-            "UPDATE leads SET review_since = ? WHERE lead_id = ? AND review_since IS DISTINCT FROM ?",
-            [(c["review_since"], c["lead_id"], c["review_since"]) for c in candidates],
-            step="keep tiers",
-        )
-        db.execute("DELETE FROM lead_versions WHERE as_of = $d", {"d": as_of}, step="replace tonight's list")
-        published_at = datetime.now(timezone.utc)
-        db.insert_rows(
-            "lead_versions",
-            [{**{k: c[k] for k in VERSION_COLUMNS}, "as_of": as_of, "run_id": run_id, "published_at": published_at}
-             for c in candidates],
-            VERSION_SCHEMA,
-            step="keep tonight's list",
-        )
+    state.keep_night(
+        as_of, run_id,
+        new_leads=[(l["lead_id"], l["staff_id"], l["staff_ref"], l["episode_start"], l["first_seen"], l["last_seen"], as_of)
+                   for l in new_leads],
+        extended=extended,
+        reopen=reopen,
+        review_since=[(c["review_since"], c["lead_id"], c["review_since"]) for c in candidates],
+        versions=[{k: c[k] for k in VERSION_COLUMNS} for c in candidates],
+        version_schema=VERSION_SCHEMA,
+    )
+    reopened = len(reopen)
     rows = [{k: v for k, v in c.items() if k != "lead"} for c in candidates]
     return LeadListResult(rows, created, reopened, held_back, carried=carried,
                           review=sum(1 for c in candidates if c["tier"] == "review"), entered_review=entered_review)

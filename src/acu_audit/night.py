@@ -48,6 +48,20 @@ class Reveal:
     actor: str | None = None
 
 
+def purpose_parameters(settings: Settings) -> dict[str, Any]:
+    """What makes a look-up's policing purpose (``purpose`` in configs/), as bind values."""
+    p = settings.purpose
+    return {
+        "assignment_grace_hours": int(p["assignment_grace_hours"]),
+        "unit_case_days_after_close": int(p["unit_case_days_after_close"]),
+        "operation_days_before": int(p["operation_days_before"]),
+        "operation_days_after": int(p["operation_days_after"]),
+        "reason_code_counts": bool(p["reason_code_counts"]),
+        "shift_margin_minutes": int(p["shift_margin_minutes"]),
+        "on_duty_types": list(ON_DUTY_TYPES),  # the contract's duty types that count as on duty
+    }
+
+
 def shared_parameters(settings: Settings, window: ReviewWindow) -> dict[str, Any]:
     """Values every transform and check may bind: the window and the shared vocabulary."""
     shared = dict(settings.checks["shared"])
@@ -55,11 +69,8 @@ def shared_parameters(settings: Settings, window: ReviewWindow) -> dict[str, Any
     return {
         **window.params(),
         "baseline_start_utc": window.start_utc - timedelta(days=baseline_days),
-        "shift_margin_minutes": int(settings.purpose["shift_margin_minutes"]),
-        "unit_case_days_after_close": int(settings.purpose["unit_case_days_after_close"]),
-        "assignment_grace_hours": int(settings.purpose["assignment_grace_hours"]),
+        **purpose_parameters(settings),
         "min_peer_group": int(settings.checks["min_peer_group"]),
-        "on_duty_types": list(ON_DUTY_TYPES),  # the contract's duty types that count as on duty
         **shared,
     }
 

@@ -21,6 +21,7 @@ import polars as pl
 from acu_audit.config import Settings
 from acu_audit.contract import ON_DUTY_TYPES
 from acu_audit.db import Warehouse
+from acu_audit.night import purpose_parameters
 from acu_audit.resources import read_sql
 from acu_audit.window import ReviewWindow
 
@@ -72,19 +73,6 @@ def register_function_rules(wh: Warehouse, settings: Settings) -> None:
     wh.register_frame("function_rules_frame", pl.DataFrame(rows, schema=schema))
     wh.execute("CREATE OR REPLACE TEMP TABLE function_rules AS SELECT * FROM function_rules_frame", step="function rules")
     wh.unregister("function_rules_frame")
-
-
-def _purpose_params(settings: Settings) -> dict:
-    p = settings.purpose
-    return {
-        "grace_hours": int(p["assignment_grace_hours"]),
-        "days_after_close": int(p["unit_case_days_after_close"]),
-        "op_days_before": int(p["operation_days_before"]),
-        "op_days_after": int(p["operation_days_after"]),
-        "reason_code_counts": bool(p["reason_code_counts"]),
-        "shift_margin_minutes": int(p["shift_margin_minutes"]),
-        "on_duty_types": list(ON_DUTY_TYPES),
-    }
 
 
 def _config_fingerprint(settings: Settings) -> str:
@@ -184,7 +172,7 @@ def _label_days(wh: Warehouse, settings: Settings, window: ReviewWindow, todo: l
         # A local day spans at most 25 hours of UTC; widen and let the day join decide.
         "todo_start_utc": window.local_midnight_utc(first) - timedelta(hours=1),
         "todo_end_utc": window.local_midnight_utc(last + timedelta(days=1)) + timedelta(hours=1),
-        **_purpose_params(settings),
+        **purpose_parameters(settings),
     }
     with wh.transaction():
         wh.run_file("transforms/policing_purpose.sql", params, step="policing purpose")

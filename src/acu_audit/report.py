@@ -22,7 +22,6 @@ from acu_audit.data_quality import failures_since_published, feed_quality, quara
 from acu_audit.db import Warehouse
 from acu_audit.night import Findings, Night
 from acu_audit.clock import local_date, local_time
-from acu_audit.contract import ON_DUTY_TYPES
 from acu_audit.evidence import card_rows, cited_ids
 
 # Leads given a detailed card: every lead in the review tier (what analysts work through), and at
@@ -35,32 +34,32 @@ def _env() -> Environment:
     return Environment(loader=PackageLoader("acu_audit", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
 
-def timeline_frames(wh: Warehouse, staff_ids: list[str], window) -> dict[str, pl.DataFrame]:
-    """Per staff member and local day: look-ups with and without purpose, messages, on duty.
+def timeline_frames(wh: Warehouse, staff_ids: list[str], night: Night) -> dict[str, pl.DataFrame]:
+    """Per staff member and local day of the night's window: look-ups with and without purpose,
+    messages, on duty.
 
     One query per source for all the leads shown, not one per lead.
     """
-    params = {"ids": staff_ids, "a": window.start, "b": window.as_of, "tz": window.timezone,
-              "from_utc": window.start_utc, "to_utc": window.end_utc}
+    params = {**night.params(), "ids": staff_ids}
     lookups = wh.frame(
         """SELECT staff_id, local_day AS day, count(*) FILTER (WHERE has_purpose) AS with_purpose,
                   count(*) FILTER (WHERE NOT has_purpose) AS no_purpose
-           FROM access_purpose WHERE staff_id IN (SELECT unnest($ids)) AND local_day BETWEEN $a AND $b GROUP BY ALL""",
-        {k: params[k] for k in ("ids", "a", "b")},
+           FROM access_purpose WHERE staff_id IN (SELECT unnest($ids)) AND local_day BETWEEN $window_start AND $as_of GROUP BY ALL""",
+        {k: params[k] for k in ("ids", "window_start", "as_of")},
     )
     messages = wh.frame(
         """SELECT staff_id, CAST(timezone($tz, hour_start) AS DATE) AS day, sum(message_count) AS messages
-           FROM device_messages WHERE staff_id IN (SELECT unnest($ids)) AND hour_start >= $from_utc AND hour_start < $to_utc
+           FROM device_messages WHERE staff_id IN (SELECT unnest($ids)) AND hour_start >= $window_start_utc AND hour_start < $window_end_utc
            GROUP BY ALL""",
-        {k: params[k] for k in ("ids", "tz", "from_utc", "to_utc")},
+        {k: params[k] for k in ("ids", "tz", "window_start_utc", "window_end_utc")},
     )
     on_duty = wh.frame(
         """SELECT DISTINCT staff_id, CAST(timezone($tz, shift_start) AS DATE) AS day, true AS on_duty
            FROM duty_roster WHERE staff_id IN (SELECT unnest($ids)) AND list_contains($on_duty_types, duty_type)
-             AND shift_start >= $from_utc - INTERVAL 1 DAY AND shift_start < $to_utc""",
-        {**{k: params[k] for k in ("ids", "tz", "from_utc", "to_utc")}, "on_duty_types": list(ON_DUTY_TYPES)},
+             AND shift_start >= $window_start_utc - INTERVAL 1 DAY AND shift_start < $window_end_utc""",
+        {k: params[k] for k in ("ids", "tz", "window_start_utc", "window_end_utc", "on_duty_types")},
     )
-    days = pl.DataFrame({"day": window.days_list()})
+    days = pl.DataFrame({"day": night.window.days_list()})
     frames = {}
     for staff_id in staff_ids:
         frames[staff_id] = (
@@ -133,7 +132,7 @@ def report_context(wh: Warehouse, night: Night, findings: Findings, folder: Path
     )
     titles = {c.id: c.meta for c in load_catalogue()}
     shown = [lead for i, lead in enumerate(leads) if lead["tier"] == "review" or i < MIN_LEADS_DETAILED]
-    timelines = timeline_frames(wh, [lead["staff_id"] for lead in shown], window)
+    timelines = timeline_frames(wh, [lead["staff_id"] for lead in shown], night)
     hits_by_lead: dict[str, list[dict[str, Any]]] = {lead["lead_id"]: [] for lead in shown}
     for hit in wh.records(
         # A hit is dated by its latest evidence row (occurred_at: acu_audit.checks.catalogue),

@@ -1,6 +1,11 @@
 """The warehouse's schema, set up in one place (:func:`ensure_schema`), idempotently.
 
-- ``sql/schema/warehouse.sql``: the loaded tables, the ledger and the quarantine.
+- ``sql/schema/warehouse.sql``: the ledger (ingest runs and files), the quarantine and the
+  validation results.
+- the tables of the data contract, derived from ``contract.TABLES`` (:func:`contract_tables`):
+  the contract's columns, types and nullability, ``row_id`` for a table with no id column, and
+  every row's lineage: the drop it came from (``_drop_date``), the file (``_file_id`` ->
+  ``ingest_files``) and the line in that file (``_line``). Snapshot tables hold every version.
 - the as-of macros, one per snapshot table of the data contract (``contract.SNAPSHOT_TABLES``),
   derived here rather than written out by hand: ``<table>_as_of(d)`` is the snapshot version
   from the latest drop on or before ``d``. A late older snapshot never overrides a newer one,
@@ -10,8 +15,23 @@
 
 from __future__ import annotations
 
-from acu_audit.contract import SNAPSHOT_TABLES
+from acu_audit.contract import SNAPSHOT_TABLES, TABLES, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
+
+SQL_TYPES = {"text": "VARCHAR", "enum": "VARCHAR", "int": "BIGINT", "date": "DATE", "timestamp": "TIMESTAMPTZ"}
+LINEAGE = ("_drop_date DATE NOT NULL", "_file_id VARCHAR NOT NULL", "_line BIGINT")
+
+
+def table_ddl(spec: TableSpec) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for one table of the data contract."""
+    columns = ["row_id VARCHAR NOT NULL"] if spec.id_column is None else []
+    columns += [f"{quote_identifier(c.name)} {SQL_TYPES[c.type]}{'' if c.nullable else ' NOT NULL'}" for c in spec.columns]
+    return f"CREATE TABLE IF NOT EXISTS {quote_identifier(spec.name)} ({', '.join([*columns, *LINEAGE])})"
+
+
+def contract_tables() -> list[str]:
+    """The DDL of every table of the data contract, in the contract's order."""
+    return [table_ddl(spec) for spec in TABLES.values()]
 
 
 def as_of_macros() -> list[str]:
@@ -29,6 +49,6 @@ def as_of_macros() -> list[str]:
 def ensure_schema(wh: Warehouse) -> None:
     """Create every warehouse table, macro and view that does not exist yet."""
     wh.script("schema/warehouse.sql")
-    for statement in as_of_macros():
-        wh.execute(statement, step="as-of macros")
+    for statement in (*contract_tables(), *as_of_macros()):
+        wh.execute(statement, step="contract tables and as-of macros")
     wh.script("schema/derived.sql")

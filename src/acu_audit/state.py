@@ -107,8 +107,7 @@ class StateStore:
             if number <= current:
                 continue
             with self.db.transaction():
-                for statement in self.db.con.extract_statements(path.read_text(encoding="utf-8")):
-                    self.db.con.execute(statement).fetchall()
+                self.db.run_text(path.read_text(encoding="utf-8"), step=f"migration {path.name}")
                 self.db.execute(
                     "INSERT INTO schema_version VALUES ($v, $n, now())", {"v": number, "n": path.name}, step="record migration"
                 )
@@ -185,6 +184,73 @@ class StateStore:
                     "INSERT INTO lead_notes VALUES ($l, now(), $a, $s, $n)", {"l": lead_id, "a": actor, "s": status, "n": note}
                 )
             self.audit(actor, "set_status", lead_id, {"from": lead["status"], "to": status, "note": note})
+
+    # -- the queue: leads and each night's list ---------------------------------------
+    def latest_leads(self, staff_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Each member of staff's latest lead (by episode start), whatever its status."""
+        return {r["staff_id"]: r for r in self.db.records(
+            """SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY staff_id ORDER BY episode_start DESC) AS rn
+                              FROM leads WHERE staff_id IN (SELECT unnest($ids))) WHERE rn = 1""",
+            {"ids": staff_ids},
+            step="latest leads",
+        )}
+
+    def lists_before(self, as_of: date) -> dict[str, dict[str, Any]]:
+        """Each lead's row in the last list kept before night ``as_of``."""
+        return {r["lead_id"]: r for r in self.db.records(
+            """SELECT * FROM (
+                   SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY as_of DESC) AS rn
+                   FROM lead_versions WHERE as_of < $d) WHERE rn = 1""",
+            {"d": as_of},
+            step="previous lists",
+        )}
+
+    def open_leads_except(self, lead_ids: list[str]) -> list[dict[str, Any]]:
+        """Every open lead (``new``, ``reviewing``, ``referred``) but these, by lead_id."""
+        return self.db.records(
+            """SELECT * FROM leads WHERE status IN ('new', 'reviewing', 'referred')
+                 AND lead_id NOT IN (SELECT unnest($m)) ORDER BY lead_id""",
+            {"m": lead_ids},
+            step="open leads to carry",
+        )
+
+    def keep_night(self, as_of: date, run_id: str, *, new_leads: list[tuple], extended: list[tuple],
+                   reopen: list[tuple[str, str]], review_since: list[tuple], versions: list[dict[str, Any]],
+                   version_schema: dict[str, Any]) -> None:
+        """Keep a night's queue in one transaction: leads created, extended and reopened (each reopening
+        in the audit log), the review tier's entry dates, and the night's list (replacing any kept before)."""
+        with self.db.transaction():
+            self.db.executemany(
+                """INSERT INTO leads (lead_id, staff_id, staff_ref, episode_start, first_seen, last_seen, created_as_of, status)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, 'new') ON CONFLICT DO NOTHING""",
+                new_leads,
+                step="create leads",
+            )
+            self.db.executemany(
+                "UPDATE leads SET first_seen = least(first_seen, ?), last_seen = greatest(last_seen, ?) WHERE lead_id = ?",
+                extended,
+                step="extend leads",
+            )
+            for lead_id, what in reopen:
+                self.db.execute(
+                    """UPDATE leads SET status = 'new', status_changed_at = now(), status_actor = 'acu-audit', review_since = NULL
+                       WHERE lead_id = $l""",
+                    {"l": lead_id},
+                )
+                self.audit("acu-audit", "reopen_lead", lead_id, {"as_of": as_of, "what_is_new": what})
+            self.db.executemany(
+                "UPDATE leads SET review_since = ? WHERE lead_id = ? AND review_since IS DISTINCT FROM ?",
+                review_since,
+                step="keep tiers",
+            )
+            self.db.execute("DELETE FROM lead_versions WHERE as_of = $d", {"d": as_of}, step="replace tonight's list")
+            published_at = datetime.now(timezone.utc)
+            self.db.insert_rows(
+                "lead_versions",
+                [{**v, "as_of": as_of, "run_id": run_id, "published_at": published_at} for v in versions],
+                version_schema,
+                step="keep tonight's list",
+            )
 
     # -- nights: first publication and replay ------------------------------------------
     def latest_night(self) -> date | None:

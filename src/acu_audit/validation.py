@@ -234,7 +234,7 @@ class GxValidator:
 
     def validate_staged(self, wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str, run_id: str) -> list[ExpectationOutcome]:
         """Validate the file staged in ``stg_typed`` and store the results."""
-        frame = wh.con.sql(staged_frame_sql(spec)).df()
+        frame = wh.pandas(staged_frame_sql(spec), step=f"stage {spec.name} for Great Expectations")
         outcomes = self.validate_frame(spec, frame, run_name=f"{drop_date.isoformat()}_{spec.name}_{file_id[:8]}")
         rows = [
             (

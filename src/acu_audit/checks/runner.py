@@ -61,15 +61,9 @@ def register_local_stamp(wh: Warehouse) -> None:
     A Python function because the zone's abbreviation needs the zone database; it runs only on
     the few rows that become reasons.
     """
-    from duckdb.sqltypes import TIMESTAMP_TZ, VARCHAR
-
     from acu_audit.clock import local_time
 
-    try:
-        wh.con.create_function("local_stamp", local_time, [TIMESTAMP_TZ, VARCHAR], VARCHAR, null_handling="special")
-    except Exception as exc:  # noqa: BLE001 - registered already on this connection
-        if "already" not in str(exc).lower():
-            raise
+    wh.create_function("local_stamp", local_time, ["TIMESTAMPTZ", "VARCHAR"], "VARCHAR", null_handling="special")
 
 
 def prepare_run_tables(wh: Warehouse, params: dict[str, Any]) -> float:
@@ -129,11 +123,10 @@ def run_check(wh: Warehouse, check: Check, settings: Settings, night_params: dic
         "risk": check.meta.risk,
         "route": check.meta.route,
     }
-    wanted = wh.con.extract_statements(sql)[0].named_parameters
     try:
         with wh.transaction():
             wh.execute("DELETE FROM check_hits WHERE as_of = $as_of AND check_id = $c", {"as_of": params["as_of"], "c": check.id})
-            wh.execute(sql, {k: bound[k] for k in wanted}, step=f"check {check.id}")
+            wh.run_text(sql, bound, step=f"check {check.id}")
             outcome.hits, outcome.staff_hit = wh.execute(
                 "SELECT count(*), count(DISTINCT staff_id) FROM check_hits WHERE as_of = $as_of AND check_id = $c",
                 {"as_of": params["as_of"], "c": check.id},
