@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
@@ -37,3 +39,19 @@ def test_an_import_inside_a_function_that_runs_the_wrong_way_is_caught(tmp_path)
     result = lint_imports(src)
     assert result.returncode != 0
     assert "Ingest imports no checks, leads or outputs BROKEN" in " ".join(result.stdout.split())
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_library_alone(tmp_path):
+    """pipelines/ holds deployment entry points that import the library; the wheel is acu_audit only
+    (with its SQL and configuration as resources)."""
+    import zipfile
+
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("acu_audit-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    version = wheel.name.split("-")[1]
+    assert {n.split("/")[0] for n in names} == {"acu_audit", f"acu_audit-{version}.dist-info"}
+    assert "acu_audit/flow/prefect_flow.py" in names and "acu_audit/_resources/sql/schema/warehouse.sql" in names
