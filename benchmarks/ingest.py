@@ -1,12 +1,13 @@
 """Ingest throughput against the floor: a bare DuckDB ``read_csv`` of the same files.
 
-    python benchmarks/ingest.py --landing /tmp/force40k/landing [--drops N] [--validate]
+    python benchmarks/ingest.py --landing /tmp/force40k/landing [--drops N] [--validate [--data-docs]]
 
 Generate a force first, e.g. ``acu-audit generate --out /tmp/force40k --staff 40000 --days 30``.
 Prints rows per second for (1) the floor: every file read with read_csv (types
 auto-detected) into a table of a fresh DuckDB file, and (2) acu-audit's typed
 load with quarantine and ledger into another fresh file, their ratio, and peak
-memory of each phase. With --validate, also the Great Expectations time.
+memory of each phase. With --validate, also the Great Expectations time; with --data-docs,
+Great Expectations also renders the night's Data Docs (as a nightly run does), timed within it.
 Each phase runs in its own process so peak memory is its own.
 """
 
@@ -40,7 +41,7 @@ def _floor(landing: Path, db: Path, drops: int | None) -> dict:
     return {"rows": rows, "seconds": seconds}
 
 
-def _ingest(landing: Path, db: Path, drops: int | None, validate: bool) -> dict:
+def _ingest(landing: Path, db: Path, drops: int | None, validate: bool, data_docs: bool = False) -> dict:
     from acu_audit.db import Warehouse
     from acu_audit.ingest import ingest_landing
     from acu_audit.validation import GxValidator
@@ -51,14 +52,19 @@ def _ingest(landing: Path, db: Path, drops: int | None, validate: bool) -> dict:
         from datetime import date
 
         up_to = date.fromisoformat(folders[-1].name)
-    validator = GxValidator() if validate else None
+    docs = db.parent / "data-docs" if data_docs else None
+    validator = GxValidator(docs_dir=docs) if validate else None
     with Warehouse(db) as wh:
         started = time.perf_counter()
         report = ingest_landing(wh, landing, up_to=up_to, validator=validator)
+        if docs is not None:
+            validator.build_docs()
         wh.checkpoint()
         seconds = time.perf_counter() - started
     totals = report.totals()
-    return {"rows": totals["read"], "loaded": totals["loaded"], "seconds": seconds, "gx_seconds": report.gx_seconds}
+    return {"rows": totals["read"], "loaded": totals["loaded"], "seconds": seconds,
+            "gx_seconds": validator.seconds if validator else 0.0,
+            "pages": len(list(docs.rglob("*.html"))) if docs is not None else 0}
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -67,7 +73,7 @@ def _child(args: argparse.Namespace) -> None:
         if args.phase == "floor":
             result = _floor(args.landing, db, args.drops)
         else:
-            result = _ingest(args.landing, db, args.drops, args.validate)
+            result = _ingest(args.landing, db, args.drops, args.validate, args.data_docs)
         result["db_bytes"] = db.stat().st_size if db.exists() else 0
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
@@ -78,6 +84,7 @@ def main() -> None:
     parser.add_argument("--landing", type=Path, required=True)
     parser.add_argument("--drops", type=int, default=None, help="only the first N drops")
     parser.add_argument("--validate", action="store_true", help="run the Great Expectations suites too")
+    parser.add_argument("--data-docs", action="store_true", help="with --validate: render the Data Docs too, as a night does")
     parser.add_argument("--phase", choices=["floor", "ingest"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -90,6 +97,8 @@ def main() -> None:
             cmd += ["--drops", str(args.drops)]
         if args.validate:
             cmd.append("--validate")
+        if args.data_docs:
+            cmd.append("--data-docs")
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ).stdout
         return json.loads(out.strip().splitlines()[-1])
 
@@ -102,7 +111,8 @@ def main() -> None:
           f"{ingest['rows'] / ingest['seconds']:>12,.0f} rows/s, peak {ingest['peak_rss_mb']:,.0f} MB")
     print(f"ratio ingest / floor time: {ingest['seconds'] / floor['seconds']:.2f}x")
     if args.validate:
-        print(f"Great Expectations: {ingest['gx_seconds']:.1f} s of the ingest time")
+        print(f"Great Expectations: {ingest['gx_seconds']:.1f} s of the ingest time"
+              + (f" (Data Docs: {ingest['pages']} pages)" if args.data_docs else ""))
 
 
 if __name__ == "__main__":

@@ -207,6 +207,8 @@ def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> st
     for drop in drops:
         run("ingest-drop", steps.load_drop, wh, drop, report, validator, journal.progress, label=f"ingest-{drop.drop_date}",
             failing=f"loading drop {drop.drop_date}", retry_io=True)
+    if validator is not None:  # the night's Data Docs, rendered once for every file validated
+        run("data-docs", validator.build_docs, failing="building the Data Docs")
     finish_ingest_run(wh, report, validator, started)
     loaded = steps.Loaded(report, steps.validation_failures(wh, report.run_id))
     journal.warnings.extend(loaded.warnings)

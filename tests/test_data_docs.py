@@ -1,0 +1,21 @@
+"""Great Expectations' Data Docs are rendered once per night, not once per validated file."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from acu_audit.contract import TABLES
+from acu_audit.validation import GxValidator
+
+
+def test_the_night_s_data_docs_are_rendered_once_with_a_page_per_file(tmp_path):
+    docs = tmp_path / "docs"
+    validator = GxValidator(docs_dir=docs)
+    spec = TABLES["duty_roster"]
+    frame = pd.DataFrame({"r__row_id": ["a", "b"], **{f"r__{c.name}": ["x", None] for c in spec.columns}})
+    for night in range(3):
+        validator.validate_frame(spec, frame.copy(), run_name=f"2026-11-0{night + 1}_duty_roster")
+    assert not list(docs.rglob("*.html"))  # nothing rendered per file
+    assert validator.build_docs() == 3
+    pages = [p for p in docs.rglob("*.html") if "validations" in p.parts]
+    assert len(pages) == 3 and (docs / "index.html").exists()
