@@ -221,3 +221,40 @@ def test_a_check_that_raises_fails_the_night(force, tmp_path, monkeypatch):
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT step FROM run_failures").fetchall() == [("checks",)]
         assert con.execute("SELECT count(*) FROM run_log").fetchall() == [(0,)]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_outlier_step_that_raises_fails_the_night_run_in_place_or_as_a_flow(force, tmp_path, monkeypatch):
+    """One implementation of a night: a failed step stops it the same way whoever runs it."""
+    import acu_audit.flow.steps as steps
+    from acu_audit.config import load_settings
+    from acu_audit.flow import NightFailed, run_night, settle_night
+    from acu_audit.flow.prefect_flow import nightly_audit
+
+    def broken(wh, night):
+        raise RuntimeError("the forest fell over")
+
+    monkeypatch.setattr(steps, "outlier_score", broken)
+    failures = {}
+    for how in ("in place", "as a flow"):
+        db = tmp_path / how / "acu.duckdb"
+        db.parent.mkdir()
+        shutil.copy(force / "history.duckdb", db)
+        out = tmp_path / how / "out"
+        if how == "in place":
+            night = settle_night(landing=force / "landing", out=out, db=db, settings=load_settings(), validate=False)
+            with pytest.raises(NightFailed) as failed:
+                run_night(night)
+            message = str(failed.value)
+        else:
+            final = nightly_audit(landing=str(force / "landing"), db=str(db), out=str(out), run_validation=False,
+                                  return_state=True)
+            assert final.is_failed()
+            message = final.message
+        assert "outlier score: RuntimeError: the forest fell over" in message
+        assert not (out / "current").exists()  # nothing published
+        with duckdb.connect(str(db), read_only=True) as con:
+            steps_failed = [r[0] for r in con.execute("SELECT step FROM run_failures").fetchall()]
+            assert con.execute("SELECT count(*) FROM run_log WHERE status <> 'reviewed'").fetchall() == [(0,)]
+        failures[how] = steps_failed
+    assert failures["in place"] == failures["as a flow"] and len(failures["in place"]) == 1

@@ -44,8 +44,14 @@ class Runner(Protocol):
 
 def DIRECT(name: str, fn: Callable[..., T], *args: Any, label: str | None = None, failing: str | None = None,
            retry_io: bool = False) -> T:
-    """Run a step in place (no Prefect): rebuild, benchmarks, tests, and a missed night's steps."""
-    return fn(*args)
+    """Run a step in place (no Prefect): rebuild, benchmarks, tests, and a missed night's steps.
+
+    A step that raises fails the night naming the step, as the Prefect runner does with a failed
+    task (``acu_audit.flow.prefect_flow.as_task``), so a failure reads the same whoever runs it."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        raise NightFailed(failing or name, exc) from exc
 
 
 @dataclass
@@ -175,6 +181,7 @@ def run_night(night: Night, *, run: Runner = DIRECT, progress: Progress = _quiet
                           f"data as of {feeds.data_as_of}; {len(bad)} missing or thin feed(s)")
             step = "reviewing missed nights"
             caught_up = catch_up(wh, night, run, journal)
+            step = "reviewing the night"  # each of its steps fails under its own name (the runner's)
             reviewed = review(wh, night, run, journal)
             step = "publishing"
             started = time.perf_counter()

@@ -69,7 +69,10 @@ def as_task(name: str, fn: Callable[..., T], *args: Any, label: str | None = Non
     if state.is_crashed():
         raise Interrupted(state.message or "a task was stopped")
     if not state.is_completed():
-        raise NightFailed(failing or name, state.message or f"the {name} task failed")
+        # The task's own exception, so a failure reads the same as in place (flow.nightly.DIRECT).
+        cause = state.result(raise_on_failure=False)
+        raise NightFailed(failing or name, cause if isinstance(cause, BaseException)
+                          else state.message or f"the {name} task failed")
     return state.result()
 
 
