@@ -6,6 +6,7 @@ in a child process (so what Prefect and Great Expectations print is what a user 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -131,8 +132,13 @@ def test_the_demo_as_the_readme_types_it_loads_every_night(tmp_path):
     """`scripts/dev demo` from a fresh clone's root, with a smaller force: every night loaded, no ERROR."""
     clone = _working_tree_copy(tmp_path / "clone")
     venv = REPO / ".venv"
-    if (venv / ".installed").exists():
-        (clone / ".venv").symlink_to(venv)  # the same files, so scripts/dev finds its set-up done
+    # scripts/dev's stamp: a venv set up from these very pyproject.toml and constraints.txt.
+    fingerprint = hashlib.sha256((REPO / "pyproject.toml").read_bytes() + (REPO / "constraints.txt").read_bytes()).hexdigest()[:16]
+    stamp = venv / ".installed"
+    if stamp.exists() and stamp.read_text().strip() == fingerprint:
+        # The same files, so scripts/dev finds its set-up done (a stale stamp would make it
+        # reinstall the shared venv from the temporary clone).
+        (clone / ".venv").symlink_to(venv)
         command = ["bash", "scripts/dev", "demo", "--staff", "300", "--days", "35"]
     else:  # a venv elsewhere (an IDE's): the same command behind scripts/dev
         command = [sys.executable, "-m", "acu_audit.cli", "demo", "--staff", "300", "--days", "35"]

@@ -60,7 +60,10 @@ def connect(path: str | Path | None, *, read_only: bool = False, busy_timeout_s:
             delay = min(delay * 2, 1.0)
     # Store and compare instants in UTC; local days are derived explicitly with timezone().
     con.execute("SET TimeZone = 'UTC'").fetchall()
-    con.execute("SET enable_progress_bar = false").fetchall()
+    try:
+        con.execute("SET enable_progress_bar = false").fetchall()
+    except duckdb.InvalidInputException:  # in a Jupyter kernel without ipywidgets: no bar to turn off
+        pass
     return con
 
 
