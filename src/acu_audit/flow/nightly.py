@@ -230,7 +230,7 @@ def review(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal |
     def timed(name: str, fn: Callable[..., T], *args: Any, detail: Callable[[T], str], seconds: Callable[[T], float] | None = None) -> T:
         started = time.perf_counter()
         result = run(name.replace(" ", "-"), fn, *args, failing=name)
-        journal.warnings.extend(getattr(result, "warnings", []) if not callable(getattr(result, "warnings", None)) else [])
+        journal.warnings.extend(getattr(result, "warnings", ()))  # Checked and Listed say what they found
         journal.timed(name, seconds(result) if seconds else time.perf_counter() - started, detail(result))
         return result
 
