@@ -85,10 +85,6 @@ def _shown(path: Path) -> str:
     return path.as_posix() if relative.startswith("..") else relative
 
 
-def _text(path: Optional[Path]) -> Optional[str]:
-    return None if path is None else str(path)
-
-
 def _require_landing(landing: Path) -> None:
     """Checked before anything is created: a wrong --landing leaves no database behind."""
     if not landing.is_dir():
@@ -205,7 +201,7 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
     """
     import os
 
-    from acu_audit.paths import absolute, absolute_or_none, absolute_prefect_settings
+    from acu_audit.paths import absolute, absolute_or_none, absolute_prefect_settings, text_or_none
 
     # Plain progress lines on the terminal; Prefect's own console logging only for problems.
     os.environ.setdefault("ACU_AUDIT_PROGRESS", "console")
@@ -228,8 +224,8 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
     try:
         with tags(*runtime.process_tags()):
             final = nightly_audit(
-                landing=str(landing), db=str(db), out=str(out_dir), as_of=as_of, state=_text(absolute_or_none(state)),
-                config=_text(absolute_or_none(config)), reveal_identities=reveal_identities, reveal_reason=reason,
+                landing=str(landing), db=str(db), out=str(out_dir), as_of=as_of, state=text_or_none(absolute_or_none(state)),
+                config=text_or_none(absolute_or_none(config)), reveal_identities=reveal_identities, reveal_reason=reason,
                 actor=actor, run_validation=validate, return_state=True,
             )
     except KeyboardInterrupt:

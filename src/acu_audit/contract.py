@@ -13,6 +13,8 @@ from typing import Literal
 
 ColumnType = Literal["text", "int", "date", "timestamp", "enum"]
 TableKind = Literal["event", "snapshot"]
+# How each column type is stored in the warehouse (and typed when a file is staged).
+SQL_TYPES: dict[str, str] = {"text": "VARCHAR", "enum": "VARCHAR", "int": "BIGINT", "date": "DATE", "timestamp": "TIMESTAMPTZ"}
 
 UNIT_FUNCTIONS = (
     "response",

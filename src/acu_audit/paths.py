@@ -25,6 +25,11 @@ def absolute_or_none(path: str | os.PathLike | None) -> Path | None:
     return None if path is None or os.fspath(path) == "" else absolute(path)
 
 
+def text_or_none(path: str | os.PathLike | None) -> str | None:
+    """A path as the text a flow parameter carries (None stays None)."""
+    return None if path is None else os.fspath(path)
+
+
 def env_path(name: str) -> Path | None:
     """The path in environment variable ``name`` made absolute, or None when it is unset or empty."""
     return absolute_or_none(os.environ.get(name))

@@ -15,10 +15,9 @@
 
 from __future__ import annotations
 
-from acu_audit.contract import SNAPSHOT_TABLES, TABLES, TableSpec
+from acu_audit.contract import SNAPSHOT_TABLES, SQL_TYPES, TABLES, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
 
-SQL_TYPES = {"text": "VARCHAR", "enum": "VARCHAR", "int": "BIGINT", "date": "DATE", "timestamp": "TIMESTAMPTZ"}
 LINEAGE = ("_drop_date DATE NOT NULL", "_file_id VARCHAR NOT NULL", "_line BIGINT")
 
 

@@ -49,7 +49,7 @@ def night_summary_markdown(result: NightResult) -> str:
                       f"{' (warning)' if r['warn'] else ''} | {r['kept']} |" for r in shares if r["tripped"]]
             lines.append("")
     if leads is not None:
-        changes = {k: sum(1 for r in leads.rows if r["change"] == k) for k in ("new", "escalated", "returning", "unchanged")}
+        changes = result.reviewed.listed.changes
         caught_up = result.caught_up
         lines += [
             "## Leads",

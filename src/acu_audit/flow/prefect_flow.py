@@ -31,7 +31,7 @@ from acu_audit.files import owner_only
 from acu_audit.flow.artifacts import publish_artifacts, publish_failure_artifact
 from acu_audit.flow.nightly import Journal, NightFailed, backfill_nights, record_failure, run_night, settle_night
 from acu_audit.night import Night, Reveal
-from acu_audit.paths import absolute, absolute_or_none
+from acu_audit.paths import absolute, absolute_or_none, text_or_none
 from acu_audit.runtime import noting_stop_signals, stop_requested
 
 T = TypeVar("T")
@@ -148,24 +148,21 @@ def backfill(
     night's outputs go to ``OUT/<date>/``.
     """
     logger = get_run_logger()
-    out_dir = absolute(out)
+    # Parameters are paths as the deployment or caller wrote them: absolute from here on.
+    landing, db, out_dir = absolute(landing), absolute(db), absolute(out)
+    state, config = text_or_none(absolute_or_none(state)), text_or_none(absolute_or_none(config))
     try:
-        nights, skipped = backfill_nights(absolute(db), start, end, force=force)
+        nights, skipped = backfill_nights(db, start, end, force=force)
     except Exception as exc:  # noqa: BLE001 - an end before the start
         return Failed(message=str(exc))
     for day in skipped:
         logger.info(f"{day}: already completed, nothing to do")
     for day in nights:
         result = nightly_audit(
-            landing=str(absolute(landing)), db=str(absolute(db)), out=str(out_dir / day.isoformat()), as_of=day,
-            state=_text(absolute_or_none(state)), config=_text(absolute_or_none(config)), run_validation=run_validation,
-            return_state=True,
+            landing=str(landing), db=str(db), out=str(out_dir / day.isoformat()), as_of=day, state=state, config=config,
+            run_validation=run_validation, return_state=True,
         )
         if not result.is_completed():
             return Failed(message=f"stopped at {day}: {result.message}; run again to resume from {day}")
     return Completed(message=f"{len(nights)} night(s) run, {len(skipped)} already completed",
                      data={"ran": [str(d) for d in nights]})
-
-
-def _text(path) -> str | None:
-    return None if path is None else str(path)

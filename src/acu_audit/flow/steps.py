@@ -79,9 +79,14 @@ class Listed:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def changes(self) -> dict[str, int]:
+        """Tonight's leads by what changed since the night before."""
+        rows = self.result.rows
+        return {k: sum(1 for row in rows if row["change"] == k) for k in ("new", "escalated", "returning", "unchanged")}
+
+    @property
     def detail(self) -> str:
-        r = self.result
-        changes = {k: sum(1 for row in r.rows if row["change"] == k) for k in ("new", "escalated", "returning", "unchanged")}
+        r, changes = self.result, self.changes
         return (f"{len(r.rows)} leads, {r.review} in review (line {self.review_line:.1f}; {r.entered_review} entered tonight), "
                 f"{r.carried} carried with no kept evidence over the span ({', '.join(f'{v} {k}' for k, v in changes.items())}); "
                 f"{r.held_back} closed leads held back")

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import polars as pl
 
-from acu_audit.contract import DATE_PATTERN, INT_PATTERN, TIMESTAMP_PATTERN, TYPE_DESCRIPTIONS, Column, TableSpec
+from acu_audit.contract import DATE_PATTERN, INT_PATTERN, TIMESTAMP_PATTERN, SQL_TYPES, TYPE_DESCRIPTIONS, Column, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
 from acu_audit.errors import value_free
 from acu_audit.ingest.landing import OpenedFile
@@ -248,7 +248,6 @@ def stage_parquet(wh: Warehouse, source: OpenedFile, spec: TableSpec) -> StagedF
 
 # ---- typing ------------------------------------------------------------------------
 _PATTERNS = {"timestamp": TIMESTAMP_PATTERN, "date": DATE_PATTERN, "int": INT_PATTERN}
-_SQL_TYPES = {"timestamp": "TIMESTAMPTZ", "date": "DATE", "int": "BIGINT"}
 _NULL = "CAST(NULL AS VARCHAR)"
 
 
@@ -300,12 +299,12 @@ def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
         if column.type in _PATTERNS:
             projections.append(f"{raw_expr} AS {raw}")
             if position is None:
-                projections.append(f"CAST(NULL AS {_SQL_TYPES[column.type]}) AS {qname}")
+                projections.append(f"CAST(NULL AS {SQL_TYPES[column.type]}) AS {qname}")
             else:
                 params[f"pattern_{column.type}"] = _PATTERNS[column.type]
                 projections.append(
                     f"CASE WHEN regexp_full_match(trim({raw_expr}), $pattern_{column.type}) "
-                    f"THEN TRY_CAST(trim({raw_expr}) AS {_SQL_TYPES[column.type]}) END AS {qname}"
+                    f"THEN TRY_CAST(trim({raw_expr}) AS {SQL_TYPES[column.type]}) END AS {qname}"
                 )
         else:
             projections.append(f"{raw_expr} AS {qname}")
