@@ -305,11 +305,12 @@ def test_conflicting_rows_in_one_file(tmp_path):
         assert (ev.read, ev.loaded, ev.rejected, ev.conflicts) == (4, 2, 2, 2)
         assert wh.scalar("SELECT count(*) FROM access_events WHERE event_id = 'E1'") == 0
         st_ = files["staff"]
-        assert (st_.read, st_.loaded, st_.rejected) == (4, 2, 2)
+        # S0 and S2 repeat their state (duplicates: a snapshot stores its changes); S1 conflicts.
+        assert (st_.read, st_.loaded, st_.duplicate, st_.rejected) == (4, 0, 2, 2)
         assert "kept their previous version" in st_.note
-        tonight = wh.records("SELECT staff_id, unit, _line FROM staff_as_of(DATE '2026-03-04') ORDER BY staff_id")
+        tonight = wh.records("SELECT staff_id, unit, _drop_date FROM staff_as_of(DATE '2026-03-04') ORDER BY staff_id")
         assert [(r["staff_id"], r["unit"]) for r in tonight] == [("S0", "U1"), ("S1", "U1"), ("S2", "U1")]
-        assert [r["_line"] for r in tonight if r["staff_id"] == "S1"] == [None]  # carried, not from a line
+        assert [r["_drop_date"] for r in tonight if r["staff_id"] == "S1"] == [date(2026, 3, 3)]  # the previous state
         reasons = [r[0] for r in wh.execute("SELECT reason FROM quarantine WHERE table_name = 'staff' ORDER BY line")]
         assert all("previous version stands" in x for x in reasons)
         columns = {r[0] for r in wh.execute("SELECT column_name FROM quarantine WHERE kind = 'conflict'")}

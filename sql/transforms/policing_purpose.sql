@@ -13,27 +13,27 @@
 -- $unit_case_days_after_close, $operation_days_before, $operation_days_after, $reason_code_counts,
 -- $shift_margin_minutes.
 
--- Only the snapshot versions these days use (snapshots keep every version; the
--- versions are contiguous by _drop_date, so these scans are cheap).
+-- The snapshots as of the versions these days use, each row under its version date
+-- (_drop_date), so an event joins the reference data of its day.
 CREATE OR REPLACE TEMP TABLE pv_staff AS
-SELECT * FROM staff WHERE _drop_date IN (SELECT v_staff FROM purpose_todo);
+SELECT * FROM staff_at((SELECT list(DISTINCT v_staff) FROM purpose_todo));
 CREATE OR REPLACE TEMP TABLE pv_persons AS
-SELECT * FROM persons WHERE _drop_date IN (SELECT v_persons FROM purpose_todo);
+SELECT * FROM persons_at((SELECT list(DISTINCT v_persons) FROM purpose_todo));
 CREATE OR REPLACE TEMP TABLE pv_markers AS
 SELECT _drop_date, person_id, list(DISTINCT marker ORDER BY marker) AS markers
-FROM person_markers WHERE _drop_date IN (SELECT v_person_markers FROM purpose_todo) GROUP BY ALL;
+FROM person_markers_at((SELECT list(DISTINCT v_person_markers) FROM purpose_todo)) GROUP BY ALL;
 CREATE OR REPLACE TEMP TABLE pv_cases AS
-SELECT * FROM cases WHERE _drop_date IN (SELECT v_cases FROM purpose_todo);
+SELECT * FROM cases_at((SELECT list(DISTINCT v_cases) FROM purpose_todo));
 CREATE OR REPLACE TEMP TABLE pv_case_people AS
-SELECT * FROM case_people WHERE _drop_date IN (SELECT v_case_people FROM purpose_todo);
+SELECT * FROM case_people_at((SELECT list(DISTINCT v_case_people) FROM purpose_todo));
 CREATE OR REPLACE TEMP TABLE pv_assignments AS
-SELECT * FROM assignments WHERE _drop_date IN (SELECT v_assignments FROM purpose_todo);
+SELECT * FROM assignments_at((SELECT list(DISTINCT v_assignments) FROM purpose_todo));
 CREATE OR REPLACE TEMP TABLE pv_operations AS
-SELECT * FROM operations WHERE _drop_date IN (SELECT v_operations FROM purpose_todo);
+SELECT * FROM operations_at((SELECT list(DISTINCT v_operations) FROM purpose_todo));
 CREATE OR REPLACE TEMP TABLE pv_operation_targets AS
-SELECT * FROM operation_targets WHERE _drop_date IN (SELECT v_operation_targets FROM purpose_todo);
+SELECT * FROM operation_targets_at((SELECT list(DISTINCT v_operation_targets) FROM purpose_todo));
 CREATE OR REPLACE TEMP TABLE pv_operation_staff AS
-SELECT * FROM operation_staff WHERE _drop_date IN (SELECT v_operation_staff FROM purpose_todo);
+SELECT * FROM operation_staff_at((SELECT list(DISTINCT v_operation_staff) FROM purpose_todo));
 
 CREATE OR REPLACE TEMP TABLE purpose_events AS
 SELECT e.event_id, e.occurred_at, e.staff_id, e.system, e.action, e.record_type, e.record_id,

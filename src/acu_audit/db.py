@@ -95,6 +95,7 @@ class Warehouse:
         busy_timeout_s: float = 10.0,
         threads: int | None = None,
         memory_limit: str | None = None,
+        temp_directory: str | Path | None = None,
     ) -> None:
         self.path = None if path is None else Path(path)
         self.read_only = read_only
@@ -103,6 +104,8 @@ class Warehouse:
             self.execute("SET threads = $n", {"n": threads}, step="configure threads")
         if memory_limit:
             self.execute("SET memory_limit = $m", {"m": memory_limit}, step="configure memory")
+        if temp_directory:
+            self.execute("SET temp_directory = $t", {"t": str(temp_directory)}, step="configure spilling")
 
     # -- statements --------------------------------------------------------------
     def execute(self, sql: str, params: Params = None, *, step: str = "query") -> list[tuple]:
@@ -200,6 +203,11 @@ class Warehouse:
                 {"t": name, "s": schema},
             )
         )
+
+    def columns(self, table: str, schema: str = "main") -> list[str]:
+        return [r[0] for r in self.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = $t AND schema_name = $s ORDER BY column_index",
+            {"t": table, "s": schema})]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

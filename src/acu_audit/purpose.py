@@ -20,7 +20,7 @@ import polars as pl
 
 from acu_audit.config import Settings
 from acu_audit.contract import ON_DUTY_TYPES
-from acu_audit.db import Warehouse
+from acu_audit.db import Warehouse, quote_identifier
 from acu_audit.night import purpose_parameters
 from acu_audit.resources import read_sql
 from acu_audit.window import ReviewWindow
@@ -82,9 +82,11 @@ def _config_fingerprint(settings: Settings) -> str:
 
 def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str, settings: Settings) -> list[dict]:
     """Per window day: the snapshot versions and event counts it depends on, and its key."""
+    # A snapshot's versions are the drops that changed it (a drop re-sending it unchanged stores nothing).
     loaded = wh.execute(
-        "SELECT table_name, drop_date FROM ingest_files WHERE loaded > 0 AND table_name IN (SELECT unnest($tables)) ORDER BY ALL",
-        {"tables": list(PURPOSE_SNAPSHOTS)},
+        " UNION ALL ".join(f"SELECT DISTINCT ${i}::VARCHAR, _drop_date FROM {quote_identifier(t)}"
+                           for i, t in enumerate(PURPOSE_SNAPSHOTS, start=1)),
+        list(PURPOSE_SNAPSHOTS),
         step="purpose: snapshot versions",
     )
     events = dict(

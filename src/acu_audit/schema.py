@@ -5,11 +5,15 @@
 - the tables of the data contract, derived from ``contract.TABLES`` (:func:`contract_tables`):
   the contract's columns, types and nullability, ``row_id`` for a table with no id column, and
   every row's lineage: the drop it came from (``_drop_date``), the file (``_file_id`` ->
-  ``ingest_files``) and the line in that file (``_line``). Snapshot tables hold every version.
+  ``ingest_files``) and the line in that file (``_line``). Snapshot tables hold their history
+  as changes: a drop stores only the rows that differ from the state before it, and a row
+  ``_removed`` for an entity the drop no longer lists (a snapshot re-sent unchanged stores
+  nothing: its rows are duplicates in the ledger). See ``acu_audit.ingest.loader``.
 - the as-of macros, one per snapshot table of the data contract (``contract.SNAPSHOT_TABLES``),
-  derived here rather than written out by hand: ``<table>_as_of(d)`` is the snapshot version
-  from the latest drop on or before ``d``. A late older snapshot never overrides a newer one,
-  and a re-run for an old date sees the reference data of that date.
+  derived here rather than written out by hand: ``<table>_as_of(d)`` is the snapshot as it
+  stood after the latest drop on or before ``d`` (each entity's latest row, unless removed).
+  A late older snapshot never overrides a newer one, and a re-run for an old date sees the
+  reference data of that date. ``<table>_at(dates)``: the same for a list of dates at once.
 - ``sql/schema/derived.sql``: what the nightly steps write (hits, scores, the run log...).
 """
 
@@ -17,15 +21,19 @@ from __future__ import annotations
 
 from acu_audit.contract import SNAPSHOT_TABLES, SQL_TYPES, TABLES, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
+from acu_audit.errors import AcuAuditError
 
 LINEAGE = ("_drop_date DATE NOT NULL", "_file_id VARCHAR NOT NULL", "_line BIGINT")
+# A snapshot row that says the entity is no longer listed from its drop on (its last content kept).
+REMOVED = "_removed BOOLEAN NOT NULL DEFAULT false"
 
 
 def table_ddl(spec: TableSpec) -> str:
     """``CREATE TABLE IF NOT EXISTS`` for one table of the data contract."""
     columns = ["row_id VARCHAR NOT NULL"] if spec.id_column is None else []
     columns += [f"{quote_identifier(c.name)} {SQL_TYPES[c.type]}{'' if c.nullable else ' NOT NULL'}" for c in spec.columns]
-    return f"CREATE TABLE IF NOT EXISTS {quote_identifier(spec.name)} ({', '.join([*columns, *LINEAGE])})"
+    lineage = [*LINEAGE, REMOVED] if spec.kind == "snapshot" else list(LINEAGE)
+    return f"CREATE TABLE IF NOT EXISTS {quote_identifier(spec.name)} ({', '.join([*columns, *lineage])})"
 
 
 def contract_tables() -> list[str]:
@@ -38,16 +46,36 @@ def as_of_macros() -> list[str]:
     statements = []
     for table in SNAPSHOT_TABLES:
         name, macro = quote_identifier(table), quote_identifier(f"{table}_as_of")
+        key = quote_identifier(TABLES[table].row_id_column)
         statements.append(
             f"CREATE OR REPLACE MACRO {macro}(as_of) AS TABLE "
-            f"SELECT * FROM {name} WHERE _drop_date = (SELECT max(_drop_date) FROM {name} WHERE _drop_date <= as_of)"
+            f"SELECT * EXCLUDE (_removed) FROM (SELECT * FROM {name} WHERE _drop_date <= as_of "
+            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _drop_date DESC) = 1) WHERE NOT _removed"
+        )
+        # The snapshot as of each of several dates at once, each row under its date (``_drop_date``).
+        statements.append(
+            f"CREATE OR REPLACE MACRO {quote_identifier(f'{table}_at')}(dates) AS TABLE "
+            f"SELECT * EXCLUDE (_removed, _as_of) REPLACE (_as_of AS _drop_date) FROM ("
+            f"SELECT d._as_of, s.* FROM (SELECT unnest(dates) AS _as_of) d JOIN {name} s ON s._drop_date <= d._as_of "
+            f"QUALIFY row_number() OVER (PARTITION BY d._as_of, s.{key} ORDER BY s._drop_date DESC) = 1) WHERE NOT _removed"
         )
     return statements
+
+
+def refuse_whole_snapshot_warehouse(wh: Warehouse) -> None:
+    """A warehouse an earlier acu-audit built kept every snapshot whole; its rows read wrongly as changes."""
+    for table in SNAPSHOT_TABLES:
+        if wh.table_exists(table) and "_removed" not in wh.columns(table):
+            raise AcuAuditError(
+                f"{wh.path}: built by an earlier acu-audit, which kept every snapshot drop whole (table {table}); "
+                "this version keeps snapshots as changes. Load it again from the landing: `acu-audit rebuild`"
+            )
 
 
 def ensure_schema(wh: Warehouse) -> None:
     """Create every warehouse table, macro and view that does not exist yet."""
     wh.script("schema/warehouse.sql")
+    refuse_whole_snapshot_warehouse(wh)
     for statement in (*contract_tables(), *as_of_macros()):
         wh.execute(statement, step="contract tables and as-of macros")
     wh.script("schema/derived.sql")

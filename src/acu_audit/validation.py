@@ -112,13 +112,17 @@ def _exception_message(exception_info: Any) -> str | None:
 
 
 def staged_frame_sql(spec: TableSpec) -> str:
-    """The staged columns GX sees: typed values, and raw text for typed columns."""
+    """The staged rows GX sees: the file's new rows (not the duplicates of rows already stored,
+    validated when they first came; a key repeated within the file is kept, for the uniqueness
+    expectation), with typed values, and raw text for typed columns."""
     cols = ["_line"]
     for column in spec.columns:
         cols.append(quote_identifier(column.name))
         if column.type in _TYPED:
             cols.append(quote_identifier(f"r__{column.name}"))
-    return f"SELECT {', '.join(cols)} FROM stg_typed ORDER BY _ord"
+    return (f"SELECT {', '.join(cols)} FROM stg_typed "
+            "WHERE _ord NOT IN (SELECT _ord FROM stg_exceptions WHERE _disposition = 'duplicate' AND _lines IS NULL) "
+            "ORDER BY _ord")
 
 
 class GxValidator:

@@ -22,6 +22,7 @@ from acu_audit.db import Warehouse
 from acu_audit.errors import AcuAuditError, value_free
 from acu_audit.flow import steps
 from acu_audit.night import Night, NightPaths, Reveal
+from acu_audit.paths import absolute_or_none
 
 T = TypeVar("T")
 Progress = Callable[[str], None]
@@ -153,7 +154,8 @@ def open_warehouse(night: Night) -> Warehouse:
     from acu_audit.schema import ensure_schema
 
     rt = night.settings.runtime
-    wh = Warehouse(night.paths.db, threads=rt.get("threads"), memory_limit=rt.get("memory_limit"))
+    wh = Warehouse(night.paths.db, threads=rt["threads"], memory_limit=rt["memory_limit"],
+                   temp_directory=absolute_or_none(rt["temp_directory"]))
     try:
         ensure_schema(wh)
     except BaseException:

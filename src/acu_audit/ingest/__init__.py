@@ -61,12 +61,10 @@ def _count_unresolved(wh: Warehouse, result: FileResult) -> int:
     conditions = []
     for ref in spec.references:
         col = quote_identifier(ref.column)
-        target = quote_identifier(ref.table)
         target_col = quote_identifier(ref.target_column)
         conditions.append(
-            f"""(e.{col} IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM {target} r WHERE r.{target_col} = e.{col}
-                  AND r._drop_date = (SELECT max(_drop_date) FROM {target} WHERE _drop_date <= $drop_date)))"""
+            f"""(e.{col} IS NOT NULL
+                 AND e.{col} NOT IN (SELECT {target_col} FROM {quote_identifier(ref.table + '_as_of')}($drop_date)))"""
         )
     if not conditions:
         return 0

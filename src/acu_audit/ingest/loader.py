@@ -244,19 +244,21 @@ def _load_opened(
 
     sql, params = typing_sql(spec, staged)
     wh.execute(sql, params, step=f"type {landing_file.name}")
-    if validator is not None and staged.records:
-        validator.validate_staged(wh, spec, landing_file.drop_date, result.file_id, run_id)
-
     _sort_rows(wh, spec, landing_file.drop_date)
+    if validator is not None and staged.records:  # the file's new rows: its duplicates were validated before
+        validator.validate_staged(wh, spec, landing_file.drop_date, result.file_id, run_id)
     with wh.transaction():
         counts = _write_rows(wh, spec, staged, result)
         result.read = staged.records + staged.parse_rejects
         result.loaded = counts["load"]
         result.duplicate = counts["duplicate"]
         result.conflicts = counts["conflict"]
+        notes = [result.note] if result.note else []
         if counts.get("carried"):
-            carried = f"{counts['carried']:,} entities kept their previous version (conflicting rows in this file)"
-            result.note = f"{result.note}; {carried}" if result.note else carried
+            notes.append(f"{counts['carried']:,} entities kept their previous version (conflicting rows in this file)")
+        if counts.get("removed"):
+            notes.append(f"{counts['removed']:,} entities no longer listed (removed from the snapshot from this drop on)")
+        result.note = "; ".join(notes) or None
         result.rejected = counts["problem"] + counts["conflict"] + staged.parse_rejects
         if result.read == 0:
             result.status = "empty"
@@ -296,28 +298,37 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
     A key repeated in the file with the same content every time: the first row
     loads, the rest are duplicates. A key repeated with different content: no
     version can be trusted, so every row of that key is a conflict
-    (``conflict_in_file``); for a snapshot the previous version of the entity
-    stands (see :func:`_carry_previous_versions`). A key already stored (events:
-    anywhere; snapshots: in this drop's version): the stored row stays, and each
-    row of the file is a duplicate of it or a conflict with it. Everything else loads.
-    Content is compared only for these few rows, so the common path reads no
-    stored content at all and the load is one anti-joined insert.
+    (``conflict_in_file``); for a snapshot the entity's previous state stands. A key
+    already stored (events: anywhere; snapshots: in this drop, when an earlier file
+    of the drop made its version) keeps its stored row, and each row of the file is
+    a duplicate of it or a conflict with it. A snapshot's first file of a drop is
+    compared with the snapshot as it stood (``stg_basis``): a row that repeats the
+    entity's state is a duplicate, so a snapshot re-sent unchanged stores nothing.
+    Everything else loads. Content is compared only for these rows, so an event
+    file's common path reads no stored content at all and the load is one anti-join.
     """
     table = quote_identifier(spec.name)
     stored_key = quote_identifier(spec.row_id_column)
+    # _lines: the lines of a key repeated within the file (NULL for a row compared with stored data).
     wh.execute("CREATE OR REPLACE TEMP TABLE stg_exceptions (_ord BIGINT, _disposition VARCHAR, _lines VARCHAR)")
-    version = "WHERE _drop_date = $drop_date" if spec.kind == "snapshot" else ""
-    params = {"drop_date": drop_date} if spec.kind == "snapshot" else None
-    # Rows whose key is already stored: reads only the key column of the stored table
-    # (a new snapshot version has nothing stored; zone maps make asking cheap).
-    if spec.kind == "event" or wh.scalar(f"SELECT count(*) > 0 FROM {table} {version}", params):
+    stored = table
+    first_of_drop = False
+    if spec.kind == "snapshot":
+        wh.execute(
+            f"CREATE OR REPLACE TEMP TABLE stg_basis AS SELECT * FROM {quote_identifier(spec.name + '_as_of')}($d)",
+            {"d": drop_date},
+            step=f"{spec.name} as it stood",
+        )
+        first_of_drop = not has_version(wh, spec, drop_date)
+        stored = "stg_basis"
+    # Rows whose key is already stored: reads only the key column of the stored table.
+    if not first_of_drop:
         wh.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE stg_stored_keys AS
             SELECT t._ord, t._key FROM stg_typed t
-            WHERE t._ok AND t._key IN (SELECT {stored_key} FROM {table} {version})
+            WHERE t._ok AND t._key IN (SELECT {stored_key} FROM {stored})
             """,
-            params,
             step=f"stored keys of {spec.name}",
         )
     else:
@@ -330,10 +341,9 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
             SELECT k._ord, CASE WHEN {same_content(spec, "t", "s")} THEN 'duplicate' ELSE 'conflict' END, NULL
             FROM stg_stored_keys k
             JOIN stg_typed t ON t._ord = k._ord
-            JOIN (SELECT * FROM {table} {version}) s ON s.{stored_key} = k._key
+            JOIN {stored} s ON s.{stored_key} = k._key
             WHERE s.{stored_key} IN (SELECT _key FROM stg_stored_keys)
             """,
-            params,
             step=f"compare with stored {spec.name}",
         )
     # A new key repeated in the file: duplicates when every copy is the same, else no copy loads.
@@ -356,30 +366,66 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
         """,
         step=f"repeated keys in {spec.name}",
     )
+    if first_of_drop:
+        # A row that repeats its entity's state is a duplicate: only changes are stored.
+        wh.execute(
+            f"""
+            INSERT INTO stg_exceptions
+            SELECT t._ord, 'duplicate', NULL
+            FROM stg_typed t JOIN stg_basis s ON s.{stored_key} = t._key
+            WHERE t._ok AND t._ord NOT IN (SELECT _ord FROM stg_exceptions) AND {same_content(spec, "t", "s")}
+            """,
+            step=f"unchanged rows of {spec.name}",
+        )
 
 
-def _carry_previous_versions(wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str) -> int:
-    """Snapshots: an entity whose rows conflict in tonight's file keeps its previous version.
+def has_version(wh: Warehouse, spec: TableSpec, drop_date: date) -> bool:
+    """Whether a file of the drop already gave the snapshot table its version for that drop."""
+    return bool(wh.scalar(
+        "SELECT count(*) FROM ingest_files WHERE table_name = $t AND drop_date = $d AND status IN ('loaded', 'partial')",
+        {"t": spec.name, "d": drop_date}, step=f"versions of {spec.name}"))
 
-    The previous version (the table's latest earlier drop, when it holds the entity)
-    is copied into tonight's version with ``_line`` NULL, so reference data as of
-    tonight still knows the entity; the conflicting rows are quarantined beside it.
-    (A key already in tonight's version never gets here: its stored row stays.)
+
+def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str) -> dict[str, int]:
+    """What a snapshot file changes besides its loaded rows, after they are inserted.
+
+    - The first file of a drop lists the whole snapshot: an entity it no longer lists (and
+      whose row was not quarantined as a conflict) gets a ``_removed`` row. A file with no
+      good row lists nothing: the previous state stands, as it does for a conflicting entity.
+    - A late drop (older than a drop already loaded) must not reach past the next drop: each
+      entity it changed that the next version did not restate gets, in that version, the
+      state it had before the late drop (or a ``_removed`` row if it did not exist then).
     """
     table = quote_identifier(spec.name)
     key = quote_identifier(spec.row_id_column)
-    return wh.execute(
-        f"""
-        INSERT INTO {table}
-        SELECT * REPLACE ($drop_date AS _drop_date, $file_id AS _file_id, CAST(NULL AS BIGINT) AS _line)
-        FROM {table} p
-        WHERE p._drop_date = (SELECT max(_drop_date) FROM {table} WHERE _drop_date < $drop_date)
-          AND p.{key} IN (SELECT t._key FROM stg_exceptions e JOIN stg_typed t USING (_ord)
-                          WHERE e._disposition = 'conflict_in_file')
-        """,
-        {"drop_date": drop_date, "file_id": file_id},
-        step=f"carry previous versions of {spec.name}",
-    )[0][0]
+    params = {"d": drop_date, "f": file_id}
+    removed = 0
+    if not has_version(wh, spec, drop_date) and wh.scalar("SELECT count(*) FROM stg_typed WHERE _ok"):
+        removed = wh.execute(
+            f"""INSERT INTO {table}
+                SELECT * REPLACE ($d AS _drop_date, $f AS _file_id, CAST(NULL AS BIGINT) AS _line), true FROM stg_basis b
+                WHERE b.{key} NOT IN (SELECT _key FROM stg_typed WHERE _ok)""",
+            params, step=f"entities no longer in {spec.name}")[0][0]
+    later = wh.scalar(
+        "SELECT min(drop_date) FROM ingest_files WHERE table_name = $t AND drop_date > $d AND status IN ('loaded', 'partial')",
+        {"t": spec.name, "d": drop_date}, step=f"next version of {spec.name}")
+    if later is not None:
+        wh.execute(
+            f"""INSERT INTO {table}
+                WITH changed AS (
+                    SELECT {key} AS k FROM {table} WHERE _drop_date = $d AND _file_id = $f
+                      AND {key} NOT IN (SELECT {key} FROM {table} WHERE _drop_date = $later)
+                ), before AS (
+                    SELECT * FROM {table} WHERE _drop_date < $d AND {key} IN (SELECT k FROM changed)
+                    QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _drop_date DESC) = 1
+                )
+                SELECT * REPLACE ($later AS _drop_date, CAST(NULL AS BIGINT) AS _line) FROM before WHERE NOT _removed
+                UNION ALL
+                SELECT * REPLACE ($later AS _drop_date, CAST(NULL AS BIGINT) AS _line, true AS _removed) FROM {table}
+                WHERE _drop_date = $d AND _file_id = $f AND {key} IN (SELECT k FROM changed)
+                  AND {key} NOT IN (SELECT {key} FROM before WHERE NOT _removed)""",
+            {**params, "later": later}, step=f"{spec.name} of the next drop restated")
+    return {"removed": removed}
 
 
 def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: FileResult) -> dict[str, int]:
@@ -389,6 +435,12 @@ def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: File
     target_cols = ", ".join(id_cols + content + ["_drop_date", "_file_id", "_line"])
     source_cols = ", ".join((["_key"] if not spec.id_column else []) + content + ["$drop_date", "$file_id", "_line"])
     file_params = {"drop_date": result.drop_date, "file_id": result.file_id}
+    snapshot = spec.kind == "snapshot"
+    if snapshot:  # an entity listed again by a later file of the drop is no longer removed in it
+        wh.execute(
+            f"""DELETE FROM {table} WHERE _drop_date = $drop_date AND _removed
+                AND {quote_identifier(spec.row_id_column)} IN (SELECT _key FROM stg_typed WHERE _ok)""",
+            {"drop_date": result.drop_date}, step=f"{spec.name} listed again")
     loaded = wh.execute(
         f"""INSERT INTO {table} ({target_cols})
             SELECT {source_cols} FROM stg_typed t
@@ -397,6 +449,7 @@ def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: File
         file_params,
         step=f"insert {spec.name}",
     )[0][0]
+    changes = _write_snapshot_changes(wh, spec, result.drop_date, result.file_id) if snapshot else {"removed": 0}
     counts = dict(
         wh.execute("SELECT _disposition, count(*) FROM stg_exceptions GROUP BY ALL", step="count exceptions")
     )
@@ -422,7 +475,7 @@ def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: File
         )
     key_desc = ", ".join(spec.key)
     if counts.get("conflict"):
-        version_filter = "AND s._drop_date = $drop_date" if spec.kind == "snapshot" else ""
+        stored = "stg_basis" if snapshot else table
         differs, diff_params = _first_difference(spec, "t", "s")
         wh.execute(
             f"""
@@ -432,7 +485,7 @@ def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: File
                    || {differs} || '); the stored row stays, and both versions are kept here',
                    'conflict', {_json_expression(spec, "s")}, now()
             FROM stg_exceptions e JOIN stg_typed t USING (_ord) JOIN {raw_rows} r USING (_ord)
-            JOIN {table} s ON s.{quote_identifier(spec.row_id_column)} = t._key {version_filter}
+            JOIN {stored} s ON s.{quote_identifier(spec.row_id_column)} = t._key
             WHERE e._disposition = 'conflict'
             """,
             {**q_params, **diff_params, "key_desc": key_desc},
@@ -440,8 +493,11 @@ def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: File
         )
     carried = 0
     if counts.get("conflict_in_file"):
-        if spec.kind == "snapshot":
-            carried = _carry_previous_versions(wh, spec, result.drop_date, result.file_id)
+        if snapshot:  # nothing is written for the entity: its previous state stands
+            carried = wh.scalar(
+                f"""SELECT count(DISTINCT t._key) FROM stg_exceptions e JOIN stg_typed t USING (_ord)
+                    WHERE e._disposition = 'conflict_in_file'
+                      AND t._key IN (SELECT {quote_identifier(spec.row_id_column)} FROM stg_basis)""")
         outcome = (
             "the previous version stands where there is one" if spec.kind == "snapshot" else "none of them is loaded"
         )
@@ -475,7 +531,7 @@ def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: File
         )
     conflicts = counts.get("conflict", 0) + counts.get("conflict_in_file", 0)
     return {"load": loaded, "problem": problems, "conflict": conflicts, "duplicate": counts.get("duplicate", 0),
-            "carried": carried}
+            "carried": carried, "removed": changes["removed"]}
 
 
 def _first_problem(wh: Warehouse, result: FileResult) -> str:
