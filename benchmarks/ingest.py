@@ -53,7 +53,9 @@ def _ingest(landing: Path, db: Path, drops: int | None, validate: bool, data_doc
 
         up_to = date.fromisoformat(folders[-1].name)
     docs = db.parent / "data-docs" if data_docs else None
-    validator = GxValidator(docs_dir=docs) if validate else None
+    from acu_audit.config import load_settings
+
+    validator = GxValidator(docs_dir=docs, chunk_rows=int(load_settings().runtime["validation_chunk_rows"])) if validate else None
     with Warehouse(db) as wh:
         started = time.perf_counter()
         report = ingest_landing(wh, landing, up_to=up_to, validator=validator)

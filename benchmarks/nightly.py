@@ -79,14 +79,29 @@ def scan_and_group_by(landing: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "groups": rows}
 
 
+def link_drop(drop: Path, landing: Path) -> Path:
+    """The drop in another landing, its files hard-linked (the landing refuses symbolic links)."""
+    target = landing / drop.name
+    target.mkdir(exist_ok=True)
+    for file in drop.iterdir():
+        if not (target / file.name).exists():
+            os.link(file, target / file.name)
+    return target
+
+
+def loaded_rows(db: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.sql("SELECT coalesce(sum(loaded + duplicate), 0) FROM ingest_files").fetchall()[0][0]
+
+
 def history(landing: Path, drops: list[Path], work: Path, reuse: bool) -> Path:
     """WORK/history.duckdb: every drop but the last, loaded and reviewed in place (no Prefect)."""
     history_landing = work / "landing"
     history_landing.mkdir(exist_ok=True)
     for drop in drops[:-1]:
-        link = history_landing / drop.name
-        if not link.exists():
-            link.symlink_to(drop.resolve())
+        link_drop(drop, history_landing)
     db = work / "history.duckdb"
     if reuse and db.exists():
         return db
@@ -99,6 +114,8 @@ def history(landing: Path, drops: list[Path], work: Path, reuse: bool) -> Path:
             "settings=load_settings(), validate=False))")
     env = {**os.environ, "ACU_AUDIT_SECRET": os.environ.get("ACU_AUDIT_SECRET", "benchmark-only-key-0123456789")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    if not loaded_rows(db):
+        sys.exit(f"the history loaded no row from {history_landing}: see {work / 'history-out'}")
     print(f"history loaded in {time.perf_counter() - started:.0f} s")
     return db
 
@@ -137,6 +154,8 @@ def main() -> None:
             stale.unlink(missing_ok=True)
         shutil.rmtree(work / "first-out", ignore_errors=True)
         run = acu_audit_run(landing, db, work / "first-out", work, validate)
+        if not loaded_rows(db):
+            sys.exit(f"the first run loaded no row from {landing}")
         report(f"first run over {len(drops)} drops", run)
         print(f"  ratio to the floor: {run['wall'] / floor['seconds']:.1f}x")
         return
@@ -146,13 +165,14 @@ def main() -> None:
     shutil.copy(history_db, night_db)
     if (work / "history.state.duckdb").exists():
         shutil.copy(work / "history.state.duckdb", work / "night.state.duckdb")
-    link = work / "landing" / drops[-1].name
-    if not link.exists():
-        link.symlink_to(drops[-1].resolve())
+    before = loaded_rows(night_db)
+    tonight = link_drop(drops[-1], work / "landing")
     try:
         run = acu_audit_run(work / "landing", night_db, work / "out", work, validate)
     finally:
-        link.unlink()
+        shutil.rmtree(tonight)
+    if loaded_rows(night_db) == before:
+        sys.exit(f"the night loaded no row of {drops[-1]}")
     report(f"night of {drops[-1].name}", run)
 
 

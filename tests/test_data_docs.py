@@ -19,3 +19,25 @@ def test_the_night_s_data_docs_are_rendered_once_with_a_page_per_file(tmp_path):
     assert validator.build_docs() == 3
     pages = [p for p in docs.rglob("*.html") if "validations" in p.parts]
     assert len(pages) == 3 and (docs / "index.html").exists()
+
+
+def test_the_data_docs_open_with_no_network_and_speak_the_contract_s_words(tmp_path):
+    """No stylesheet, script or image from a CDN, no vendor footer, no internal column names."""
+    import re
+
+    docs = tmp_path / "docs"
+    validator = GxValidator(docs_dir=docs)
+    spec = TABLES["access_events"]
+    frame = pd.DataFrame({"_line": [2], "_file": ["f1"], **{c.name: [None] for c in spec.columns},
+                          **{f"r__{c.name}": ["x"] for c in spec.columns}})
+    validator.validate_frame(spec, frame, run_name="2026-11-01_access_events")
+    validator.build_docs()
+    pages = list(docs.rglob("*.html"))
+    assert len(pages) >= 3
+    for page in pages:
+        html = page.read_text()
+        assert not re.search(r"(src|href)=\"https?://", html), page
+        assert "<footer" not in html and "newsletter" not in html
+        assert not re.search(r"\br__|\b_file\b", html), page
+    validation = next(p for p in pages if "validations" in p.parts).read_text()
+    assert "occurred_at (as given)" in validation

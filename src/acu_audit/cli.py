@@ -140,6 +140,7 @@ def ingest(
     no_validation: Annotated[bool, typer.Option("--no-validation", help="Skip the Great Expectations suites.")] = False,
 ) -> None:
     """Load every drop not yet loaded into the DuckDB file, in drop-date order."""
+    from acu_audit.config import load_settings
     from acu_audit.db import Warehouse
     from acu_audit.ingest import ingest_landing
     from acu_audit.validation import GxValidator
@@ -147,7 +148,8 @@ def ingest(
     _require_landing(landing)
     try:
         with Warehouse(db) as wh:
-            validator = None if no_validation else GxValidator()
+            chunk_rows = int(load_settings().runtime["validation_chunk_rows"])
+            validator = None if no_validation else GxValidator(chunk_rows=chunk_rows)
             report = ingest_landing(
                 wh,
                 landing,

@@ -209,14 +209,16 @@ def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> st
     from acu_audit.validation import GxValidator
 
     started = time.perf_counter()
-    validator = GxValidator(docs_dir=night.docs_staging) if night.validate else None
+    validator = GxValidator(docs_dir=night.docs_staging, chunk_rows=int(night.settings.runtime["validation_chunk_rows"])) \
+        if night.validate else None
     report = start_ingest_run(wh, night.paths.landing, night.as_of, f"ingest-{night.run_id}")
     drops, report.warnings = discover_drops(night.paths.landing, night.as_of)
     report.drops_found = [d.drop_date for d in drops]
     for drop in drops:
         run("ingest-drop", steps.load_drop, wh, drop, report, validator, journal.progress, label=f"ingest-{drop.drop_date}",
             failing=f"loading drop {drop.drop_date}", retry_io=True)
-    if validator is not None:  # the night's Data Docs, rendered once for every file validated
+    if validator is not None:  # files still waiting, then the night's Data Docs, rendered once
+        run("validate-waiting-files", validator.flush, wh, failing="validating the files still waiting")
         run("data-docs", validator.build_docs, failing="building the Data Docs")
     finish_ingest_run(wh, report, validator, started)
     loaded = steps.Loaded(report, steps.validation_failures(wh, report.run_id))

@@ -122,6 +122,8 @@ def ingest_drop(
 
 
 def finish_ingest_run(wh: Warehouse, report: IngestReport, validator: StagedValidator | None, started: float) -> IngestReport:
+    if validator is not None:
+        validator.flush(wh)  # files still waiting to be validated with more of their table
     report.seconds = time.perf_counter() - started
     report.gx_seconds = getattr(validator, "seconds", 0.0) if validator is not None else 0.0
     wh.execute(

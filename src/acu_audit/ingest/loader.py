@@ -43,6 +43,8 @@ from acu_audit.ingest.staging import (
 class StagedValidator(Protocol):
     def validate_staged(self, wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str, run_id: str) -> None: ...
 
+    def flush(self, wh: Warehouse) -> None: ...
+
 
 @dataclass
 class FileResult:
