@@ -99,13 +99,13 @@ def test_on_duty_uses_the_roster_with_a_margin(loaded):
 def test_labelling_is_incremental_by_day(loaded):
     wh, landing = loaded
     first = label_policing_purpose(wh, SETTINGS, WINDOW)
-    assert len(first.days_labelled) == 28
+    assert len(first.days_labelled) == 28 and first.days_relabelled == []
     assert label_policing_purpose(wh, SETTINGS, WINDOW).days_labelled == []  # nothing changed
     # A late event for 12 March relabels that day only.
     write_table(landing / "2026-03-29", "access_events", [event("E-late", "2026-03-12T11:00:00Z", person="P5")])
     ingest_landing(wh, landing)
     again = label_policing_purpose(wh, SETTINGS, WINDOW)
-    assert again.days_labelled == [date(2026, 3, 12)]
+    assert again.days_labelled == again.days_relabelled == [date(2026, 3, 12)]  # the night summary says so
     assert "E-late" in labels(wh) and "E-none" in labels(wh)
 
 

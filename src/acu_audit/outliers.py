@@ -160,13 +160,14 @@ def explain(result: OutlierResult, staff_ids: list[str], top: int = 3) -> dict[s
     credit = np.zeros((len(rows), len(names)))
     for tree, features in zip(result.model.estimators_, result.model.estimators_features_):
         t = tree.tree_
-        paths = tree.decision_path(X[:, features]).toarray()
-        depth = _node_depths(t)
+        paths = tree.decision_path(X[:, features]).tocsr()
+        paths.sort_indices()
+        weight = 1.0 / (_node_depths(t) + 1)
+        features = np.asarray(features)
         for r in range(len(rows)):
-            for node in np.flatnonzero(paths[r]):
-                f = t.feature[node]
-                if f >= 0:  # internal node
-                    credit[r, features[f]] += 1.0 / (depth[node] + 1)
+            nodes = paths.indices[paths.indptr[r]:paths.indptr[r + 1]]
+            nodes = nodes[t.feature[nodes] >= 0]  # internal nodes on the path, root first
+            np.add.at(credit[r], features[t.feature[nodes]], weight[nodes])  # in path order, as a loop would add
     out: dict[str, list[dict]] = {}
     raw = result.raw
     peer_medians = raw.group_by("peer_group").agg([pl.col(c).median() for c in names])
@@ -198,11 +199,13 @@ def explain(result: OutlierResult, staff_ids: list[str], top: int = 3) -> dict[s
 
 
 def _node_depths(t) -> np.ndarray:
+    """Each node's depth (the root's is 0), level by level."""
     depth = np.zeros(t.node_count, dtype=int)
-    for node in range(t.node_count):
-        for child in (t.children_left[node], t.children_right[node]):
-            if child >= 0:
-                depth[child] = depth[node] + 1
+    level, d = np.array([0]), 0
+    while level.size:
+        depth[level] = d
+        children = np.concatenate([t.children_left[level], t.children_right[level]])
+        level, d = children[children >= 0], d + 1
     return depth
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import polars as pl
@@ -45,6 +45,8 @@ class PurposeReport:
     days_labelled: list[date]
     events_labelled: int
     seconds: float
+    # Days labelled before whose data changed since (a late drop, a changed snapshot): labelled again.
+    days_relabelled: list[date] = field(default_factory=list)
 
 
 def register_function_rules(wh: Warehouse, settings: Settings) -> None:
@@ -158,6 +160,7 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
         days_labelled=[p["local_day"] for p in todo],
         events_labelled=labelled,
         seconds=time.perf_counter() - started,
+        days_relabelled=[p["local_day"] for p in todo if p["local_day"] in stored],
     )
 
 

@@ -30,8 +30,11 @@ def night_summary_markdown(result: NightResult) -> str:
             f"- rows: {totals['read']:,} read = {totals['loaded']:,} loaded + {totals['duplicate']:,} duplicate"
             f" + {totals['rejected']:,} rejected ({totals['conflicts']:,} conflicts); {totals['unresolved_refs']:,} unresolved references",
             f"- Great Expectations: {ingest.gx_seconds:.1f} s",
-            "",
         ]
+        again = result.reviewed.purpose.days_relabelled
+        lines += [f"- look-ups labelled with their policing purpose: {len(result.reviewed.purpose.days_labelled)} day(s)"
+                  + (f", of them {len(again)} labelled before and again now, because a late drop or a changed snapshot "
+                     f"touched them: {', '.join(str(d) for d in again)}" if again else ""), ""]
     if checks is not None:
         failed = [o.check_id for o in checks.failed]
         lines += [
