@@ -16,7 +16,8 @@ force's first night: every drop loaded and validated, every missed night reviewe
 the floor of a plain scan-and-group-by of the same landing (every access_events and
 device_messages file read with read_csv and grouped by staff member and day, in DuckDB).
 
-Prints wall time, each phase's time as the run reports it, and the run's peak resident memory
+Prints wall time, each phase's time as the run reports it (every line the run printed is kept
+in WORK/run.log), and the run's peak resident memory
 (the process and its children: Prefect's ephemeral API runs beside it), with the DuckDB
 memory limit the run was given. Nothing is asserted.
 """
@@ -53,6 +54,7 @@ def acu_audit_run(landing: Path, db: Path, out: Path, work: Path, validate: bool
     # /usr/bin/time would do; the children's rusage is the same figure without the dependency.
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
+    (work / "run.log").write_text(result.stderr)  # every progress line, for a closer look
     if result.returncode != 0:
         sys.exit(f"acu-audit run failed ({result.returncode}):\n{result.stderr[-4000:]}")
     phases = [(m["name"], float(m["seconds"]), m["detail"] or "") for line in result.stderr.splitlines()

@@ -72,7 +72,7 @@ def test_no_time_in_the_report_lacks_its_zone_and_no_hit_is_after_the_night(bad_
 
     root, night = bad_night
     html = (root / "out" / "report.html").read_text()
-    text = re.sub(r'src="data:image/png;base64,[^"]*"', "", html)
+    text = re.sub(r'src="data:image/(png|svg\+xml);base64,[^"]*"', "", html)
     times = re.findall(r"\b\d{2}:\d{2}\b(?!:)( (?:GMT|BST|UTC))?", text)
     assert times and all(zone for zone in times), [t for t in times if not t][:5]
     # "when (local)" of every hit in a card: never after the as-of night

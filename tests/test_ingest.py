@@ -233,3 +233,25 @@ def test_files_validated_together_store_what_each_file_validated_alone_stores(tm
     assert results[0] == results[10**6]
     failed = {(r[0].isoformat(), r[2]) for r in results[0] if not r[3]}
     assert failed == {("2026-03-05", "action")}
+
+
+def test_a_loaded_file_is_not_read_again_unless_it_changes(tmp_path, warehouse, monkeypatch):
+    """A night does not hash the landing's whole history again: a file recorded with the same
+    drop, name, size and modification time is already loaded without a read; a rewritten one is read."""
+    import os
+
+    import acu_audit.ingest.loader as loader
+
+    d1 = drop(tmp_path, "2026-03-04")
+    write_table(d1, "access_events", [event("E1", "2026-03-04T10:00:00Z")])
+    ingest_landing(warehouse, tmp_path)
+    hashed = []
+    real = loader.sha256_of
+    monkeypatch.setattr(loader, "sha256_of", lambda opened, **kw: hashed.append(opened.name) or real(opened, **kw))
+    assert [f.status for f in ingest_landing(warehouse, tmp_path).files] == ["already_loaded"] and hashed == []
+    path = d1 / "access_events.csv"
+    before = os.stat(path).st_mtime_ns
+    write_table(d1, "access_events", [event("E1", "2026-03-04T10:00:00Z"), event("E2", "2026-03-04T11:00:00Z")])
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+    (result,) = ingest_landing(warehouse, tmp_path).files
+    assert hashed == ["access_events.csv"] and (result.status, result.loaded, result.duplicate) == ("loaded", 1, 1)

@@ -101,7 +101,7 @@ class _Resources(HTMLParser):
             self.external.append(attrs["href"])
         if tag == "img":
             self.images += 1
-            if not (attrs.get("src") or "").startswith("data:image/png;base64,"):
+            if not (attrs.get("src") or "").startswith(("data:image/png;base64,", "data:image/svg+xml;base64,")):
                 self.external.append(attrs.get("src"))
         for key in ("src", "href"):
             value = attrs.get(key) or ""

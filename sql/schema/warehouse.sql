@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS ingest_files (
 );
 -- How the file was read when not plainly: the slow path and why, versions carried forward.
 ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS note VARCHAR;
+-- The file's modification time when loaded: a file with the same drop, name, size and time is
+-- not read again (hashing a landing's whole history each night would cost minutes at force scale).
+ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS mtime_ns BIGINT;
 
 -- Every input row that was not loaded and is not a duplicate, with its reason.
 CREATE TABLE IF NOT EXISTS quarantine (

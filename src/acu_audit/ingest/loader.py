@@ -89,16 +89,18 @@ def _json_expression(spec: TableSpec, alias: str) -> str:
     return f"to_json(struct_pack({fields}))::VARCHAR"
 
 
-def _record_file(wh: Warehouse, result: FileResult, run_id: str, sha: str, size: int) -> None:
+def _record_file(wh: Warehouse, result: FileResult, run_id: str, sha: str, size: int, mtime_ns: int | None = None) -> None:
     wh.execute(
         """
         INSERT INTO ingest_files (file_id, ingest_run_id, drop_date, table_name, file_name, path, format,
             content_sha256, bytes, "read", loaded, duplicate, rejected, conflicts, unresolved_refs, extra_columns,
-            status, error, seconds, loaded_at, note)
+            status, error, seconds, loaded_at, note, mtime_ns)
         VALUES ($file_id, $run_id, $drop_date, $table_name, $file_name, $path, $format, $sha, $bytes,
-            $read, $loaded, $duplicate, $rejected, $conflicts, $unresolved, $extra, $status, $error, $seconds, now(), $note)
+            $read, $loaded, $duplicate, $rejected, $conflicts, $unresolved, $extra, $status, $error, $seconds, now(), $note,
+            $mtime_ns)
         """,
         {
+            "mtime_ns": mtime_ns,
             "file_id": result.file_id,
             "run_id": run_id,
             "drop_date": result.drop_date,
@@ -164,6 +166,17 @@ def record_refusal(wh: Warehouse, refusal: Refusal, run_id: str) -> FileResult:
     return result
 
 
+def loaded_unchanged(wh: Warehouse, landing_file: LandingFile, opened: OpenedFile) -> str | None:
+    """The ledger's id of this file when it was recorded with the same drop, name, size and
+    modification time: then it is not read again. (Rewriting a file keeps neither, unless its
+    time is set back on purpose: touch it to have it read.)"""
+    return wh.scalar(
+        """SELECT file_id FROM ingest_files WHERE drop_date = $d AND file_name = $n AND bytes = $b AND mtime_ns = $m
+           ORDER BY loaded_at DESC LIMIT 1""",
+        {"d": landing_file.drop_date, "n": landing_file.name, "b": opened.opened.st_size, "m": opened.opened.st_mtime_ns},
+        step="ledger: file seen before")
+
+
 def already_loaded(wh: Warehouse, file_id: str) -> bool:
     return bool(wh.scalar("SELECT count(*) FROM ingest_files WHERE file_id = $f", {"f": file_id}))
 
@@ -201,8 +214,13 @@ def _load_opened(
     validator: StagedValidator | None,
 ) -> FileResult:
     started = time.perf_counter()
+    seen = loaded_unchanged(wh, landing_file, opened)
+    if seen is not None:
+        return FileResult(drop_date=landing_file.drop_date, table=landing_file.table, file_name=landing_file.name,
+                          path=str(landing_file.path), file_id=seen, format=landing_file.format, status="already_loaded")
     scanner = RecordScanner() if landing_file.format == "csv" else None
     sha, size = sha256_of(opened, scanner=scanner)
+    mtime_ns = opened.opened.st_mtime_ns
     result = FileResult(
         drop_date=landing_file.drop_date,
         table=landing_file.table,
@@ -219,7 +237,7 @@ def _load_opened(
         result.status = "unrecognised"
         result.error = f"{landing_file.name}: not a table of the data contract; left in landing, not loaded"
         with wh.transaction():
-            _record_file(wh, result, run_id, sha, size)
+            _record_file(wh, result, run_id, sha, size, mtime_ns)
         return result
 
     spec = TABLES[landing_file.table]
@@ -237,7 +255,7 @@ def _load_opened(
         result.seconds = time.perf_counter() - started
         with wh.transaction():
             _quarantine_file(wh, result, _file_preview(opened), f"{exc} ({result.read:,} records, none loaded)")
-            _record_file(wh, result, run_id, sha, size)
+            _record_file(wh, result, run_id, sha, size, mtime_ns)
         return result
     opened.check_unchanged()  # every read is done: what was hashed is what was staged
     result.extra_columns = staged.extra_columns
@@ -273,7 +291,7 @@ def _load_opened(
         if result.rejected:
             result.error = _first_problem(wh, result)
         result.seconds = time.perf_counter() - started
-        _record_file(wh, result, run_id, sha, size)
+        _record_file(wh, result, run_id, sha, size, mtime_ns)
     assert result.read == result.loaded + result.duplicate + result.rejected, "ledger identity broken"
     return result
 
