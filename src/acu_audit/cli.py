@@ -288,7 +288,9 @@ def demo(
                                          on_file=_history_progress(len(history_drops)))
         except AcuAuditError as exc:
             _fail(exc)
-        console.print(f"history: {history.totals()['loaded']:,} rows in {history.seconds:.0f} s", style="dim")
+        totals = history.totals()
+        console.print(f"history: {totals['read']:,} rows read in {history.seconds:.0f} s ({totals['loaded']:,} stored; "
+                      f"{totals['duplicate']:,} repeat what is stored, mostly unchanged snapshot rows)", style="dim")
     for night in nights:
         console.print(f"the night of {night}", style="dim")
         run_flow(landing=landing, out_dir=folder / "out", db=db, as_of=night)
@@ -314,10 +316,10 @@ def _history_progress(drops: int, every_s: float = 10.0):
 
     def on_file(result) -> None:
         seen.add(result.drop_date)
-        rows[0] += result.loaded
+        rows[0] += result.read
         if time.monotonic() - last[0] >= every_s:
             last[0] = time.monotonic()
-            console.print(f"  loading night {len(seen)} of {drops} ({result.drop_date}): {rows[0]:,} rows so far", style="dim")
+            console.print(f"  loading night {len(seen)} of {drops} ({result.drop_date}): {rows[0]:,} rows read so far", style="dim")
 
     return on_file
 

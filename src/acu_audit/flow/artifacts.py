@@ -33,8 +33,9 @@ def night_summary_markdown(result: NightResult) -> str:
         ]
         again = result.reviewed.purpose.days_relabelled
         lines += [f"- look-ups labelled with their policing purpose: {len(result.reviewed.purpose.days_labelled)} day(s)"
-                  + (f", of them {len(again)} labelled before and again now, because a late drop or a changed snapshot "
-                     f"touched them: {', '.join(str(d) for d in again)}" if again else ""), ""]
+                  + (f", of them {len(again)} labelled before and again now, because tonight's drops brought data for "
+                     f"them (late events, a late drop, a changed snapshot): {', '.join(str(d) for d in again)}"
+                     if again else ""), ""]
     if checks is not None:
         failed = [o.check_id for o in checks.failed]
         lines += [
