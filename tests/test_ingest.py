@@ -255,3 +255,18 @@ def test_a_loaded_file_is_not_read_again_unless_it_changes(tmp_path, warehouse, 
     os.utime(path, ns=(before + 10**9, before + 10**9))
     (result,) = ingest_landing(warehouse, tmp_path).files
     assert hashed == ["access_events.csv"] and (result.status, result.loaded, result.duplicate) == ("loaded", 1, 1)
+
+
+def test_a_warehouse_that_kept_snapshots_whole_is_refused_with_the_way_out(tmp_path):
+    """An earlier version kept every snapshot drop whole: read as changes, its rows would mislead."""
+    from acu_audit.db import Warehouse
+    from acu_audit.errors import AcuAuditError
+    from acu_audit.schema import ensure_schema
+
+    with Warehouse(tmp_path / "old.duckdb") as wh:
+        wh.execute("CREATE TABLE staff (staff_id VARCHAR, _drop_date DATE, _file_id VARCHAR, _line BIGINT)")
+        with pytest.raises(AcuAuditError, match="acu-audit rebuild"):
+            ensure_schema(wh)
+    with Warehouse(tmp_path / "new.duckdb") as wh:
+        ensure_schema(wh)
+        assert "_removed" in wh.columns("staff") and "_removed" not in wh.columns("access_events")
