@@ -55,7 +55,7 @@ def _ingest(landing: Path, db: Path, drops: int | None, validate: bool, data_doc
     docs = db.parent / "data-docs" if data_docs else None
     from acu_audit.config import load_settings
 
-    validator = GxValidator(docs_dir=docs, chunk_rows=int(load_settings().runtime["validation_chunk_rows"])) if validate else None
+    validator = GxValidator.from_settings(load_settings(), docs_dir=docs) if validate else None
     with Warehouse(db) as wh:
         started = time.perf_counter()
         report = ingest_landing(wh, landing, up_to=up_to, validator=validator)

@@ -148,8 +148,7 @@ def ingest(
     _require_landing(landing)
     try:
         with Warehouse(db) as wh:
-            chunk_rows = int(load_settings().runtime["validation_chunk_rows"])
-            validator = None if no_validation else GxValidator(chunk_rows=chunk_rows)
+            validator = None if no_validation else GxValidator.from_settings(load_settings())
             report = ingest_landing(
                 wh,
                 landing,

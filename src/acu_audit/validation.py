@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from acu_audit.config import Settings
 from acu_audit.contract import TYPE_DESCRIPTIONS, TableSpec
 from acu_audit.db import Warehouse, quote_identifier
 from acu_audit.errors import value_free
@@ -174,6 +175,11 @@ class GxValidator:
     the counts of unexpected values are kept, the values themselves (which may be staff
     ids) are not (``partial_unexpected_count`` 0).
     """
+
+    @classmethod
+    def from_settings(cls, settings: Settings, docs_dir: os.PathLike | str | None = None) -> GxValidator:
+        """The validator a run uses: chunks of ``runtime.validation_chunk_rows`` new rows."""
+        return cls(docs_dir=docs_dir, chunk_rows=int(settings.runtime["validation_chunk_rows"]))
 
     def __init__(self, result_format: str = "SUMMARY", docs_dir: os.PathLike | str | None = None, chunk_rows: int = 0) -> None:
         self.result_format = result_format

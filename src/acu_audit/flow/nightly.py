@@ -209,8 +209,7 @@ def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> st
     from acu_audit.validation import GxValidator
 
     started = time.perf_counter()
-    validator = GxValidator(docs_dir=night.docs_staging, chunk_rows=int(night.settings.runtime["validation_chunk_rows"])) \
-        if night.validate else None
+    validator = GxValidator.from_settings(night.settings, docs_dir=night.docs_staging) if night.validate else None
     report = start_ingest_run(wh, night.paths.landing, night.as_of, f"ingest-{night.run_id}")
     drops, report.warnings = discover_drops(night.paths.landing, night.as_of)
     report.drops_found = [d.drop_date for d in drops]

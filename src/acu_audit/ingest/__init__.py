@@ -122,8 +122,7 @@ def ingest_drop(
 
 
 def finish_ingest_run(wh: Warehouse, report: IngestReport, validator: StagedValidator | None, started: float) -> IngestReport:
-    if validator is not None:
-        validator.flush(wh)  # files still waiting to be validated with more of their table
+    """Close the run in the ledger; the caller has flushed the validator (files still waiting)."""
     report.seconds = time.perf_counter() - started
     report.gx_seconds = getattr(validator, "seconds", 0.0) if validator is not None else 0.0
     wh.execute(
@@ -156,4 +155,6 @@ def ingest_landing(
     report.drops_found = [d.drop_date for d in drops]
     for drop in drops:
         ingest_drop(wh, drop, report, validator, on_file)
+    if validator is not None:
+        validator.flush(wh)  # files still waiting to be validated with more of their table
     return finish_ingest_run(wh, report, validator, started)

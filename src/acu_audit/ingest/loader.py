@@ -264,11 +264,11 @@ def _load_opened(
 
     sql, params = typing_sql(spec, staged)
     wh.execute(sql, params, step=f"type {landing_file.name}")
-    _sort_rows(wh, spec, landing_file.drop_date)
+    first_of_drop = _sort_rows(wh, spec, landing_file.drop_date)
     if validator is not None and staged.records:  # the file's new rows: its duplicates were validated before
         validator.validate_staged(wh, spec, landing_file.drop_date, result.file_id, run_id)
     with wh.transaction():
-        counts = _write_rows(wh, spec, staged, result)
+        counts = _write_rows(wh, spec, staged, result, first_of_drop)
         result.read = staged.records + staged.parse_rejects
         result.loaded = counts["load"]
         result.duplicate = counts["duplicate"]
@@ -312,8 +312,9 @@ def _first_difference(spec: TableSpec, left: str, right: str) -> tuple[str, dict
     return f"list_filter([{cases}], lambda c: c IS NOT NULL)[1]", params
 
 
-def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
-    """Find the good rows that are not plain loads, into ``stg_exceptions``.
+def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> bool:
+    """Find the good rows that are not plain loads, into ``stg_exceptions``; returns whether the
+    file is a snapshot's first file of its drop (the one that lists the whole snapshot).
 
     A key repeated in the file with the same content every time: the first row
     loads, the rest are duplicates. A key repeated with different content: no
@@ -339,7 +340,7 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
             {"d": drop_date},
             step=f"{spec.name} as it stood",
         )
-        first_of_drop = not has_version(wh, spec, drop_date)
+        first_of_drop = drop_date not in snapshot_versions(wh, spec, drop_date)
         stored = "stg_basis"
     # Rows whose key is already stored: reads only the key column of the stored table.
     if not first_of_drop:
@@ -397,16 +398,19 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> None:
             """,
             step=f"unchanged rows of {spec.name}",
         )
+    return first_of_drop
 
 
-def has_version(wh: Warehouse, spec: TableSpec, drop_date: date) -> bool:
-    """Whether a file of the drop already gave the snapshot table its version for that drop."""
-    return bool(wh.scalar(
-        "SELECT count(*) FROM ingest_files WHERE table_name = $t AND drop_date = $d AND status IN ('loaded', 'partial')",
-        {"t": spec.name, "d": drop_date}, step=f"versions of {spec.name}"))
+def snapshot_versions(wh: Warehouse, spec: TableSpec, since: date) -> list[date]:
+    """The drops from ``since`` on whose files gave the snapshot table a version (a file that
+    loaded at least one row), oldest first."""
+    return [r[0] for r in wh.execute(
+        "SELECT DISTINCT drop_date FROM ingest_files WHERE table_name = $t AND drop_date >= $d "
+        "AND status IN ('loaded', 'partial') ORDER BY drop_date",
+        {"t": spec.name, "d": since}, step=f"versions of {spec.name}")]
 
 
-def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str) -> dict[str, int]:
+def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str, first_of_drop: bool) -> dict[str, int]:
     """What a snapshot file changes besides its loaded rows, after they are inserted.
 
     - The first file of a drop lists the whole snapshot: an entity it no longer lists (and
@@ -420,35 +424,32 @@ def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, fil
     key = quote_identifier(spec.row_id_column)
     params = {"d": drop_date, "f": file_id}
     removed = 0
-    if not has_version(wh, spec, drop_date) and wh.scalar("SELECT count(*) FROM stg_typed WHERE _ok"):
+    if first_of_drop and wh.scalar("SELECT count(*) FROM stg_typed WHERE _ok"):
         removed = wh.execute(
             f"""INSERT INTO {table}
                 SELECT * REPLACE ($d AS _drop_date, $f AS _file_id, CAST(NULL AS BIGINT) AS _line), true FROM stg_basis b
                 WHERE b.{key} NOT IN (SELECT _key FROM stg_typed WHERE _ok)""",
             params, step=f"entities no longer in {spec.name}")[0][0]
-    later = wh.scalar(
-        "SELECT min(drop_date) FROM ingest_files WHERE table_name = $t AND drop_date > $d AND status IN ('loaded', 'partial')",
-        {"t": spec.name, "d": drop_date}, step=f"next version of {spec.name}")
-    if later is not None:
+    later = [d for d in snapshot_versions(wh, spec, drop_date) if d > drop_date]
+    if later:
         wh.execute(
             f"""INSERT INTO {table}
                 WITH changed AS (
                     SELECT {key} AS k FROM {table} WHERE _drop_date = $d AND _file_id = $f
                       AND {key} NOT IN (SELECT {key} FROM {table} WHERE _drop_date = $later)
                 ), before AS (
-                    SELECT * FROM {table} WHERE _drop_date < $d AND {key} IN (SELECT k FROM changed)
-                    QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _drop_date DESC) = 1
+                    SELECT * FROM {quote_identifier(spec.name + '_as_of')}($d - 1) WHERE {key} IN (SELECT k FROM changed)
                 )
-                SELECT * REPLACE ($later AS _drop_date, CAST(NULL AS BIGINT) AS _line) FROM before WHERE NOT _removed
+                SELECT * REPLACE ($later AS _drop_date, CAST(NULL AS BIGINT) AS _line), false FROM before
                 UNION ALL
                 SELECT * REPLACE ($later AS _drop_date, CAST(NULL AS BIGINT) AS _line, true AS _removed) FROM {table}
                 WHERE _drop_date = $d AND _file_id = $f AND {key} IN (SELECT k FROM changed)
-                  AND {key} NOT IN (SELECT {key} FROM before WHERE NOT _removed)""",
-            {**params, "later": later}, step=f"{spec.name} of the next drop restated")
+                  AND {key} NOT IN (SELECT {key} FROM before)""",
+            {**params, "later": later[0]}, step=f"{spec.name} of the next drop restated")
     return {"removed": removed}
 
 
-def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: FileResult) -> dict[str, int]:
+def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: FileResult, first_of_drop: bool) -> dict[str, int]:
     table = quote_identifier(spec.name)
     content = [quote_identifier(c) for c in spec.column_names]
     id_cols = [] if spec.id_column else ["row_id"]
@@ -469,7 +470,7 @@ def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: File
         file_params,
         step=f"insert {spec.name}",
     )[0][0]
-    changes = _write_snapshot_changes(wh, spec, result.drop_date, result.file_id) if snapshot else {"removed": 0}
+    changes = _write_snapshot_changes(wh, spec, result.drop_date, result.file_id, first_of_drop) if snapshot else {"removed": 0}
     counts = dict(
         wh.execute("SELECT _disposition, count(*) FROM stg_exceptions GROUP BY ALL", step="count exceptions")
     )
