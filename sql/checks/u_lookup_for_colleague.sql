@@ -14,6 +14,11 @@ WITH caseless AS (
     WHERE list_contains($record_types, record_type)
       AND reads_record(action)
       AND NOT (via_assignment OR via_unit_case OR via_operation OR via_reason_code)
+), caseless_follows AS (
+    -- The message hours each case-less check can follow: its own hour and the $follow_hours
+    -- before it (an equality to join on, not a range).
+    SELECT DISTINCT c.staff_id, c.hour_start - to_hours(k) AS message_hour
+    FROM caseless c, range(0, $follow_hours + 1) AS t(k)
 ), staff_numbers AS (
     SELECT DISTINCT counterparty, staff_id FROM ref_contact_directory WHERE staff_id IS NOT NULL
 ), receiver_numbers AS (
@@ -32,11 +37,14 @@ WITH caseless AS (
       AND m.staff_id IN (SELECT staff_id FROM caseless)
       AND m.hour_start >= $window_start_utc AND m.hour_start < $window_end_utc
 ), asked_hours AS (
-    SELECT sender, receiver, hour_start, list(row_id) AS row_ids FROM asked GROUP BY ALL
+    -- The message rows are gathered only for the pairs that hit (below): most colleague message
+    -- hours are never followed by a check, and listing their rows was most of this check's time.
+    SELECT DISTINCT sender, receiver, hour_start FROM asked
 ), followed AS (
     -- R's case-less checks in the message hour or the $follow_hours after it.
-    SELECT a.sender, a.receiver, a.hour_start, a.row_ids, c.event_id, c.record_type, c.record_id, c.occurred_at
+    SELECT a.sender, a.receiver, a.hour_start, c.event_id, c.record_type, c.record_id, c.occurred_at
     FROM asked_hours a
+    JOIN caseless_follows cf ON cf.staff_id = a.receiver AND cf.message_hour = a.hour_start
     JOIN caseless c ON c.staff_id = a.receiver
      AND c.hour_start >= a.hour_start AND c.hour_start <= a.hour_start + to_hours($follow_hours)
 ), corroborated AS (
@@ -46,18 +54,16 @@ WITH caseless AS (
     JOIN caseless c ON c.staff_id = f.sender AND c.record_type = f.record_type AND c.record_id = f.record_id
 ), receiver_rate AS (
     -- R's share of active hours (any look-up) holding a case-less check.
-    SELECT l.staff_id AS receiver,
-           count(DISTINCT date_trunc('hour', l.occurred_at)) AS active_hours,
-           count(DISTINCT c.hour_start) AS caseless_hours
-    FROM run_lookups l LEFT JOIN caseless c ON c.event_id = l.event_id
-    WHERE l.staff_id IN (SELECT receiver FROM followed)
-    GROUP BY l.staff_id
+    SELECT a.receiver, a.active_hours, coalesce(c.caseless_hours, 0) AS caseless_hours
+    FROM (SELECT staff_id AS receiver, count(DISTINCT date_trunc('hour', occurred_at)) AS active_hours
+          FROM run_lookups WHERE staff_id IN (SELECT receiver FROM followed) GROUP BY staff_id) a
+    LEFT JOIN (SELECT staff_id AS receiver, count(DISTINCT hour_start) AS caseless_hours
+               FROM caseless GROUP BY staff_id) c USING (receiver)
 ), pairs AS (
     SELECT f.sender, f.receiver,
            count(DISTINCT f.hour_start) AS occasions,
            count(DISTINCT f.record_type || ':' || f.record_id) AS records,
            min(f.occurred_at) AS first_at, max(f.occurred_at) AS last_at,
-           flatten(list(f.row_ids)) AS message_rows,
            list(f.event_id) AS receiver_events
     FROM followed f GROUP BY f.sender, f.receiver
 ), scored AS (
@@ -69,6 +75,17 @@ WITH caseless AS (
     JOIN (SELECT sender, receiver, count(*) AS message_hours FROM asked_hours GROUP BY ALL) h USING (sender, receiver)
     LEFT JOIN (SELECT sender, receiver, count(DISTINCT record_type || ':' || record_id) AS n, list(sender_event_id) AS events
                FROM corroborated GROUP BY ALL) c USING (sender, receiver)
+), hit AS (
+    SELECT * FROM scored s
+    WHERE s.occasions >= $min_occasions
+      AND s.occasions >= $min_lift * s.expected
+), message_rows AS (
+    -- The messages of the hours a check followed, for the pairs that hit.
+    SELECT a.sender, a.receiver, list(a.row_id) AS message_rows
+    FROM asked a
+    JOIN (SELECT DISTINCT f.sender, f.receiver, f.hour_start FROM followed f JOIN hit USING (sender, receiver)) h
+      USING (sender, receiver, hour_start)
+    GROUP BY ALL
 )
 SELECT s.sender AS staff_id,
        s.last_at AS occurred_at,
@@ -82,9 +99,7 @@ SELECT s.sender AS staff_id,
            || CASE WHEN s.corroborated > 0
                    THEN '; this staff member checked ' || s.corroborated || ' of the same record(s) with no case either'
                    ELSE '' END AS reason,
-       list_concat(evidence_ids('device_messages', s.message_rows),
+       list_concat(evidence_ids('device_messages', message_rows.message_rows),
                    evidence_ids('access_events', list_concat(s.receiver_events, s.sender_events))) AS evidence,
        least(2.0, 1.0 + $corroboration_weight * s.corroborated) AS weight
-FROM scored s
-WHERE s.occasions >= $min_occasions
-  AND s.occasions >= $min_lift * s.expected
+FROM hit s JOIN message_rows USING (sender, receiver)

@@ -156,12 +156,15 @@ LEFT JOIN calib_lines l ON l.check_id = c.check_id AND l.peer_group = s.peer_gro
 GROUP BY c.check_id, s.unit_function;
 
 -- Tonight's hits: kept or not, with their measured share and, where the check is common, why
--- they were kept.
-UPDATE check_hits h
-SET kept = d.kept,
-    peer_share = d.peer_share,
-    team_concentrated = d.team_concentrated,
-    reason = h.reason || CASE
+-- they were kept. Written again rather than updated in place: an UPDATE of rows appended by the
+-- night's checks took 5-7 s at 40,000 staff; rewriting them takes under 0.2 s.
+CREATE OR REPLACE TEMP TABLE calibrated_hits AS
+SELECT h.* REPLACE (
+    CASE WHEN d.staff_id IS NULL THEN h.kept ELSE d.kept END AS kept,
+    CASE WHEN d.staff_id IS NULL THEN h.peer_share ELSE d.peer_share END AS peer_share,
+    CASE WHEN d.staff_id IS NULL THEN h.team_concentrated ELSE d.team_concentrated END AS team_concentrated,
+    h.reason || CASE
+        WHEN d.staff_id IS NULL THEN ''
         WHEN NOT d.kept THEN ''
         WHEN d.team_concentrated AND d.line IS NOT NULL
             THEN '; concentrated in their unit: ' || d.team_tripped || ' of its ' || d.team_members || ' staff trip this check, against '
@@ -171,6 +174,12 @@ SET kept = d.kept,
                  || ' trip this check over the span, so only the few with the most are reported: their evidence weighs '
                  || round(d.strength, 2) || ' against the group''s ' || CAST(round(100 * (1 - $max_share)) AS INTEGER)
                  || 'th percentile of ' || round(d.line, 2)
-        ELSE '' END
-FROM span_calibration d
-WHERE h.as_of = $as_of AND d.as_of = $as_of AND h.check_id = d.check_id AND h.staff_id = d.staff_id;
+        ELSE '' END AS reason)
+FROM check_hits h
+LEFT JOIN span_calibration d ON d.as_of = $as_of AND d.check_id = h.check_id AND d.staff_id = h.staff_id
+WHERE h.as_of = $as_of
+ORDER BY h.rowid;
+
+DELETE FROM check_hits WHERE as_of = $as_of;
+INSERT INTO check_hits SELECT * FROM calibrated_hits;
+DROP TABLE calibrated_hits;
