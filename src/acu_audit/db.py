@@ -126,6 +126,16 @@ class Warehouse:
             self.unregister(name)
         return frame.height
 
+    @contextmanager
+    def rows_as(self, name: str, rows: Sequence[Sequence[Any]], schema: dict[str, Any]) -> Iterator[None]:
+        """Rows exposed to SQL as the relation ``name`` (columns and polars types from ``schema``)
+        for the statements of the block: one set-based statement instead of one per row."""
+        self.register_frame(name, pl.DataFrame(list(rows), schema=schema, orient="row"))
+        try:
+            yield
+        finally:
+            self.unregister(name)
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]], *, step: str = "query") -> None:
         if not rows:
             return
