@@ -17,7 +17,8 @@ the floor of a plain scan-and-group-by of the same landing (every access_events 
 device_messages file read with read_csv and grouped by staff member and day, in DuckDB).
 
 Prints wall time, each phase's time as the run reports it (every line the run printed is kept
-in WORK/run.log), and the run's peak resident memory
+in WORK/run.log), the memory after each phase as the run records it (``run_phases``: the
+process, its peak, DuckDB's part; the outlier phase names its frames and model), and the run's peak resident memory
 (the process and its children: Prefect's ephemeral API runs beside it), with the DuckDB
 memory limit the run was given. Nothing is asserted.
 """
@@ -134,6 +135,23 @@ def report(title: str, run: dict) -> None:
     print(f"  {run['wall'] - accounted:7.1f} s  {'outside the phases':18s} Python and Prefect start-up, the flow's own work")
 
 
+def memory_by_phase(db: Path) -> None:
+    """Where the memory went: the run's own record of each phase (``run_phases``) for its night."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.sql(
+            """SELECT phase, seconds, rss_mb, peak_rss_mb, duckdb_mb FROM run_phases
+               WHERE run_id = (SELECT run_id FROM run_log WHERE status <> 'reviewed' ORDER BY finished_at DESC LIMIT 1)
+               ORDER BY rowid""").fetchall()
+    if not rows:
+        return
+    print("  memory after each phase (MB): the run's process now / its peak so far / DuckDB's buffers"
+          " (tables, temporary tables, operators); the rest of the process is Python (frames, the model, libraries)")
+    for phase, _, rss, peak, duck in rows:
+        print(f"    {phase:18s} {rss or 0:8,.0f} / {peak or 0:8,.0f} / {duck or 0:8,.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--landing", type=Path, required=True)
@@ -160,6 +178,7 @@ def main() -> None:
             sys.exit(f"the first run loaded no row from {landing}")
         report(f"first run over {len(drops)} drops", run)
         print(f"  ratio to the floor: {run['wall'] / floor['seconds']:.1f}x")
+        memory_by_phase(db)
         return
 
     history_db = history(landing, drops, work, args.reuse)
@@ -176,6 +195,7 @@ def main() -> None:
     if loaded_rows(night_db) == before:
         sys.exit(f"the night loaded no row of {drops[-1]}")
     report(f"night of {drops[-1].name}", run)
+    memory_by_phase(night_db)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,12 @@ def test_run_with_relative_paths_loads_and_validates_every_drop(force):
     assert set(leads["as_of"].cast(pl.String)) == {nights[-1]} and set(leads["data_as_of"].cast(pl.String)) == {nights[-1]}
     assert (force / "out" / "data-docs" / "index.html").exists()  # Great Expectations built its site under --out
     assert not list(force.glob("**/gx")) and not (force / "uncommitted").exists()
+    # The night keeps where its time and memory went, phase by phase (benchmarks/nightly.py reads it).
+    with duckdb.connect(str(force / db), read_only=True) as con:
+        phases = con.execute("SELECT phase, seconds, rss_mb, peak_rss_mb, duckdb_mb FROM run_phases ORDER BY rowid").fetchall()
+    assert [p[0] for p in phases] == ["ingest", "feed health", "policing purpose", "run tables", "checks", "outlier score",
+                                      "leads", "publish"]
+    assert all(seconds >= 0 and 0 < rss <= peak and 0 < duck < peak for _, seconds, rss, peak, duck in phases), phases
 
 
 def test_rebuild_and_export_with_relative_paths(force):

@@ -189,6 +189,19 @@ CREATE TABLE IF NOT EXISTS feed_health (
 );
 
 -- The nightly runs that completed, per as-of date (backfill resumes from here).
+-- Where a published night's time and memory went, phase by phase (the night's progress lines):
+-- the process's resident memory and its peak so far, and DuckDB's share of it, after each phase.
+CREATE TABLE IF NOT EXISTS run_phases (
+    as_of          DATE NOT NULL,
+    run_id         VARCHAR NOT NULL,
+    phase          VARCHAR NOT NULL,
+    seconds        DOUBLE NOT NULL,
+    rss_mb         DOUBLE,
+    peak_rss_mb    DOUBLE,
+    duckdb_mb      DOUBLE,
+    detail         VARCHAR
+);
+
 CREATE TABLE IF NOT EXISTS run_log (
     as_of          DATE NOT NULL,
     run_id         VARCHAR NOT NULL,

@@ -229,6 +229,10 @@ class Warehouse:
             raise
         self.execute("COMMIT", step="commit")
 
+    def memory_mb(self) -> float:
+        """What DuckDB holds in memory now (its buffer pool: tables, temporary tables, operators), in MB."""
+        return float(self.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()", step="memory") or 0) / 1e6
+
     def checkpoint(self) -> None:
         if not self.read_only and self.path is not None:
             self.execute("CHECKPOINT", step="checkpoint")

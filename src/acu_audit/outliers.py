@@ -88,6 +88,18 @@ class OutlierResult:
     model: IsolationForest
     seconds: float
 
+    @property
+    def frame_mb(self) -> float:
+        """The Python frames the score holds (features raw and normalised, the scores), in MB."""
+        return (self.scores.estimated_size() + self.raw.estimated_size() + self.normalised.nbytes) / 1e6
+
+    @property
+    def model_mb(self) -> float:
+        """The fitted forest's size, as pickled (its trees' arrays), in MB."""
+        import pickle
+
+        return len(pickle.dumps(self.model)) / 1e6
+
 
 def model_features(raw: pl.DataFrame) -> pl.DataFrame:
     """The model's features (before normalisation) from the raw feature table."""

@@ -10,8 +10,9 @@ in ``run_failures``); nothing is published for it and the previous night's list 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -60,6 +61,22 @@ class StepTiming:
     name: str
     seconds: float
     detail: str = ""
+    rss_mb: float | None = None  # the process's resident memory after the step
+    peak_rss_mb: float | None = None  # its peak so far
+    duckdb_mb: float | None = None  # DuckDB's part of it
+
+
+def process_memory_mb() -> tuple[float | None, float]:
+    """This process's resident memory now (None where /proc is not there) and its peak so far, in MB."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB on Linux
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None, peak
+    rss = pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    return rss, max(peak, rss)  # the kernel updates the peak lazily: it can trail the current figure
 
 
 @dataclass
@@ -69,9 +86,12 @@ class Journal:
     progress: Progress = _quiet
     timings: list[StepTiming] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    warehouse: Warehouse | None = None  # whose memory each step's timing records, when set
 
     def timed(self, name: str, seconds: float, detail: str = "") -> None:
-        self.timings.append(StepTiming(name, seconds, detail))
+        rss, peak = process_memory_mb()
+        duckdb_mb = self.warehouse.memory_mb() if self.warehouse is not None else None
+        self.timings.append(StepTiming(name, seconds, detail, rss, peak, duckdb_mb))
         self.progress(f"{name}: {detail} ({seconds:.1f} s)" if detail else f"{name} ({seconds:.1f} s)")
 
 
@@ -172,6 +192,7 @@ def run_night(night: Night, *, run: Runner = DIRECT, progress: Progress = _quiet
     step = "opening the warehouse"
     try:
         with open_warehouse(night) as wh:
+            journal.warehouse = wh
             step = "loading the drops"
             loaded = load_drops(wh, night, run, journal)
             step = "feed health"
@@ -192,7 +213,7 @@ def run_night(night: Night, *, run: Runner = DIRECT, progress: Progress = _quiet
             journal.warnings.extend(published.warnings)
             journal.timed("publish", time.perf_counter() - started, published.detail)
             step = "recording the run"
-            record_run(wh, night, reviewed.listed, published, journal.warnings)
+            record_run(wh, night, reviewed.listed, published, journal.warnings, timings=journal.timings)
             wh.checkpoint()
     except Exception as exc:
         failure = exc if isinstance(exc, NightFailed) else NightFailed(step, exc)
@@ -244,18 +265,19 @@ def review(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal |
     timed("run tables", steps.run_tables, wh, night, detail=lambda _: "reference data and run tables of the window")
     checked = timed("checks", steps.checks, wh, night, detail=lambda r: r.detail)
     outliers = timed("outlier score", steps.outlier_score, wh, night, seconds=lambda r: r.seconds,
-                     detail=lambda r: f"{r.scores.height:,} staff")
+                     detail=lambda r: f"{r.scores.height:,} staff (features {r.frame_mb:.1f} MB, model {r.model_mb:.1f} MB)")
     listed = timed("leads", steps.leads, wh, night, outliers, journal.progress, detail=lambda r: r.detail)
     return Reviewed(purpose, checked, outliers, listed)
 
 
 def record_run(wh: Warehouse, night: Night, listed: steps.Listed | None, published: steps.Published | None,
-               warnings: list[str], status: str | None = None) -> None:
+               warnings: list[str], status: str | None = None, timings: Sequence[StepTiming] = ()) -> None:
     """Note the completed night (the catch-up and the backfill resume from here).
 
     ``status`` ``reviewed``: a missed night reviewed by a catch-up, with no outputs of its own. A
     night run again (a replay) is added as ``replayed`` beside the first run's entry, which it
-    never replaces.
+    never replaces. ``timings``: the night's phases, kept in ``run_phases`` with the memory after
+    each (what ``benchmarks/nightly.py`` reads).
     """
     replayed = status is None and listed is not None and listed.replay
     status = status or ("replayed" if replayed else "completed_with_warnings" if warnings else "completed")
@@ -264,11 +286,17 @@ def record_run(wh: Warehouse, night: Night, listed: steps.Listed | None, publish
     with wh.transaction():
         if not replayed:
             wh.execute("DELETE FROM run_log WHERE as_of = $d", {"d": night.as_of})
+            wh.execute("DELETE FROM run_phases WHERE as_of = $d", {"d": night.as_of})
         wh.execute(
             "INSERT INTO run_log VALUES ($d, $r, now(), $s, $n, $w, $h)",
             {"d": night.as_of, "r": night.run_id, "s": status, "n": len(listed.result.rows) if listed else 0,
              "w": list(warnings), "h": digest},
             step="record run",
+        )
+        wh.executemany(
+            "INSERT INTO run_phases VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(night.as_of, night.run_id, t.name, t.seconds, t.rss_mb, t.peak_rss_mb, t.duckdb_mb, t.detail) for t in timings],
+            step="record the night's phases",
         )
 
 
