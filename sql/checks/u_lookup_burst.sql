@@ -6,9 +6,9 @@ WITH hourly AS (
     SELECT h.staff_id, h.record_type, to_timestamp(h.epoch_hour * 3600) AS hour, h.n, h.unexplained,
            coalesce(s.peer_group, 'force') AS peer_group
     FROM (
-        SELECT staff_id, record_type, epoch_us(occurred_at) // 3600000000 AS epoch_hour,
-               count(*) AS n, count(*) FILTER (WHERE NOT has_purpose) AS unexplained
-        FROM run_lookups
+        SELECT staff_id, record_type, epoch_hour,
+               CAST(sum(lookups) AS BIGINT) AS n, CAST(sum(unexplained) AS BIGINT) AS unexplained
+        FROM run_lookup_hours
         WHERE list_contains($record_types, record_type)
         GROUP BY ALL
     ) h LEFT JOIN ref_staff s USING (staff_id)

@@ -55,8 +55,8 @@ WITH caseless AS (
 ), receiver_rate AS (
     -- R's share of active hours (any look-up) holding a case-less check.
     SELECT a.receiver, a.active_hours, coalesce(c.caseless_hours, 0) AS caseless_hours
-    FROM (SELECT staff_id AS receiver, count(DISTINCT date_trunc('hour', occurred_at)) AS active_hours
-          FROM run_lookups WHERE staff_id IN (SELECT receiver FROM followed) GROUP BY staff_id) a
+    FROM (SELECT staff_id AS receiver, count(DISTINCT epoch_hour) AS active_hours
+          FROM run_lookup_hours WHERE staff_id IN (SELECT receiver FROM followed) GROUP BY staff_id) a
     LEFT JOIN (SELECT staff_id AS receiver, count(DISTINCT hour_start) AS caseless_hours
                FROM caseless GROUP BY staff_id) c USING (receiver)
 ), pairs AS (

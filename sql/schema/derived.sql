@@ -31,6 +31,18 @@ CREATE TABLE IF NOT EXISTS access_purpose (
 
 -- Which snapshot versions and how many events each labelled day was built from:
 -- a day is relabelled only when these change (new or late data).
+-- Look-ups per member of staff, record type and UTC clock hour, kept per local day beside the
+-- labels they count (built with them, so a day labelled again is counted again): the window's
+-- hourly figures are a sum over 28 small days, not a group-by over every look-up each night.
+CREATE TABLE IF NOT EXISTS lookup_hours (
+    local_day    DATE NOT NULL,
+    staff_id     VARCHAR NOT NULL,
+    record_type  VARCHAR,
+    epoch_hour   BIGINT NOT NULL,   -- whole hours since 1970-01-01 00:00 UTC
+    lookups      BIGINT NOT NULL,
+    unexplained  BIGINT NOT NULL    -- of them, with no policing purpose found
+);
+
 CREATE TABLE IF NOT EXISTS purpose_days (
     local_day   DATE PRIMARY KEY,
     version_key VARCHAR NOT NULL,

@@ -44,7 +44,9 @@ SELECT CASE WHEN NOT $estimate_unseen_span THEN 1.0 ELSE greatest(1.0, ($span_da
 FROM check_hits WHERE as_of BETWEEN $span_start AND $as_of;
 
 CREATE OR REPLACE TEMP TABLE calib_strength AS
-SELECT check_id, staff_id, sum(weight) AS strength, count(*) AS items
+-- Rounded: a sum's last bit depends on the order rows are added in, and the line is a quantile
+-- of strengths, so ties must stay ties however the rows were stored.
+SELECT check_id, staff_id, round(sum(weight), 9) AS strength, count(*) AS items
 FROM span_items
 GROUP BY check_id, staff_id;
 

@@ -54,11 +54,14 @@ FROM ref_declarations d
 WHERE d.status IN ('approved', 'pending');
 
 -- Duty, overtime and training shifts around the window: "on duty" for messages.
+-- One row per start: of two shifts starting together the longer counts (the as-of join below
+-- would otherwise pick either, and a re-run could find a message on duty that was not).
 CREATE OR REPLACE TEMP TABLE duty_shifts AS
-SELECT staff_id, shift_start, shift_end
+SELECT staff_id, shift_start, max(shift_end) AS shift_end
 FROM duty_roster
 WHERE list_contains($on_duty_types, duty_type)
-  AND shift_end > $window_start_utc - INTERVAL 1 DAY AND shift_start < $window_end_utc + INTERVAL 1 DAY;
+  AND shift_end > $window_start_utc - INTERVAL 1 DAY AND shift_start < $window_end_utc + INTERVAL 1 DAY
+GROUP BY staff_id, shift_start;
 
 -- Device messages in the window with anyone who is not a colleague, plus every message on a
 -- banned channel, with the counterparty resolved through the directory. (Colleague traffic is
@@ -106,6 +109,12 @@ CREATE OR REPLACE TEMP VIEW run_lookups AS
 SELECT a.*
 FROM access_purpose a
 WHERE a.local_day BETWEEN getvariable('acu_window_start_day') AND getvariable('acu_window_end_day');
+
+-- Look-ups per member of staff, record type and UTC clock hour in the window (kept per day).
+CREATE OR REPLACE TEMP VIEW run_lookup_hours AS
+SELECT h.*
+FROM lookup_hours h
+WHERE h.local_day BETWEEN getvariable('acu_window_start_day') AND getvariable('acu_window_end_day');
 
 -- Look-ups per member of staff in the window, and the look-ups with no purpose found (a
 -- few per cent of all), which most look-up checks start from.

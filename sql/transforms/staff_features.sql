@@ -33,7 +33,7 @@ WITH staff AS (
     GROUP BY l.staff_id
 ), busiest_hour AS (
     SELECT staff_id, max(n) AS max_lookups_in_an_hour
-    FROM (SELECT staff_id, epoch_us(occurred_at) // 3600000000 AS h, count(*) AS n FROM run_lookups GROUP BY ALL)
+    FROM (SELECT staff_id, epoch_hour, CAST(sum(lookups) AS BIGINT) AS n FROM run_lookup_hours GROUP BY ALL)
     GROUP BY staff_id
 ), all_messages AS (
     -- Every message, colleagues included (run_messages leaves colleague traffic out).
