@@ -141,14 +141,14 @@ def memory_by_phase(db: Path) -> None:
 
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.sql(
-            """SELECT phase, seconds, rss_mb, peak_rss_mb, duckdb_mb FROM run_phases
+            """SELECT phase, rss_mb, peak_rss_mb, duckdb_mb FROM run_phases
                WHERE run_id = (SELECT run_id FROM run_log WHERE status <> 'reviewed' ORDER BY finished_at DESC LIMIT 1)
                ORDER BY rowid""").fetchall()
     if not rows:
         return
     print("  memory after each phase (MB): the run's process now / its peak so far / DuckDB's buffers"
           " (tables, temporary tables, operators); the rest of the process is Python (frames, the model, libraries)")
-    for phase, _, rss, peak, duck in rows:
+    for phase, rss, peak, duck in rows:
         print(f"    {phase:18s} {rss or 0:8,.0f} / {peak or 0:8,.0f} / {duck or 0:8,.0f}")
 
 

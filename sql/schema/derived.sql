@@ -29,8 +29,6 @@ CREATE TABLE IF NOT EXISTS access_purpose (
     subject_staff_id VARCHAR             -- the person looked up is a member of staff
 );
 
--- Which snapshot versions and how many events each labelled day was built from:
--- a day is relabelled only when these change (new or late data).
 -- Look-ups per member of staff, record type and UTC clock hour, kept per local day beside the
 -- labels they count (built with them, so a day labelled again is counted again): the window's
 -- hourly figures are a sum over 28 small days, not a group-by over every look-up each night.
@@ -43,6 +41,8 @@ CREATE TABLE IF NOT EXISTS lookup_hours (
     unexplained  BIGINT NOT NULL    -- of them, with no policing purpose found
 );
 
+-- Which snapshot versions and how many events each labelled day was built from:
+-- a day is relabelled only when these change (new or late data).
 CREATE TABLE IF NOT EXISTS purpose_days (
     local_day   DATE PRIMARY KEY,
     version_key VARCHAR NOT NULL,
@@ -200,7 +200,6 @@ CREATE TABLE IF NOT EXISTS feed_health (
     status          VARCHAR NOT NULL     -- ok | thin | missing | new
 );
 
--- The nightly runs that completed, per as-of date (backfill resumes from here).
 -- Where a published night's time and memory went, phase by phase (the night's progress lines):
 -- the process's resident memory and its peak so far, and DuckDB's share of it, after each phase.
 CREATE TABLE IF NOT EXISTS run_phases (
@@ -214,6 +213,7 @@ CREATE TABLE IF NOT EXISTS run_phases (
     detail         VARCHAR
 );
 
+-- The nightly runs that completed, per as-of date (backfill resumes from here).
 CREATE TABLE IF NOT EXISTS run_log (
     as_of          DATE NOT NULL,
     run_id         VARCHAR NOT NULL,

@@ -231,7 +231,7 @@ class Warehouse:
 
     def memory_mb(self) -> float:
         """What DuckDB holds in memory now (its buffer pool: tables, temporary tables, operators), in MB."""
-        return float(self.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()", step="memory") or 0) / 1e6
+        return float(self.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()", step="memory")) / 1e6
 
     def checkpoint(self) -> None:
         if not self.read_only and self.path is not None:

@@ -284,7 +284,7 @@ def publish_leads(
                    for l in new_leads],
         extended=extended,
         reopen=reopen,
-        review_since=[(c["review_since"], c["lead_id"], c["review_since"]) for c in candidates],
+        review_since=[(c["lead_id"], c["review_since"]) for c in candidates],
         versions=[{k: c[k] for k in VERSION_COLUMNS} for c in candidates],
         version_schema=VERSION_SCHEMA,
     )

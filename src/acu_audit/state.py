@@ -217,13 +217,13 @@ class StateStore:
         )
 
     def keep_night(self, as_of: date, run_id: str, *, new_leads: list[tuple], extended: list[tuple],
-                   reopen: list[tuple[str, str]], review_since: list[tuple], versions: list[dict[str, Any]],
+                   reopen: list[tuple[str, str]], review_since: list[tuple[str, date | None]], versions: list[dict[str, Any]],
                    version_schema: dict[str, Any]) -> None:
         """Keep a night's queue in one transaction: leads created, extended and reopened (each reopening
         in the audit log), the review tier's entry dates, and the night's list (replacing any kept before)."""
         stamp = pl.Datetime("us", "UTC")
         # One statement per kind of change, not one per lead (a 40,000-staff night extends ~1,500).
-        latest_entry = {lead_id: since for since, lead_id, _ in review_since}  # the last entry of a lead stands
+        latest_entry = dict(review_since)  # the last entry of a lead stands
         with self.db.transaction(), \
                 self.db.rows_as("night_new_leads", new_leads, {"lead_id": pl.String, "staff_id": pl.String, "staff_ref": pl.String,
                                                                 "episode_start": pl.Date, "first_seen": stamp, "last_seen": stamp,

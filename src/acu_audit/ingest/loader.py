@@ -264,11 +264,15 @@ def _load_opened(
 
     sql, params = typing_sql(spec, staged)
     wh.execute(sql, params, step=f"type {landing_file.name}")
-    first_of_drop = _sort_rows(wh, spec, landing_file.drop_date)
+    # A snapshot's versions from the ledger, read once: this file is recorded only after its rows.
+    versions = snapshot_versions(wh, spec, landing_file.drop_date) if spec.kind == "snapshot" else []
+    first_of_drop = spec.kind == "snapshot" and landing_file.drop_date not in versions
+    next_version = min((d for d in versions if d > landing_file.drop_date), default=None)
+    _sort_rows(wh, spec, landing_file.drop_date, first_of_drop)
     if validator is not None and staged.records:  # the file's new rows: its duplicates were validated before
         validator.validate_staged(wh, spec, landing_file.drop_date, result.file_id, run_id)
     with wh.transaction():
-        counts = _write_rows(wh, spec, staged, result, first_of_drop)
+        counts = _write_rows(wh, spec, staged, result, first_of_drop, next_version)
         result.read = staged.records + staged.parse_rejects
         result.loaded = counts["load"]
         result.duplicate = counts["duplicate"]
@@ -312,8 +316,8 @@ def _first_difference(spec: TableSpec, left: str, right: str) -> tuple[str, dict
     return f"list_filter([{cases}], lambda c: c IS NOT NULL)[1]", params
 
 
-def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> bool:
-    """Find the good rows that are not plain loads, into ``stg_exceptions``; returns whether the
+def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date, first_of_drop: bool) -> None:
+    """Find the good rows that are not plain loads, into ``stg_exceptions``. ``first_of_drop``: the
     file is a snapshot's first file of its drop (the one that lists the whole snapshot).
 
     A key repeated in the file with the same content every time: the first row
@@ -333,14 +337,12 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> bool:
     # _lines: the lines of a key repeated within the file (NULL for a row compared with stored data).
     wh.execute("CREATE OR REPLACE TEMP TABLE stg_exceptions (_ord BIGINT, _disposition VARCHAR, _lines VARCHAR)")
     stored = table
-    first_of_drop = False
     if spec.kind == "snapshot":
         wh.execute(
             f"CREATE OR REPLACE TEMP TABLE stg_basis AS SELECT * FROM {quote_identifier(spec.name + '_as_of')}($d)",
             {"d": drop_date},
             step=f"{spec.name} as it stood",
         )
-        first_of_drop = drop_date not in snapshot_versions(wh, spec, drop_date)
         stored = "stg_basis"
     # Rows whose key is already stored: reads only the key column of the stored table.
     if not first_of_drop:
@@ -398,7 +400,6 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date) -> bool:
             """,
             step=f"unchanged rows of {spec.name}",
         )
-    return first_of_drop
 
 
 def snapshot_versions(wh: Warehouse, spec: TableSpec, since: date) -> list[date]:
@@ -410,7 +411,8 @@ def snapshot_versions(wh: Warehouse, spec: TableSpec, since: date) -> list[date]
         {"t": spec.name, "d": since}, step=f"versions of {spec.name}")]
 
 
-def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str, first_of_drop: bool) -> dict[str, int]:
+def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str, first_of_drop: bool,
+                            next_version: date | None) -> dict[str, int]:
     """What a snapshot file changes besides its loaded rows, after they are inserted.
 
     - The first file of a drop lists the whole snapshot: an entity it no longer lists (and
@@ -430,8 +432,7 @@ def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, fil
                 SELECT * REPLACE ($d AS _drop_date, $f AS _file_id, CAST(NULL AS BIGINT) AS _line), true FROM stg_basis b
                 WHERE b.{key} NOT IN (SELECT _key FROM stg_typed WHERE _ok)""",
             params, step=f"entities no longer in {spec.name}")[0][0]
-    later = [d for d in snapshot_versions(wh, spec, drop_date) if d > drop_date]
-    if later:
+    if next_version is not None:
         wh.execute(
             f"""INSERT INTO {table}
                 WITH changed AS (
@@ -445,11 +446,12 @@ def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, fil
                 SELECT * REPLACE ($later AS _drop_date, CAST(NULL AS BIGINT) AS _line, true AS _removed) FROM {table}
                 WHERE _drop_date = $d AND _file_id = $f AND {key} IN (SELECT k FROM changed)
                   AND {key} NOT IN (SELECT {key} FROM before)""",
-            {**params, "later": later[0]}, step=f"{spec.name} of the next drop restated")
+            {**params, "later": next_version}, step=f"{spec.name} of the next drop restated")
     return {"removed": removed}
 
 
-def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: FileResult, first_of_drop: bool) -> dict[str, int]:
+def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: FileResult, first_of_drop: bool,
+               next_version: date | None) -> dict[str, int]:
     table = quote_identifier(spec.name)
     content = [quote_identifier(c) for c in spec.column_names]
     id_cols = [] if spec.id_column else ["row_id"]
@@ -470,7 +472,8 @@ def _write_rows(wh: Warehouse, spec: TableSpec, staged: StagedFile, result: File
         file_params,
         step=f"insert {spec.name}",
     )[0][0]
-    changes = _write_snapshot_changes(wh, spec, result.drop_date, result.file_id, first_of_drop) if snapshot else {"removed": 0}
+    changes = (_write_snapshot_changes(wh, spec, result.drop_date, result.file_id, first_of_drop, next_version) if snapshot
+               else {"removed": 0})
     counts = dict(
         wh.execute("SELECT _disposition, count(*) FROM stg_exceptions GROUP BY ALL", step="count exceptions")
     )
