@@ -23,7 +23,9 @@ from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import TagsContext
 from prefect.states import Completed, Failed
+from prefect.utilities.annotations import quote
 
 from acu_audit.config import load_settings
 from acu_audit.errors import Interrupted
@@ -62,10 +64,17 @@ def as_task(name: str, fn: Callable[..., T], *args: Any, label: str | None = Non
 
     The warehouse connection is an argument of every step, so no step can be cached. A task
     that crashed was stopped from outside (a signal); one that failed is acu-audit's own error.
+
+    Two of Prefect's per-task costs are skipped (together about 0.8 s a task, measured on the
+    catch-up of a 2,000-staff force): the arguments are quoted, so Prefect does not walk the
+    night's settings, the ingest report and the warehouse looking for futures; and the task runs
+    carry no tags (the flow run keeps its own, ``host:`` and ``pid:``), so Prefect does not ask
+    its API for tag concurrency slots, with a lease, before every step. No step uses either.
     """
     retries = {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": _transient} if retry_io else {}
     step = task(fn, name=name, task_run_name=label or name, cache_policy=NO_CACHE, **retries)
-    state = step(*args, return_state=True)
+    with TagsContext(current_tags=set()):
+        state = step(*(quote(arg) for arg in args), return_state=True)
     if state.is_crashed():
         raise Interrupted(state.message or "a task was stopped")
     if not state.is_completed():
