@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import polars as pl
 
 from acu_audit.config import Settings
 from acu_audit.contract import TYPE_DESCRIPTIONS, TableSpec
@@ -300,12 +301,20 @@ class GxValidator:
 
     def validate_staged(self, wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str, run_id: str) -> list[ExpectationOutcome]:
         """Validate the file's new rows staged in ``stg_typed`` and store the results; with
-        ``chunk_rows``, they may wait for more files of the table (then [] is returned)."""
-        frame = wh.pandas(staged_frame_sql(spec), step=f"stage {spec.name} for Great Expectations")
-        frame[FILE_COLUMN] = file_id
+        ``chunk_rows``, they may wait for more files of the table (then [] is returned).
+
+        Waiting rows stay in DuckDB (a temporary table per contract table) and become one pandas
+        frame per chunk: a first run's 600 files are 30 conversions, not 600."""
+        pending_table = _pending_table(spec)
         pending = self._pending.setdefault(spec.name, [])
-        pending.append(_PendingFile(spec, drop_date, file_id, run_id, frame))
-        if sum(len(p.frame) for p in pending) < self.chunk_rows:
+        if not pending:  # the table's first file waiting (OR REPLACE: nothing is kept from a failed night)
+            wh.execute(f"CREATE OR REPLACE TEMP TABLE {pending_table} AS "
+                       f"SELECT *, CAST(NULL AS VARCHAR) AS {FILE_COLUMN} FROM ({staged_frame_sql(spec)}) LIMIT 0",
+                       step=f"rows waiting for Great Expectations: {spec.name}")
+        rows = wh.execute(f"INSERT INTO {pending_table} SELECT *, $f FROM ({staged_frame_sql(spec)})", {"f": file_id},
+                          step=f"stage {spec.name} for Great Expectations")[0][0]
+        pending.append(_PendingFile(spec, drop_date, file_id, run_id, rows))
+        if sum(p.rows for p in pending) < self.chunk_rows:
             return []
         return self._validate_pending(wh, spec.name)
 
@@ -319,37 +328,48 @@ class GxValidator:
         if not files:
             return []
         spec = files[0].spec
+        pending_table = _pending_table(spec)
+        frame = wh.pandas(f"SELECT * FROM {pending_table}", step=f"{spec.name} for Great Expectations")
+        wh.execute(f"DROP TABLE {pending_table}", step=f"{spec.name} validated")
         if len(files) == 1:
             (f,) = files
-            outcomes = self.validate_frame(spec, f.frame, run_name=f"{f.drop_date.isoformat()}_{spec.name}_{f.file_id[:8]}")
-            self._store(wh, f, outcomes)
+            outcomes = self.validate_frame(spec, frame, run_name=f"{f.drop_date.isoformat()}_{spec.name}_{f.file_id[:8]}")
+            self._store(wh, [(f, outcomes)])
             return outcomes
-        frame = pd.concat([f.frame for f in files], ignore_index=True)
         outcomes = self.validate_frame(
             spec, frame, run_name=f"{files[0].drop_date.isoformat()}_to_{files[-1].drop_date.isoformat()}_{spec.name}_{len(files)}_files")
         if all(o.success and o.error is None for o in outcomes):
-            for f in files:
-                self._store(wh, f, [replace(o, element_count=len(f.frame), unexpected_count=0, unexpected_index_list=None)
-                                    for o in outcomes])
+            self._store(wh, [(f, [replace(o, element_count=f.rows, unexpected_count=0, unexpected_index_list=None)
+                                  for o in outcomes]) for f in files])
         else:  # each file alone, so each failure is stored against its own file
-            for f in files:
-                self._store(wh, f, self.validate_frame(spec, f.frame, run_name=f"{f.drop_date.isoformat()}_{spec.name}_{f.file_id[:8]}"))
+            by_file = dict(tuple(frame.groupby(FILE_COLUMN, sort=False)))
+            self._store(wh, [(f, self.validate_frame(spec, by_file.get(f.file_id, frame.iloc[0:0]).reset_index(drop=True),
+                                                     run_name=f"{f.drop_date.isoformat()}_{spec.name}_{f.file_id[:8]}"))
+                             for f in files])
         return outcomes
 
-    def _store(self, wh: Warehouse, f: "_PendingFile", outcomes: list[ExpectationOutcome]) -> None:
+    def _store(self, wh: Warehouse, results: list[tuple[_PendingFile, list[ExpectationOutcome]]]) -> None:
+        """Every outcome of the files validated together, in one statement."""
         rows = [
             (f.run_id, f.drop_date, f.spec.name, f.file_id, o.expectation, o.column, o.success and o.error is None,
              o.element_count, o.unexpected_count, json.dumps(o.partial_unexpected, default=str), o.error, self.seconds,
              o.description)
-            for o in outcomes
+            for f, outcomes in results for o in outcomes
         ]
-        wh.executemany(
-            """INSERT INTO validation_results (ingest_run_id, drop_date, table_name, file_id, expectation, column_name, success,
-                   element_count, unexpected_count, unexpected_sample, error, gx_seconds, description)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            rows,
-            step="store validation results",
-        )
+        with wh.rows_as("gx_outcomes", rows, _OUTCOME_SCHEMA):
+            wh.execute("INSERT INTO validation_results BY NAME SELECT * FROM gx_outcomes", step="store validation results")
+
+
+def _pending_table(spec: TableSpec) -> str:
+    return quote_identifier(f"gx_pending_{spec.name}")
+
+
+_OUTCOME_SCHEMA = {
+    "ingest_run_id": pl.String, "drop_date": pl.Date, "table_name": pl.String, "file_id": pl.String,
+    "expectation": pl.String, "column_name": pl.String, "success": pl.Boolean, "element_count": pl.Int64,
+    "unexpected_count": pl.Int64, "unexpected_sample": pl.String, "error": pl.String, "gx_seconds": pl.Float64,
+    "description": pl.String,
+}
 
 
 @dataclass(frozen=True)
@@ -360,4 +380,4 @@ class _PendingFile:
     drop_date: date
     file_id: str
     run_id: str
-    frame: pd.DataFrame
+    rows: int  # its new rows, waiting in the table's gx_pending_ temporary table
