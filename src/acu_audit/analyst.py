@@ -131,6 +131,29 @@ def _colleague(state: StateStore, wh: Warehouse, subject: str | None) -> dict[st
     return {"colleague": staff_ref(load_secret(create=False), rows[0][0]), "colleague_lead": None}
 
 
+def suppress(state: StateStore, *, reason: str, owner: str, expires_on: date, actor: str, staff_id: str | None = None,
+             staff_ref: str | None = None, check: str | None = None, subject: str | None = None) -> tuple[int, str]:
+    """Allow-list a check (for everyone), a member of staff, or a member of staff and a subject:
+    the one rule the CLI and the triage page both apply. Returns the suppression's id and kind."""
+    from acu_audit.checks import check_by_id
+
+    if check and (staff_ref or subject):
+        raise AcuAuditError("--check suppresses a check for everyone; give it on its own")
+    if not check and not staff_ref:
+        raise AcuAuditError("give --check, --staff-ref, or --staff-ref with --subject")
+    if check:
+        try:
+            check_by_id(check)
+        except KeyError as exc:
+            raise AcuAuditError(str(exc.args[0]) if exc.args else f"no check {check!r}") from None
+    kind = "check" if check else ("pair" if subject else "staff")
+    suppression_id = state.add_suppression(kind=kind, reason=required_text(reason, "a suppression needs a reason"),
+                                           owner=required_text(owner, "a suppression needs an owner"), expires_on=expires_on,
+                                           actor=actor, staff_id=staff_id, staff_ref=staff_ref, check_id=check,
+                                           subject=subject or None)
+    return suppression_id, kind
+
+
 def export_referral_pack(
     state: StateStore, wh: Warehouse, lead_id: str, out_dir: Path, *, actor: str, reveal: bool, reason: str | None
 ) -> Path:

@@ -325,7 +325,7 @@ def _history_progress(drops: int, every_s: float = 10.0):
 
 # ---- analyst commands -------------------------------------------------------------------
 leads_app = typer.Typer(help="Tonight's lead list and one lead with its evidence.", no_args_is_help=True)
-lead_app = typer.Typer(help="Act on one lead: status, referral pack.", no_args_is_help=True)
+lead_app = typer.Typer(help="Act on one lead: status, assignee, referral pack.", no_args_is_help=True)
 checks_app = typer.Typer(help="The check catalogue and its outcomes.", no_args_is_help=True)
 app.add_typer(leads_app, name="leads")
 app.add_typer(lead_app, name="lead")
@@ -465,6 +465,25 @@ def lead_set_status(
     out.print(f"{lead_id}: {status}")
 
 
+@lead_app.command("assign")
+def lead_assign(
+    lead_id: str,
+    to: Annotated[str, typer.Option("--to", help="The analyst who takes the lead (an empty name takes it back).")],
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    actor: ActorOption = None,
+) -> None:
+    """Give a lead to an analyst; recorded in the audit log like every action."""
+    from acu_audit.state import current_actor, open_state
+
+    try:
+        with open_state(_state_path(db, state)) as store:
+            store.assign(lead_id, to, current_actor(actor))
+    except AcuAuditError as exc:
+        _fail(exc)
+    out.print(f"{lead_id}: assigned to {to.strip()}" if to.strip() else f"{lead_id}: assigned to nobody")
+
+
 @lead_app.command("export")
 def lead_export(
     lead_id: str,
@@ -505,27 +524,20 @@ def suppress(
 ) -> None:
     """Allow-list a staff member, a check, or a staff member and subject pair, with a reason, owner and expiry."""
     from acu_audit.analyst import open_warehouse_read_only, resolve_staff_ref
-    from acu_audit.checks import check_by_id
+    from acu_audit.analyst import suppress as add_suppression
     from acu_audit.state import current_actor, open_state
 
-    if check and (staff_ref_ or subject):
-        _fail(AcuAuditError("--check suppresses a check for everyone; give it on its own"))
-    if not check and not staff_ref_:
-        _fail(AcuAuditError("give --check, --staff-ref, or --staff-ref with --subject"))
-    kind = "check" if check else ("pair" if subject else "staff")
     try:
         staff_id = None
-        if staff_ref_:
+        if staff_ref_ and not check:
             with open_warehouse_read_only(db) as wh:
                 staff_id = resolve_staff_ref(wh, staff_ref_)
-        if check:
-            check_by_id(check)
         with open_state(_state_path(db, state)) as store:
-            suppression_id = store.add_suppression(
-                kind=kind, reason=reason, owner=owner, expires_on=_date(expires), actor=current_actor(actor),
-                staff_id=staff_id, staff_ref=staff_ref_, check_id=check, subject=subject,
+            suppression_id, kind = add_suppression(
+                store, reason=reason, owner=owner, expires_on=_date(expires), actor=current_actor(actor),
+                staff_id=staff_id, staff_ref=staff_ref_, check=check, subject=subject,
             )
-    except (AcuAuditError, KeyError) as exc:
+    except AcuAuditError as exc:
         _fail(exc)
     out.print(f"suppression {suppression_id} ({kind}) until {expires}")
 
@@ -606,6 +618,43 @@ def suppressions_revoke(
     except AcuAuditError as exc:
         _fail(exc)
     out.print(f"suppression {suppression_id} revoked")
+
+
+@app.command()
+def ui(
+    db: DbOption = Path("acu_audit.duckdb"),
+    state: StateOption = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="The published outputs the page reads (default: out/ beside the database).", callback=_absolute)] = None,
+    host: Annotated[str, typer.Option(help="The address to listen on (loopback only unless --allow-remote).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port to listen on.")] = 8765,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Listen on an address other machines can reach (not the default).")] = False,
+    actor: ActorOption = None,
+) -> None:
+    """The review queue in a browser: filter, open, assign, set status, suppress, export, reveal.
+
+    Every action is the CLI's own, recorded in the audit log as the person who started the page.
+    """
+    from acu_audit.ui.app import UiConfig, serve
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not allow_remote:
+        _fail(AcuAuditError(f"--host {host} can be reached from other machines: give --allow-remote to do that on purpose"))
+    out_dir = out_dir or db.parent / "out"
+    if not (out_dir / "analyst.duckdb").exists():
+        _fail(AcuAuditError(f"no published night in {out_dir}: run `acu-audit run` (or the demo) first, or give --out"))
+    config = UiConfig.for_server(db=db, state=_state_path(db, state), out=out_dir, host=host, port=port, actor=actor)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(Text.assemble(("warning: ", "yellow"), f"listening on {host}: anyone who can reach it can act as "
+                                    f"{config.actor}; use it only on a network you trust"))
+    try:
+        from acu_audit.state import open_state
+
+        with open_state(config.state, busy_timeout_s=2.0):
+            pass  # brings an older state file up to date (an assignee column) before the first read
+    except AcuAuditError:
+        pass  # no state yet, or the night holds it: the page says so
+    shown_host = f"[{host}]" if ":" in host else host
+    out.print(f"the review queue: http://{shown_host}:{port}/  (acting as {config.actor}; Ctrl-C stops it)")
+    serve(config, host, port)
 
 
 @app.command("audit-log")

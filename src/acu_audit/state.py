@@ -187,6 +187,20 @@ class StateStore:
                 )
             self.audit(actor, "set_status", lead_id, {"from": lead["status"], "to": status, "note": note})
 
+    def assign(self, lead_id: str, to: str, actor: str) -> None:
+        """Give a lead to an analyst (``to``: a name; an empty name takes it back to nobody)."""
+        to = (to or "").strip()
+        if len(to) > 100 or any(not ch.isprintable() for ch in to):
+            raise AcuAuditError("an assignee is a name of at most 100 printable characters")
+        lead = self.lead(lead_id)
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE leads SET assignee = $to, assigned_at = CASE WHEN $to IS NULL THEN NULL ELSE now() END WHERE lead_id = $l",
+                {"to": to or None, "l": lead_id},
+                step="assign lead",
+            )
+            self.audit(actor, "assign_lead", lead_id, {"from": lead.get("assignee"), "to": to or None})
+
     # -- the queue: leads and each night's list ---------------------------------------
     def latest_leads(self, staff_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Each member of staff's latest lead (by episode start), whatever its status."""
