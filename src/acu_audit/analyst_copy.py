@@ -89,6 +89,14 @@ _TABLES = {
         LEFT JOIN ref_contact_directory d USING (counterparty)
         WHERE m.row_id IN (WITH {NIGHTS_HITS}
                            SELECT split_part(unnest(h.evidence), ':', 2) FROM wanted JOIN check_hits h USING (as_of, hit_id))""",
+    # The colleague behind a hit about a colleague's number (subject counterparty:<number>), so the
+    # triage page can link their own lead; pseudonymised like everything here.
+    "colleagues": f"""
+        SELECT DISTINCT h.subject, r.staff_ref AS colleague_ref
+        FROM (WITH {NIGHTS_HITS} SELECT h.subject FROM wanted JOIN check_hits h USING (as_of, hit_id)
+              WHERE h.subject LIKE 'counterparty:%') h
+        JOIN ref_contact_directory d ON d.counterparty = substr(h.subject, length('counterparty:') + 1)
+        JOIN staff_refs r ON r.staff_id = d.staff_id""",
     "check_runs": "SELECT check_id, check_version, status, hits, staff_hit, seconds, error FROM check_runs WHERE as_of = $as_of",
     "feed_health": "SELECT feed, rows_tonight, baseline_median, status FROM feed_health WHERE as_of = $as_of",
 }
