@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -122,7 +123,7 @@ def create_app(config: UiConfig) -> Starlette:
     async def queue_page(request: Request) -> Response:
         filters = pages.Filters.from_query(dict(request.query_params))
         try:
-            view = pages.queue(config.out, config.state, filters)
+            view = await run_in_threadpool(pages.queue, config.out, config.state, filters)
         except AcuAuditError as exc:
             return problem(str(exc), 503)
         return render("queue.html.j2", view=view, filters=filters, night=view.night)
@@ -130,7 +131,7 @@ def create_app(config: UiConfig) -> Starlette:
     async def lead_page(request: Request) -> Response:
         lead_id = request.path_params["lead_id"]
         try:
-            view = pages.lead(config.out, config.state, lead_id)
+            view = await run_in_threadpool(pages.lead, config.out, config.state, lead_id)
         except LookupError:
             return problem(f"no lead {lead_id} on tonight's list or in its history", 404)
         except AcuAuditError as exc:
@@ -140,7 +141,7 @@ def create_app(config: UiConfig) -> Starlette:
                       newer=bool(seen) and seen != view.night.run_id, today=date.today().isoformat())
 
     async def night_json(request: Request) -> Response:
-        night = pages.current_night(config.out)
+        night = await run_in_threadpool(pages.current_night, config.out)
         return JSONResponse({"as_of": night.as_of.isoformat(), "run_id": night.run_id} if night else {})
 
     async def action(request: Request) -> Response:
@@ -159,7 +160,7 @@ def create_app(config: UiConfig) -> Starlette:
                            back=f"/leads/{lead_id}")
         fields = {k: str(v).strip() for k, v in form.items() if k != "token"}
         try:
-            return perform(lead_id, name, fields)
+            return await run_in_threadpool(perform, lead_id, name, fields)
         except AcuAuditError as exc:
             status = 409 if "busy" in str(exc).lower() else 400
             return problem(str(exc), status, back=f"/leads/{lead_id}")
@@ -169,7 +170,7 @@ def create_app(config: UiConfig) -> Starlette:
 
         seen = fields.get("seen", "")
         done = f"/leads/{lead_id}?{urlencode({'done': name, 'seen': seen})}"
-        with open_state(config.state, busy_timeout_s=ACTION_BUSY_S) as store:
+        with pages.STATE_LOCK, open_state(config.state, busy_timeout_s=ACTION_BUSY_S) as store:
             if name == "status":
                 store.set_status(lead_id, fields.get("status", ""), config.actor, fields.get("note") or None)
             elif name == "assign":

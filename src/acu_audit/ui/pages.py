@@ -22,7 +22,7 @@ from acu_audit.analyst_copy import FILE_NAME
 from acu_audit.clock import local_date, local_time
 from acu_audit.contract import ON_DUTY_TYPES
 from acu_audit.db import Warehouse
-from acu_audit.errors import AcuAuditError
+from acu_audit.errors import AcuAuditError, QueryError
 from acu_audit.state import STATUSES, StateStore
 
 PAGE_SIZE = 50
@@ -166,11 +166,13 @@ def state_for_reading(path: Path) -> Iterator[StateStore | None]:
 def _current(state: StateStore | None, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
     if state is None or not lead_ids:
         return {}
-    has_assignee = "assignee" in state.db.columns("leads")  # a state file from before migration 005
-    assignee = "assignee" if has_assignee else "CAST(NULL AS VARCHAR) AS assignee"
-    return {r["lead_id"]: r for r in state.db.records(
-        f"SELECT lead_id, status, {assignee}, staff_id FROM leads WHERE lead_id IN (SELECT unnest($ids))",
-        {"ids": lead_ids}, step="current statuses")}
+    sql = "SELECT lead_id, status, {assignee}, staff_id FROM leads WHERE lead_id IN (SELECT unnest($ids))"
+    try:
+        rows = state.db.records(sql.format(assignee="assignee"), {"ids": lead_ids}, step="current statuses")
+    except QueryError:  # a state file from before migration 005 (the night held it when `ui` started)
+        rows = state.db.records(sql.format(assignee="CAST(NULL AS VARCHAR) AS assignee"), {"ids": lead_ids},
+                                step="current statuses")
+    return {r["lead_id"]: r for r in rows}
 
 
 def queue(out: Path, state_path: Path, filters: Filters) -> QueueView:
@@ -191,7 +193,6 @@ def queue(out: Path, state_path: Path, filters: Filters) -> QueueView:
         r["assignee"] = now.get("assignee")
         # A decision taken this morning counts at once, as in `acu-audit leads list`.
         r["tier_now"] = "closed" if r["status"] == "no_further_action" else "watch" if r["status"] == "referred" else r["tier"]
-        r["last_seen_local"] = local_time(r["last_seen"], night.timezone)
     counts = {t: sum(1 for r in rows if r["tier_now"] == t) for t in ("review", "watch", "closed")}
     choices = {
         "tier": ["review", "watch", "closed"],
@@ -210,7 +211,10 @@ def queue(out: Path, state_path: Path, filters: Filters) -> QueueView:
         wanted.sort(key=lambda r: (order.get(r["tier_now"], 1), r["rank"]))
     pages = max(1, -(-len(wanted) // PAGE_SIZE))
     page = min(filters.page, pages)
-    return QueueView(night, wanted[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], len(wanted), counts,
+    shown = wanted[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    for r in shown:
+        r["last_seen_local"] = local_time(r["last_seen"], night.timezone)
+    return QueueView(night, shown, len(wanted), counts,
                      sum(1 for r in rows if r["change"] == "new"), busy, choices, page,
                      pages, closed_today)
 
