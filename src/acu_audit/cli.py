@@ -638,6 +638,8 @@ def ui(
 
     if host not in ("127.0.0.1", "localhost", "::1") and not allow_remote:
         _fail(AcuAuditError(f"--host {host} can be reached from other machines: give --allow-remote to do that on purpose"))
+    if host in ("0.0.0.0", "::", ""):
+        _fail(AcuAuditError("--host needs the address or name readers will type (the page answers only to it), not a wildcard"))
     out_dir = out_dir or db.parent / "out"
     if not (out_dir / "analyst.duckdb").exists():
         _fail(AcuAuditError(f"no published night in {out_dir}: run `acu-audit run` (or the demo) first, or give --out"))

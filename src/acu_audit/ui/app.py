@@ -44,6 +44,7 @@ from acu_audit.state import NOTE_REQUIRED, STATUSES, current_actor, open_state
 from acu_audit.ui import pages
 
 ACTIONS = ("status", "assign", "suppress", "export", "reveal")
+MAX_FORM_BYTES = 64 * 1024
 ACTION_BUSY_S = 5.0  # how long an action waits for the state file the nightly run may hold
 SECURITY_HEADERS = {
     "content-security-policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -68,9 +69,8 @@ class UiConfig:
 
     @classmethod
     def for_server(cls, *, db: Path, state: Path, out: Path, host: str, port: int, actor: str | None = None) -> UiConfig:
-        names = {host, "127.0.0.1", "localhost"} if host in ("127.0.0.1", "localhost") else {host}
-        if host == "::1":
-            names = {"[::1]"}
+        bracketed = f"[{host}]" if ":" in host else host  # an IPv6 literal, as a Host header carries it
+        names = {bracketed, "127.0.0.1", "localhost"} if host in ("127.0.0.1", "localhost") else {bracketed}
         return cls(db=db, state=state, out=out, actor=current_actor(actor),
                    allowed_hosts=frozenset(f"{n}:{port}" for n in names), referrals=db.parent / "referrals",
                    token=secrets.token_urlsafe(32))
@@ -137,7 +137,8 @@ def create_app(config: UiConfig) -> Starlette:
         except AcuAuditError as exc:
             return problem(str(exc), 503)
         seen = request.query_params.get("seen")
-        return render("lead.html.j2", view=view, night=view.night, done=request.query_params.get("done"),
+        done = request.query_params.get("done")
+        return render("lead.html.j2", view=view, night=view.night, done=done if done in ACTIONS else None,
                       newer=bool(seen) and seen != view.night.run_id, today=date.today().isoformat())
 
     async def night_json(request: Request) -> Response:
@@ -148,14 +149,20 @@ def create_app(config: UiConfig) -> Starlette:
         lead_id, name = request.path_params["lead_id"], request.path_params["action"]
         if name not in ACTIONS:
             return problem(f"no action {name!r}: one of {', '.join(ACTIONS)}", 404)
-        # Plain url-encoded forms (no multipart parser needed: no action takes a file).
-        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            return problem("refused: actions take a form", 415)
-        form = dict(parse_qsl((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True))
         origin = request.headers.get("origin")
         if origin is not None and origin.split("://", 1)[-1] not in config.allowed_hosts:
             return problem("refused: the form came from another site", 403)
-        if not hmac.compare_digest(str(form.get("token", "")), config.token):
+        # Plain url-encoded forms (no multipart parser needed: no action takes a file), and small.
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return problem("refused: actions take a form", 415)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                return problem("refused: the form is too large", 413)
+        form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+        # Compared as bytes: compare_digest refuses non-ASCII text with a TypeError.
+        if not hmac.compare_digest(str(form.get("token", "")).encode(), config.token.encode()):
             return problem("refused: the form's token is missing or out of date (reload the page and try again)", 403,
                            back=f"/leads/{lead_id}")
         fields = {k: str(v).strip() for k, v in form.items() if k != "token"}
@@ -177,7 +184,13 @@ def create_app(config: UiConfig) -> Starlette:
                 store.assign(lead_id, fields.get("to", ""), config.actor)
             elif name == "suppress":
                 lead = store.lead(lead_id)
-                scope = fields.get("scope", "staff")
+                scope = fields.get("scope", "")
+                if scope not in ("staff", "pair", "check"):
+                    raise AcuAuditError("choose what to suppress: this member of staff, with one subject, or one check")
+                if scope == "pair" and not fields.get("subject"):
+                    raise AcuAuditError("a suppression of one subject needs the subject (pick it from the hits)")
+                if scope == "check" and not fields.get("check"):
+                    raise AcuAuditError("a suppression of one check needs the check (pick it from the hits)")
                 analyst.suppress(
                     store, reason=fields.get("reason", ""), owner=fields.get("owner", ""),
                     expires_on=_day(fields.get("expires", "")), actor=config.actor,

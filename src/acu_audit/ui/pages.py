@@ -56,7 +56,7 @@ class Filters:
 
         def number(name: str) -> int | None:
             value = text(name)
-            return int(value) if value.isdigit() else None
+            return int(value) if value.isascii() and value.isdigit() else None  # "²" is a digit to Python
 
         sort = text("sort")
         return cls(tier=text("tier"), category=text("category").upper(), unit_function=text("unit_function"),
@@ -147,8 +147,12 @@ STATE_LOCK = threading.Lock()
 
 @contextmanager
 def state_for_reading(path: Path) -> Iterator[StateStore | None]:
-    """The state file for reading, or None while the nightly run holds it (or before the first night)."""
-    with STATE_LOCK:
+    """The state file for reading, or None while the nightly run holds it, while an action of this
+    page is waiting for it, or before the first night: a read never waits more than a moment."""
+    if not STATE_LOCK.acquire(timeout=STATE_BUSY_S):
+        yield None
+        return
+    try:
         if not Path(path).is_file():
             yield None
             return
@@ -161,6 +165,8 @@ def state_for_reading(path: Path) -> Iterator[StateStore | None]:
             yield state
         finally:
             state.close()
+    finally:
+        STATE_LOCK.release()
 
 
 def _current(state: StateStore | None, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -316,8 +322,12 @@ def lead(out: Path, state_path: Path, lead_id: str) -> LeadView:
                 row.update(status=now["status"], assignee=now["assignee"])
             notes = state.db.records("SELECT recorded_at, actor, status, note FROM lead_notes WHERE lead_id = $l "
                                      "ORDER BY recorded_at DESC", {"l": lead_id})
-            actions = state.db.records("SELECT recorded_at, actor, action, detail FROM audit_log WHERE target = $l "
-                                       "ORDER BY recorded_at DESC LIMIT 200", {"l": lead_id})
+            # The lead's own entries, and the suppressions made for its member of staff (their target
+            # is the suppression; the staff_ref is in the detail).
+            actions = state.db.records(
+                """SELECT recorded_at, actor, action, detail FROM audit_log
+                   WHERE target = $l OR (action = 'suppress' AND json_extract_string(detail, '$.staff_ref') = $ref)
+                   ORDER BY recorded_at DESC LIMIT 200""", {"l": lead_id, "ref": row["staff_ref"]})
             versions = state.db.records("SELECT as_of, rank, tier, score, change, status, what_is_new FROM lead_versions "
                                         "WHERE lead_id = $l ORDER BY as_of DESC", {"l": lead_id})
     for n in notes:
