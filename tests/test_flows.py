@@ -42,6 +42,13 @@ def read_artifact(key: str, flow_run_id) -> list:
         )
 
 
+def flow_run_name(flow_run_id) -> str:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).name
+
+
 def test_full_night_completes_with_artifacts(force, tmp_path):
     from acu_audit.flow.prefect_flow import nightly_audit
 
@@ -50,6 +57,7 @@ def test_full_night_completes_with_artifacts(force, tmp_path):
     assert state.is_completed(), state.message
     assert (tmp_path / "out" / "leads.csv").exists() and (tmp_path / "out" / "report.html").exists()
     run_id = state.state_details.flow_run_id
+    assert flow_run_name(run_id) == f"night-{drops(force)[-1]}"  # named by its night, not at random
     (top,) = read_artifact("top-leads", run_id)
     assert "staff_ref" in top.data and "sr-" in top.data
     staff = duckdb.connect(str(db), read_only=True).execute("SELECT DISTINCT staff_id FROM staff").fetchall()
@@ -119,6 +127,7 @@ def test_backfill_interrupted_then_resumed(force, tmp_path, monkeypatch):
     monkeypatch.setattr(steps, "leads", crashing)
     first = backfill(**kwargs, return_state=True)
     assert first.is_failed() and str(crash) in first.message
+    assert flow_run_name(first.state_details.flow_run_id) == f"backfill-{start}-to-{end}"
     con = duckdb.connect(str(tmp_path / "acu.duckdb"), read_only=True)
     done = [r[0] for r in con.execute("SELECT as_of FROM run_log ORDER BY as_of").fetchall()]
     finished = {r[0]: r[1] for r in con.execute("SELECT as_of, finished_at FROM run_log").fetchall()}

@@ -270,3 +270,24 @@ def test_a_warehouse_that_kept_snapshots_whole_is_refused_with_the_way_out(tmp_p
     with Warehouse(tmp_path / "new.duckdb") as wh:
         ensure_schema(wh)
         assert "_removed" in wh.columns("staff") and "_removed" not in wh.columns("access_events")
+
+
+def test_a_snapshot_row_quarantined_for_a_bad_value_keeps_its_entity(tmp_path, warehouse):
+    """A bad start date on one member of staff quarantines that row; it does not take them off the
+    force: their previous state stands, as it does for a conflicting row (a missed insider would
+    otherwise drop out of every check that night)."""
+    write_table(drop(tmp_path, "2026-03-04"), "staff", STAFF)
+    ingest_landing(warehouse, tmp_path)
+    moved = [dict(STAFF[0], unit="Response South"), dict(STAFF[1], start_date="not a date")]
+    write_table(drop(tmp_path, "2026-03-05"), "staff", moved)
+    (result,) = ingest_landing(warehouse, tmp_path).processed
+    assert (result.loaded, result.rejected) == (1, 1)
+
+    def staff_on(day: str) -> dict:
+        return dict(warehouse.execute("SELECT staff_id, unit FROM staff_as_of($d)", {"d": date.fromisoformat(day)}))
+
+    assert staff_on("2026-03-05") == {"S1": "Response South", "S2": "Control Room"}  # S2 as it stood
+    # Left out of a later snapshot altogether, S2 is removed as before.
+    write_table(drop(tmp_path, "2026-03-06"), "staff", moved[:1])
+    ingest_landing(warehouse, tmp_path)
+    assert staff_on("2026-03-06") == {"S1": "Response South"}

@@ -192,3 +192,21 @@ def test_declarations_reminders_are_routed_not_listed(run):
     assert not set(hits["check_id"]) & declarations_route
     leads = pl.read_csv(run / "out" / "leads.csv")
     assert not leads["top_checks"].str.contains("|".join(declarations_route)).any()
+
+
+def test_runs_lists_past_nights_from_the_warehouse_without_a_prefect_server(run):
+    """`acu-audit runs`: what Prefect's history would show, read from run_log and run_failures."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from acu_audit.cli import app
+
+    listed = CliRunner().invoke(app, ["runs", "--db", str(run / "acu_audit.duckdb"), "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    newest = max(p.name for p in (run / "landing").iterdir())
+    assert rows[0]["as_of"] == newest and rows[0]["status"].startswith("completed") and rows[0]["leads"] > 0
+    assert rows[0]["seconds"] > 0  # the night's phases, summed from run_phases
+    table = CliRunner().invoke(app, ["runs", "--db", str(run / "acu_audit.duckdb")])
+    assert table.exit_code == 0 and newest in table.output

@@ -659,6 +659,48 @@ def ui(
     serve(config, host, port)
 
 
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option(help="At most this many nights, newest first.")] = 20,
+    json_: Annotated[bool, typer.Option("--json", help="JSON lines on stdout.")] = False,
+    db: DbOption = Path("acu_audit.duckdb"),
+) -> None:
+    """Past nights from the warehouse: each run's status, leads, warnings and time, and the failures.
+
+    The same runs Prefect shows, without a Prefect server (`prefect flow-run ls` needs one: each
+    call on the ephemeral API starts a temporary server with an empty history).
+    """
+    from acu_audit.analyst import open_warehouse_read_only
+
+    try:
+        with open_warehouse_read_only(db) as wh:
+            rows = wh.records(
+                """SELECT l.as_of, l.run_id, l.status, l.finished_at, l.leads, len(l.warnings) AS warnings,
+                          (SELECT round(sum(p.seconds), 1) FROM run_phases p WHERE p.run_id = l.run_id) AS seconds,
+                          NULL AS failed_step, NULL AS error
+                   FROM run_log l
+                   UNION ALL
+                   SELECT as_of, run_id, 'failed', failed_at, NULL, NULL, NULL, step, error FROM run_failures
+                   ORDER BY finished_at DESC LIMIT $n""", {"n": limit}) if wh.table_exists("run_log") else []
+    except AcuAuditError as exc:
+        _fail(exc)
+    if json_:
+        for r in rows:
+            print(json.dumps(r, default=str, sort_keys=True))
+        return
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(_local_zone())
+    status = {"completed_with_warnings": "completed, warnings", "reviewed": "reviewed (caught up)"}
+    out.print(_text_table(
+        f"Nightly runs, newest first ({len(rows)}; --json for run ids)", ("night", "status", "finished", "leads", "warn.", "s", "failure"),
+        [(str(r["as_of"] or ""), status.get(r["status"], r["status"]), r["finished_at"].astimezone(tz).strftime("%m-%d %H:%M"),
+          "" if r["leads"] is None else r["leads"], "" if r["warnings"] is None else r["warnings"],
+          "" if r["seconds"] is None else f"{r['seconds']:.0f}",
+          f"{r['failed_step']}: {r['error']}" if r["status"] == "failed" else "") for r in rows],
+    ))
+
+
 @app.command("audit-log")
 def audit_log(
     since: Annotated[Optional[str], typer.Option(help="From this date (YYYY-MM-DD, UTC).")] = None,

@@ -85,7 +85,33 @@ def as_task(name: str, fn: Callable[..., T], *args: Any, label: str | None = Non
     return state.result()
 
 
-@flow(name="nightly-audit", log_prints=False)
+def _night_run_name() -> str:
+    """A nightly flow run is named by its night (``night-2026-11-29``), not at random: the night
+    asked for, or else the newest drop in the landing, which is the night it will settle on."""
+    import re
+    from pathlib import Path
+
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    as_of = params.get("as_of")
+    if as_of is None:
+        try:
+            drops = [p.name for p in Path(params["landing"]).iterdir() if re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.name)]
+        except OSError:
+            drops = []
+        as_of = max(drops, default="newest-drop")
+    return f"night-{as_of}"
+
+
+def _backfill_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    return f"backfill-{params.get('start')}-to-{params.get('end')}"
+
+
+@flow(name="nightly-audit", log_prints=False, flow_run_name=_night_run_name)
 def nightly_audit(
     landing: str,
     db: str,
@@ -138,7 +164,7 @@ def nightly_audit(
     return Completed(message=summary, data=data)
 
 
-@flow(name="backfill-audit")
+@flow(name="backfill-audit", flow_run_name=_backfill_run_name)
 def backfill(
     landing: str,
     db: str,

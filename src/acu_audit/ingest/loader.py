@@ -415,9 +415,10 @@ def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, fil
                             next_version: date | None) -> dict[str, int]:
     """What a snapshot file changes besides its loaded rows, after they are inserted.
 
-    - The first file of a drop lists the whole snapshot: an entity it no longer lists (and
-      whose row was not quarantined as a conflict) gets a ``_removed`` row. A file with no
-      good row lists nothing: the previous state stands, as it does for a conflicting entity.
+    - The first file of a drop lists the whole snapshot: an entity it no longer lists gets a
+      ``_removed`` row. An entity whose row was quarantined (a conflict, or a bad value in
+      another column) is still listed: its previous state stands. A file with no good row
+      lists nothing: the previous state stands for every entity.
     - A late drop (older than a drop already loaded) must not reach past the next drop: each
       entity it changed that the next version did not restate gets, in that version, the
       state it had before the late drop (or a ``_removed`` row if it did not exist then).
@@ -430,7 +431,7 @@ def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, fil
         removed = wh.execute(
             f"""INSERT INTO {table}
                 SELECT * REPLACE ($d AS _drop_date, $f AS _file_id, CAST(NULL AS BIGINT) AS _line), true FROM stg_basis b
-                WHERE b.{key} NOT IN (SELECT _key FROM stg_typed WHERE _ok)""",
+                WHERE b.{key} NOT IN (SELECT _listed_key FROM stg_typed WHERE _listed_key IS NOT NULL)""",
             params, step=f"entities no longer in {spec.name}")[0][0]
     if next_version is not None:
         wh.execute(

@@ -280,7 +280,9 @@ def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
     ``stg_typed`` holds ``_ord`` (record number), ``_line`` and ``_end_line``
     (the physical lines of the record, header = 1), each contract column typed (plus ``r__<name>``, its raw text,
     for typed columns), ``_ok``, ``_problems`` (``{col, kind, msg}`` structs,
-    NULL when ok) and ``_key`` (natural key).
+    NULL when ok), ``_key`` (natural key, of a good row) and ``_listed_key`` (the key of any row
+    whose key columns could be read, good or not: a snapshot lists that entity, even when the
+    row is quarantined).
     """
     params: dict[str, object] = {}
     projections: list[str] = []
@@ -358,7 +360,9 @@ def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
         )
         SELECT *,
                CASE WHEN NOT _ok THEN {problem_list} END AS _problems,
-               CASE WHEN _ok THEN {key_expression(spec)} END AS _key
+               CASE WHEN _ok THEN {key_expression(spec)} END AS _key,
+               CASE WHEN {" AND ".join(f"{quote_identifier(k)} IS NOT NULL" for k in spec.key)}
+                    THEN {key_expression(spec)} END AS _listed_key
         FROM checked
     """
     return sql, params
