@@ -206,7 +206,9 @@ def test_runs_lists_past_nights_from_the_warehouse_without_a_prefect_server(run)
     assert listed.exit_code == 0, listed.output
     rows = [json.loads(line) for line in listed.output.splitlines()]
     newest = max(p.name for p in (run / "landing").iterdir())
-    assert rows[0]["as_of"] == newest and rows[0]["status"].startswith("completed") and rows[0]["leads"] > 0
+    # Other tests run this night again on the shared force: a replay is listed beside the first run.
+    assert rows[0]["as_of"] == newest and rows[0]["leads"] > 0
+    assert {r["status"] for r in rows if r["as_of"] == newest} & {"completed", "completed_with_warnings"}
     assert rows[0]["seconds"] > 0  # the night's phases, summed from run_phases
     table = CliRunner().invoke(app, ["runs", "--db", str(run / "acu_audit.duckdb")])
     assert table.exit_code == 0 and newest in table.output
