@@ -360,6 +360,17 @@ def _state_path(db: Path, state: Optional[Path]) -> Path:
     return state or default_state_path(db)
 
 
+def _on_state(db: Path, state: Optional[Path], action) -> None:
+    """One analyst action on the state file (opened for it alone); a refusal ends the command with its reason."""
+    from acu_audit.state import open_state
+
+    try:
+        with open_state(_state_path(db, state)) as store:
+            action(store)
+    except AcuAuditError as exc:
+        _fail(exc)
+
+
 @leads_app.command("list")
 def leads_list(
     db: DbOption = Path("acu_audit.duckdb"),
@@ -454,14 +465,10 @@ def lead_set_status(
     actor: ActorOption = None,
 ) -> None:
     """Set a lead's status; closing with no further action keeps it off the list until new evidence arrives."""
-    from acu_audit.state import current_actor, open_state
+    from acu_audit.state import current_actor
 
     status = status.replace(" ", "_").replace("-", "_")
-    try:
-        with open_state(_state_path(db, state)) as store:
-            store.set_status(lead_id, status, current_actor(actor), note)
-    except AcuAuditError as exc:
-        _fail(exc)
+    _on_state(db, state, lambda store: store.set_status(lead_id, status, current_actor(actor), note))
     out.print(f"{lead_id}: {status}")
 
 
@@ -474,13 +481,9 @@ def lead_assign(
     actor: ActorOption = None,
 ) -> None:
     """Give a lead to an analyst; recorded in the audit log like every action."""
-    from acu_audit.state import current_actor, open_state
+    from acu_audit.state import current_actor
 
-    try:
-        with open_state(_state_path(db, state)) as store:
-            store.assign(lead_id, to, current_actor(actor))
-    except AcuAuditError as exc:
-        _fail(exc)
+    _on_state(db, state, lambda store: store.assign(lead_id, to, current_actor(actor)))
     out.print(f"{lead_id}: assigned to {to.strip()}" if to.strip() else f"{lead_id}: assigned to nobody")
 
 
@@ -610,13 +613,9 @@ def suppressions_revoke(
     actor: ActorOption = None,
 ) -> None:
     """End a suppression now. It is kept, with who revoked it and why; from the next run it no longer applies."""
-    from acu_audit.state import current_actor, open_state
+    from acu_audit.state import current_actor
 
-    try:
-        with open_state(_state_path(db, state)) as store:
-            store.revoke_suppression(suppression_id, current_actor(actor), reason)
-    except AcuAuditError as exc:
-        _fail(exc)
+    _on_state(db, state, lambda store: store.revoke_suppression(suppression_id, current_actor(actor), reason))
     out.print(f"suppression {suppression_id} revoked")
 
 
