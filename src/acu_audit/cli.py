@@ -302,7 +302,8 @@ def demo(
     out.print(table)
     out.print(f"report: {_shown(folder / 'out' / 'report.html')}  (tonight's set: {(folder / 'out' / 'current').resolve().name})")
     out.print(f"notebooks: open notebooks/ with the kernel 'acu-audit (.venv)'; they read {_shown(folder / 'out' / 'analyst.duckdb')}")
-    out.print(f"done in {time.perf_counter() - started:.0f} s. Next: acu-audit leads list --db {_shown(db)}")
+    out.print(f"done in {time.perf_counter() - started:.0f} s. Next: the review queue in a browser, "
+              f"acu-audit ui --db {_shown(db)} (or acu-audit leads list --db {_shown(db)})")
 
 
 def _history_progress(drops: int, every_s: float = 10.0):
