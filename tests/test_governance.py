@@ -215,3 +215,23 @@ def test_a_frozen_pack_is_never_overwritten(published, tmp_path):
     assert second.exit_code == 0, second.output
     assert len(list(tmp_path.iterdir())) == 2
     assert {p.name: p.read_bytes() for p in pack.iterdir()} == frozen
+
+
+def test_leads_list_fits_80_columns_filters_and_gives_json(tmp_path):
+    """Two lines a lead within 80 columns, lead ids whole (to copy); --tier, --category, --json."""
+    state_file = tmp_path / "acu.state.duckdb"
+    with open_state(state_file, create=True) as store:
+        night(store, date(2026, 3, 20), [{"staff_id": "S1", "score": 90.0, "categories": ["U", "S"]},
+                                         {"staff_id": "S2", "score": 85.0, "categories": ["O"]},
+                                         {"staff_id": "S3", "score": 20.0, "categories": ["U"]}])
+        ids = {r[1]: r[0] for r in store.db.execute("SELECT lead_id, staff_ref FROM leads")}
+    runner = CliRunner(env={"COLUMNS": "80"})
+    listed = runner.invoke(app, ["leads", "list", "--state", str(state_file)])
+    assert listed.exit_code == 0, listed.output
+    assert all(len(line) <= 80 for line in listed.output.splitlines()), listed.output
+    assert all(any(lead in line.split() for line in listed.output.splitlines()) for lead in ids.values())
+    only_u = runner.invoke(app, ["leads", "list", "--state", str(state_file), "--category", "u", "--json"])
+    rows = [json.loads(line) for line in only_u.output.splitlines()]
+    assert sorted(r["staff_ref"] for r in rows) == ["sr-S1", "sr-S3"] and "summary" in rows[0]
+    review = runner.invoke(app, ["leads", "list", "--state", str(state_file), "--tier", "review", "--json"])
+    assert {json.loads(line)["tier"] for line in review.output.splitlines()} == {"review"}

@@ -378,10 +378,17 @@ def leads_list(
     state: StateOption = None,
     as_of: Annotated[Optional[str], typer.Option("--as-of")] = None,
     status: Annotated[Optional[str], typer.Option(help="Only leads with this status now: new, reviewing, referred, no_further_action.", callback=_status_option)] = None,
+    tier: Annotated[Optional[str], typer.Option(help="Only this tier now: review, watch (or closed, with --all).")] = None,
+    category: Annotated[Optional[str], typer.Option(help="Only leads with this STUDIOSB category (a letter, e.g. U).")] = None,
     include_closed: Annotated[bool, typer.Option("--all", help="Also leads closed since the list was published.")] = False,
     limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+    json_: Annotated[bool, typer.Option("--json", help="JSON lines on stdout, every field.")] = False,
 ) -> None:
-    """Tonight's ranked list (staff_ref only), with each lead's status as it is now."""
+    """Tonight's ranked list (staff_ref only), with each lead's status as it is now.
+
+    One line a lead, lead ids never wrapped (copy one into `leads show`); the summary is cut to
+    the terminal's width (`--json` has it whole). The triage page (`acu-audit ui`) shows more.
+    """
     from acu_audit.analyst import latest_list
     from acu_audit.state import open_state
 
@@ -390,20 +397,30 @@ def leads_list(
             listing = latest_list(store, _date(as_of), status, include_closed=include_closed)
     except AcuAuditError as exc:
         _fail(exc)
-    rows = listing.rows
+    rows = [r for r in listing.rows if (tier is None or r["tier"] == tier)
+            and (category is None or category.upper() in r["categories"])]
+    if json_:
+        for r in rows[:limit]:
+            print(json.dumps(r, default=str, sort_keys=True))
+        return
     if listing.as_of is None:
         out.print("no published leads yet")
         return
     review = sum(1 for r in rows if r["tier"] == "review")
-    table = Table(title=f"Leads as of {listing.as_of} ({len(rows)}: {review} in the review tier, listed first)")
-    for col in ("#", "tier", "lead", "staff_ref", "score", "age (d)", "cat.", "change", "status", "summary"):
-        table.add_column(col, overflow="fold")
+    # Two lines a lead, fixed columns first: ids whole (to copy), the summary cut to the width.
+    out.print(f"Leads as of {listing.as_of}: {len(rows)}, {review} in review (listed first)")
+    out.print(f"{'#':>4} {'tier':<7}{'lead':<14}{'staff_ref':<17}{'score':>5}  {'cat.':<5}{'status':<13}change",
+              style="bold", no_wrap=True, overflow="ellipsis")
+    width = max(out.width - 6, 20)
+    shown_status = {"no_further_action": "closed (NFA)"}
     for r in rows[:limit]:
         change = r["change"] + (f" ({r['flag']})" if r["flag"] else "")
-        table.add_row(*(str(v) for v in (
-            r["rank"], r["tier"] or "", r["lead_id"], r["staff_ref"], f"{r['score']:.1f}",
-            "" if r["age_days"] is None else r["age_days"], "|".join(r["categories"]), change, r["status"], r["summary"])))
-    out.print(table)
+        out.print(f"{r['rank']:>4} {(r['tier'] or ''):<7}{r['lead_id']:<14}{r['staff_ref']:<17}{r['score']:>5.0f}  "
+                  f"{''.join(r['categories']):<5}{shown_status.get(r['status'], r['status']):<13}{change}",
+                  no_wrap=True, overflow="ellipsis")
+        summary = r["summary"] or ""
+        out.print("      " + (summary if len(summary) <= width else summary[: width - 1] + "…"), style="dim",
+                  no_wrap=True, overflow="ellipsis")
     if len(rows) > limit:
         out.print(f"{len(rows) - limit} more not shown (--limit)")
     if listing.closed_since and not include_closed and status is None:
