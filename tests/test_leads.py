@@ -186,3 +186,16 @@ def test_the_review_tier_is_never_truncated_and_crossing_is_sticky(store):
     # Closing a lead takes it off the list; the others stay.
     store.set_status(first.rows[0]["lead_id"], "no_further_action", "analyst1", "explained")
     assert night(store, date(2026, 3, 23), [], line=90.0).review == 11
+
+
+def test_a_summary_reads_as_plain_words():
+    """No 'hit(s)', no snake_case peer groups, no 'top 0.0%' (issue 27)."""
+    from acu_audit.leads import summarise
+
+    row = {"top_checks": ["c1", "c2", "c3"], "categories": ["U", "S"], "n_hits": 1, "outlier_component": 0.1,
+           "anomaly_percentile": 0.9999}
+    text = summarise(row, {"c1": "Look-ups of victims", "c2": "Contact with a victim"}, "roads_policing")
+    assert text == ("Look-ups of victims; also contact with a victim and 1 more check (U|S; 1 finding); "
+                    "unusual among roads policing (the most unusual in the force)")
+    row.update(n_hits=4, anomaly_percentile=0.95, top_checks=["c1", "c2", "c3", "c4"])
+    assert summarise(row, {}, "response").endswith("and 2 more checks (U|S; 4 findings); unusual among response (top 5.0% of the force)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from html.parser import HTMLParser
 from pathlib import Path
@@ -121,6 +122,9 @@ def test_report_is_self_contained_with_legend_and_plots(run):
     text = " ".join(parser.text)
     assert "Social media" in text and "Unauthorised disclosure" in text
     leads = pl.read_csv(run / "out" / "leads.csv")
+    # What changed since the night before, at the top, in numbers that match leads.csv.
+    new = leads.filter(pl.col("change") == "new").height
+    assert re.search(rf"Since the night before:\s+{new} new lead\(s\)", text), text[:600]
     assert parser.images == min(leads.height, 25)  # one timeline per detailed lead
 
 

@@ -129,8 +129,13 @@ def latest_cluster(days: list[date], gap_days: int) -> tuple[date, date]:
     return start, end
 
 
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def summarise(row: dict[str, Any], titles: dict[str, str], peer_group: str | None) -> str:
-    """One plain-English line for the lead list."""
+    """One plain-English line for the lead list: the checks in words, the number of findings,
+    and how unusual the person is among their peers (a group named as people say it)."""
     checks = row["top_checks"]
     cats = "|".join(row["categories"])
     if checks:
@@ -138,12 +143,16 @@ def summarise(row: dict[str, Any], titles: dict[str, str], peer_group: str | Non
         if len(checks) > 1:
             text += f"; also {titles.get(checks[1], checks[1]).lower()}"
             if len(checks) > 2:
-                text += f" and {len(checks) - 2} more check(s)"
-        text += f" ({cats}; {row['n_hits']} hit(s))"
+                text += f" and {_plural(len(checks) - 2, 'more check', 'more checks')}"
+        text += f" ({cats}; {_plural(int(row['n_hits']), 'finding', 'findings')})"
     else:
         text = "No check fired, but their behaviour is unusual among peers"
     if row["outlier_component"] > 0:
-        text += f"; unusual among {peer_group or 'peers'} (top {100 * (1 - row['anomaly_percentile']):.1f}% of the force)"
+        group = (peer_group or "peers").replace("_", " ")
+        top = 100 * (1 - row["anomaly_percentile"])
+        # The most unusual person of a force is "top 0.0%" to one decimal: say what it means.
+        where = "the most unusual in the force" if top < 0.05 else f"top {top:.1f}% of the force"
+        text += f"; unusual among {group} ({where})"
     return text
 
 

@@ -194,8 +194,10 @@ def report_context(wh: Warehouse, night: Night, findings: Findings, folder: Path
         )
     review_count = sum(1 for lead in leads if lead["tier"] == "review")
     capacity = int(night.settings.leads["review"]["capacity"])
+    changes = {c: sum(1 for lead in leads if lead["change"] == c) for c in ("new", "escalated", "returning", "unchanged")}
     return {
         "as_of": night.as_of,
+        "since_last_night": changes,
         "review_count": review_count,
         "review_line": findings.review_line,
         "review_capacity": capacity,
