@@ -336,3 +336,20 @@ def test_twenty_readers_during_a_nightly_publish_see_no_error_and_do_not_block_i
         assert served_during_night >= 40  # the readers kept being served while the night ran
         shown_after = fetch(page.url + "/night.json")[2]
         assert drops[-1] in shown_after and shown_after != shown_before
+
+
+def test_a_referral_pack_is_exported_from_the_page_with_its_reason(force):
+    """The page's export is the CLI's: a new frozen folder, its manifest naming the reason and the actor."""
+    import json
+
+    with served(force, actor="analyst1") as page:
+        lead_id = first_lead(fetch(page.url + "/")[2])
+        status, _, html = fetch(page.url + f"/leads/{lead_id}/export", data={"reason": "", "token": page.config.token})
+        assert status == 400 and "needs a reason" in html
+        status, _, html = fetch(page.url + f"/leads/{lead_id}/export", data={"reason": "PSD 7", "token": page.config.token})
+        assert status == 200 and "Referral pack written" in html
+    (pack,) = (force / "referrals").iterdir()
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert (manifest["lead_id"], manifest["reason"], manifest["actor"], manifest["revealed_identities"]) == (
+        lead_id, "PSD 7", "analyst1", False)
+    assert ("analyst1", "export_lead") in audit_actions(force, lead_id)
