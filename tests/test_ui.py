@@ -112,6 +112,9 @@ def test_the_queue_and_a_lead_are_served_with_safe_headers_and_filters(force):
         assert "<script>" not in html and " style=" not in html  # nothing inline: the policy would block it
         rows = re.findall(r'<tr class="tier-(\w+)">', html)
         assert rows and rows == sorted(rows, key=lambda t: t != "review")  # the review tier first
+        _, _, by_score = fetch(page.url + "/?sort=score")
+        scores = [float(x) for x in re.findall(r'<tr class="tier-\w+">.*?<td class="num">([0-9.]+)</td>', by_score, re.S)]
+        assert len(scores) > 1 and scores == sorted(scores, reverse=True)
         _, _, review = fetch(page.url + "/?tier=review")
         assert set(re.findall(r'<tr class="tier-(\w+)">', review)) <= {"review"}
         lead_id = first_lead(html)

@@ -386,7 +386,7 @@ def leads_list(
 ) -> None:
     """Tonight's ranked list (staff_ref only), with each lead's status as it is now.
 
-    One line a lead, lead ids never wrapped (copy one into `leads show`); the summary is cut to
+    Two lines a lead, lead ids never wrapped (copy one into `leads show`); the summary is cut to
     the terminal's width (`--json` has it whole). The triage page (`acu-audit ui`) shows more.
     """
     from acu_audit.analyst import latest_list
@@ -651,9 +651,9 @@ def ui(
 
     Every action is the CLI's own, recorded in the audit log as the person who started the page.
     """
-    from acu_audit.ui.app import UiConfig, serve
+    from acu_audit.ui.app import LOOPBACK, UiConfig, host_name, serve
 
-    if host not in ("127.0.0.1", "localhost", "::1") and not allow_remote:
+    if host not in LOOPBACK and not allow_remote:
         _fail(AcuAuditError(f"--host {host} can be reached from other machines: give --allow-remote to do that on purpose"))
     if host in ("0.0.0.0", "::", ""):
         _fail(AcuAuditError("--host needs the address or name readers will type (the page answers only to it), not a wildcard"))
@@ -661,7 +661,7 @@ def ui(
     if not (out_dir / "analyst.duckdb").exists():
         _fail(AcuAuditError(f"no published night in {out_dir}: run `acu-audit run` (or the demo) first, or give --out"))
     config = UiConfig.for_server(db=db, state=_state_path(db, state), out=out_dir, host=host, port=port, actor=actor)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in LOOPBACK:
         console.print(Text.assemble(("warning: ", "yellow"), f"listening on {host}: anyone who can reach it can act as "
                                     f"{config.actor}; use it only on a network you trust"))
     try:
@@ -671,8 +671,7 @@ def ui(
             pass  # brings an older state file up to date (an assignee column) before the first read
     except AcuAuditError:
         pass  # no state yet, or the night holds it: the page says so
-    shown_host = f"[{host}]" if ":" in host else host
-    out.print(f"the review queue: http://{shown_host}:{port}/  (acting as {config.actor}; Ctrl-C stops it)")
+    out.print(f"the review queue: http://{host_name(host)}:{port}/  (acting as {config.actor}; Ctrl-C stops it)")
     serve(config, host, port)
 
 

@@ -28,7 +28,7 @@ from prefect.states import Completed, Failed
 from prefect.utilities.annotations import quote
 
 from acu_audit.config import load_settings
-from acu_audit.errors import Interrupted
+from acu_audit.errors import AcuAuditError, Interrupted
 from acu_audit.files import owner_only
 from acu_audit.flow.artifacts import publish_artifacts, publish_failure_artifact
 from acu_audit.flow.nightly import Journal, NightFailed, backfill_nights, record_failure, run_night, settle_night
@@ -87,20 +87,21 @@ def as_task(name: str, fn: Callable[..., T], *args: Any, label: str | None = Non
 
 def _night_run_name() -> str:
     """A nightly flow run is named by its night (``night-2026-11-29``), not at random: the night
-    asked for, or else the newest drop in the landing, which is the night it will settle on."""
-    import re
+    asked for, or else the newest drop in the landing, found as the night will settle it."""
     from pathlib import Path
 
     from prefect.runtime import flow_run
+
+    from acu_audit.ingest import discover_drops
 
     params = flow_run.parameters
     as_of = params.get("as_of")
     if as_of is None:
         try:
-            drops = [p.name for p in Path(params["landing"]).iterdir() if re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.name)]
-        except OSError:
+            drops, _ = discover_drops(Path(params["landing"]))
+        except (OSError, AcuAuditError):  # the night itself says what is wrong with the landing
             drops = []
-        as_of = max(drops, default="newest-drop")
+        as_of = drops[-1].drop_date if drops else "newest-drop"
     return f"night-{as_of}"
 
 

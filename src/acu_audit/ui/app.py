@@ -39,8 +39,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from acu_audit.errors import AcuAuditError
-from acu_audit.state import NOTE_REQUIRED, STATUSES, current_actor, open_state
+from acu_audit.errors import AcuAuditError, DatabaseBusyError
+from acu_audit.state import STATUSES, current_actor, open_state
 from acu_audit.ui import pages
 
 ACTIONS = ("status", "assign", "suppress", "export", "reveal")
@@ -57,6 +57,14 @@ SECURITY_HEADERS = {
 }
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # what `ui` listens on without --allow-remote
+
+
+def host_name(host: str) -> str:
+    """A host as a Host header and an address carry it (an IPv6 literal in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
 @dataclass(frozen=True)
 class UiConfig:
     db: Path  # the warehouse (read only for a referral pack)
@@ -69,8 +77,7 @@ class UiConfig:
 
     @classmethod
     def for_server(cls, *, db: Path, state: Path, out: Path, host: str, port: int, actor: str | None = None) -> UiConfig:
-        bracketed = f"[{host}]" if ":" in host else host  # an IPv6 literal, as a Host header carries it
-        names = {bracketed, "127.0.0.1", "localhost"} if host in ("127.0.0.1", "localhost") else {bracketed}
+        names = {host_name(host), "127.0.0.1", "localhost"} if host in ("127.0.0.1", "localhost") else {host_name(host)}
         return cls(db=db, state=state, out=out, actor=current_actor(actor),
                    allowed_hosts=frozenset(f"{n}:{port}" for n in names), referrals=db.parent / "referrals",
                    token=secrets.token_urlsafe(32))
@@ -86,12 +93,6 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if headers.get("host", "") not in self.config.allowed_hosts:
-            await _secured(PlainTextResponse("refused: this page answers only to the address it was started on "
-                                             f"({', '.join(sorted(self.config.allowed_hosts))})", status_code=400))(scope, receive, send)
-            return
-
         async def send_secured(message: dict) -> None:
             if message["type"] == "http.response.start":
                 existing = {k.lower() for k, _ in message.get("headers", [])}
@@ -99,19 +100,19 @@ class Guard:
                     (k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in existing]
             await send(message)
 
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if headers.get("host", "") not in self.config.allowed_hosts:
+            refused = PlainTextResponse("refused: this page answers only to the address it was started on "
+                                        f"({', '.join(sorted(self.config.allowed_hosts))})", status_code=400)
+            await refused(scope, receive, send_secured)
+            return
         await self.app(scope, receive, send_secured)
-
-
-def _secured(response: Response) -> Response:
-    for k, v in SECURITY_HEADERS.items():
-        response.headers[k] = v
-    return response
 
 
 def create_app(config: UiConfig) -> Starlette:
     env = Environment(loader=PackageLoader("acu_audit.ui", "templates"), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(token=config.token, actor=config.actor, statuses=STATUSES, note_required=NOTE_REQUIRED)
+    env.globals.update(token=config.token, actor=config.actor, statuses=STATUSES)
     env.filters["query"] = lambda params: urlencode(params)
 
     def render(name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
@@ -168,9 +169,8 @@ def create_app(config: UiConfig) -> Starlette:
         fields = {k: str(v).strip() for k, v in form.items() if k != "token"}
         try:
             return await run_in_threadpool(perform, lead_id, name, fields)
-        except AcuAuditError as exc:
-            status = 409 if "busy" in str(exc).lower() else 400
-            return problem(str(exc), status, back=f"/leads/{lead_id}")
+        except AcuAuditError as exc:  # busy: the nightly run holds a file; else a rule refused it
+            return problem(str(exc), 409 if isinstance(exc, DatabaseBusyError) else 400, back=f"/leads/{lead_id}")
 
     def perform(lead_id: str, name: str, fields: dict[str, str]) -> Response:
         from acu_audit import analyst

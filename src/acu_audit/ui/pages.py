@@ -96,7 +96,6 @@ class QueueView:
     choices: dict[str, list[str]]  # the values each filter can take tonight
     page: int
     pages: int
-    closed_today: int = 0  # closed since publication: left out unless the status filter asks for them
 
 
 @dataclass
@@ -172,7 +171,7 @@ def state_for_reading(path: Path) -> Iterator[StateStore | None]:
 def _current(state: StateStore | None, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
     if state is None or not lead_ids:
         return {}
-    sql = "SELECT lead_id, status, {assignee}, staff_id FROM leads WHERE lead_id IN (SELECT unnest($ids))"
+    sql = "SELECT lead_id, status, {assignee} FROM leads WHERE lead_id IN (SELECT unnest($ids))"
     try:
         rows = state.db.records(sql.format(assignee="assignee"), {"ids": lead_ids}, step="current statuses")
     except QueryError:  # a state file from before migration 005 (the night held it when `ui` started)
@@ -186,9 +185,8 @@ def queue(out: Path, state_path: Path, filters: Filters) -> QueueView:
     with open_copy(out) as copy:
         night = read_night(copy)
         rows = copy.records(
-            """SELECT l.rank, l.lead_id, l.staff_ref, l.score, l.categories, l.top_checks, l.tier, l.age_days,
-                      l.first_seen, l.last_seen, l.change, l.status AS published_status, l.flag, l.summary, l.what_is_new,
-                      s.unit_function
+            """SELECT l.rank, l.lead_id, l.staff_ref, l.score, l.categories, l.tier, l.age_days, l.last_seen, l.change,
+                      l.status AS published_status, l.flag, l.summary, s.unit_function
                FROM leads l LEFT JOIN staff s USING (staff_ref) ORDER BY l.rank""", step="the queue")
     with state_for_reading(state_path) as state:
         busy = state_path.is_file() and state is None
@@ -207,40 +205,18 @@ def queue(out: Path, state_path: Path, filters: Filters) -> QueueView:
         "status": list(STATUSES),
         "assignee": sorted({r["assignee"] for r in rows if r["assignee"]}),
     }
-    closed_today = sum(1 for r in rows if r["status"] == "no_further_action" and r["published_status"] != "no_further_action")
     wanted = [r for r in rows if _matches(r, filters)]
     if filters.sort != "queue":
         key, reverse = SORTS[filters.sort]
-        wanted.sort(key=lambda r: (r[key] is None, r[key] if not reverse or r[key] is None else _neg(r[key])))
+        # Missing values last either way; ties keep the queue's order (the sort is stable, reversed too).
+        wanted.sort(key=lambda r: (r[key] is not None, r[key]) if reverse else (r[key] is None, r[key]), reverse=reverse)
     else:
         order = {"review": 0, "watch": 1, "closed": 2}
         wanted.sort(key=lambda r: (order.get(r["tier_now"], 1), r["rank"]))
     pages = max(1, -(-len(wanted) // PAGE_SIZE))
     page = min(filters.page, pages)
-    shown = wanted[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    for r in shown:
-        r["last_seen_local"] = local_time(r["last_seen"], night.timezone)
-    return QueueView(night, shown, len(wanted), counts,
-                     sum(1 for r in rows if r["change"] == "new"), busy, choices, page,
-                     pages, closed_today)
-
-
-def _neg(value: Any) -> Any:
-    """Descending order for numbers and instants alike, in one ascending sort."""
-    if isinstance(value, (int, float)):
-        return -value
-    return _Reversed(value)
-
-
-class _Reversed:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __lt__(self, other: _Reversed) -> bool:
-        return self.value > other.value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Reversed) and self.value == other.value
+    return QueueView(night, wanted[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], len(wanted), counts,
+                     sum(1 for r in rows if r["change"] == "new"), busy, choices, page, pages)
 
 
 def _matches(r: dict[str, Any], f: Filters) -> bool:
@@ -310,7 +286,7 @@ def lead(out: Path, state_path: Path, lead_id: str) -> LeadView:
         for e in kind:
             stamp = e.get("occurred_at") or e.get("hour_start")
             e["when"] = local_time(stamp, night.timezone)
-    row.update(status_published=row.get("status"), assignee=None)
+    row["assignee"] = None
     notes: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
