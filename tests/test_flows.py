@@ -161,6 +161,29 @@ def test_a_failed_check_is_reported_by_id_and_the_others_run(tmp_path):
     assert len([o for o in report.outcomes if o.status == "ok"]) == len(load_catalogue()) - 1
 
 
+
+def test_a_failed_check_keeps_the_nights_earlier_hits_and_the_others_replace_theirs(tmp_path):
+    """The night's hits are stored together after every check has run: a check that fails leaves
+    its earlier hits for the night as they were; a check that ran replaces its own."""
+    settings = load_settings(overrides={"checks": {"parameters": {"u_lookup_burst": {"record_types": 5}}}})
+    window = ReviewWindow(date(2026, 3, 28), 28, settings.timezone)
+    with Warehouse(None) as wh:
+        from acu_audit.ingest import ensure_schema
+
+        ensure_schema(wh)
+        earlier = [{"as_of": window.as_of, "run_id": "earlier", "hit_id": f"h-{c}", "check_id": c, "check_version": "v",
+                    "category": "U", "status": "stable", "severity": "high", "risk": 70, "staff_id": "S1",
+                    "reason": "an earlier run", "evidence": ["access_events:1"], "weight": 1.0, "route": "leads", "kept": True}
+                   for c in ("u_lookup_burst", "u_no_purpose_excess")]
+        wh.insert_rows("check_hits", earlier)
+        report = run_checks(wh, settings, shared_parameters(settings, window), "run-x")
+        left = {r[0]: r[1] for r in wh.execute("SELECT check_id, run_id FROM check_hits WHERE as_of = $d", {"d": window.as_of})}
+        runs = {r[0]: r[1] for r in wh.execute("SELECT check_id, status FROM check_runs WHERE as_of = $d", {"d": window.as_of})}
+    assert [o.check_id for o in report.failed] == ["u_lookup_burst"]
+    assert left == {"u_lookup_burst": "earlier"}  # u_no_purpose_excess ran on no data: its earlier hit is gone
+    assert runs["u_lookup_burst"] == "failed" and runs["u_no_purpose_excess"] == "ok"
+    assert len(runs) == len(load_catalogue())
+
 def test_demo_command_generates_runs_two_nights_and_prints_the_top_leads(tmp_path):
     """The README's first command, on a tiny force: a list, a report and an analyst copy with a yesterday."""
     from typer.testing import CliRunner

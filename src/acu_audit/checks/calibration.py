@@ -9,6 +9,7 @@ tonight) for scoring, and the shares per check and unit function are kept in ``c
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -40,11 +41,12 @@ def span_start(settings: Settings, as_of: date) -> date:
     return as_of - timedelta(days=settings.span_days - 1)
 
 
-def calibrate_hits(wh: Warehouse, settings: Settings, as_of: date) -> CalibrationReport:
+def calibrate_hits(wh: Warehouse, settings: Settings, as_of: date, *, in_transaction: bool = False) -> CalibrationReport:
     """Calibrate the checks over the span ending on ``as_of``: mark which of tonight's hits are kept
-    as evidence, record the shares, and say which checks are too common."""
+    as evidence, record the shares, and say which checks are too common. ``in_transaction``: the
+    caller's transaction holds it (the check run stores the night's hits and calibrates them in one)."""
     report = CalibrationReport()
-    with wh.transaction():
+    with nullcontext() if in_transaction else wh.transaction():
         wh.run_file("transforms/check_calibration.sql",
                     {"as_of": as_of, "span_start": span_start(settings, as_of), "span_days": settings.span_days,
                      "window_days": settings.review_window_days, **calibration_parameters(settings)},

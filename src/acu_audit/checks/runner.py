@@ -1,8 +1,9 @@
 """Run the check catalogue over a review window and store the hits.
 
-Each check runs in its own transaction: a check that fails is reported by id
-with its SQL error, and the others still run. Hits for an as-of date replace
-that date's earlier hits, so a re-run changes nothing.
+A check that fails is reported by id with its SQL error, and the others still
+run. The night's hits are gathered in a temporary table and stored, with every
+check run's record and the calibration over the span, in one transaction: they
+replace the checks' earlier hits for that as-of date, so a re-run changes nothing.
 """
 
 from __future__ import annotations
@@ -77,10 +78,13 @@ def prepare_run_tables(wh: Warehouse, params: dict[str, Any]) -> float:
     return time.perf_counter() - started
 
 
-def _wrapped(check: Check) -> str:
+STAGED = "staged_hits"  # a temporary table: the night's hits as the checks find them, before they are stored
+
+
+def _wrapped(check: Check, target: str) -> str:
     cols = ", ".join(f"h.{c}" for c in HIT_COLUMNS if c != "weight")
     return f"""
-        INSERT INTO check_hits (as_of, run_id, hit_id, check_id, check_version, category, status, severity, risk,
+        INSERT INTO {target} (as_of, run_id, hit_id, check_id, check_version, category, status, severity, risk,
                                 {", ".join(HIT_COLUMNS)}, route, kept)
         SELECT $as_of, $run_id,
                left(md5(concat_ws('|', $check_id, h.staff_id, coalesce(h.subject, ''),
@@ -102,16 +106,24 @@ def check_parameters(check: Check, settings: Settings, params: dict[str, Any]) -
     return {**params, **own}
 
 
-def run_check(wh: Warehouse, check: Check, settings: Settings, night_params: dict[str, Any], run_id: str) -> CheckOutcome:
+@dataclass
+class _Evaluated:
+    outcome: CheckOutcome
+    parameters: str = "{}"  # JSON of the check's own bound values, for check_runs
+
+
+def _evaluate(wh: Warehouse, check: Check, settings: Settings, night_params: dict[str, Any], run_id: str,
+              target: str) -> _Evaluated:
+    """Run one check and append its hits to ``target``; a SQL error fails the check, not the run
+    (the statement is atomic: a failed check appends nothing)."""
     started = time.perf_counter()
     outcome = CheckOutcome(check.id, check.meta.category, "ok", check.scores, version="")
     try:
         params = check_parameters(check, settings, night_params)
     except KeyError as exc:
         outcome.status, outcome.error = "failed", str(exc.args[0])
-        return outcome
+        return _Evaluated(outcome)
     outcome.version = check.version(params)
-    sql = _wrapped(check)
     bound = {
         **params,
         "run_id": run_id,
@@ -124,36 +136,41 @@ def run_check(wh: Warehouse, check: Check, settings: Settings, night_params: dic
         "route": check.meta.route,
     }
     try:
-        with wh.transaction():
-            wh.execute("DELETE FROM check_hits WHERE as_of = $as_of AND check_id = $c", {"as_of": params["as_of"], "c": check.id})
-            wh.run_text(sql, bound, step=f"check {check.id}")
-            outcome.hits, outcome.staff_hit = wh.execute(
-                "SELECT count(*), count(DISTINCT staff_id) FROM check_hits WHERE as_of = $as_of AND check_id = $c",
-                {"as_of": params["as_of"], "c": check.id},
-            )[0]
+        wh.run_text(_wrapped(check, target), bound, step=f"check {check.id}")
     except QueryError as exc:
         outcome.status = "failed"
         outcome.error = f"check {check.id} failed: {value_free(str(exc.cause))}"
     outcome.seconds = time.perf_counter() - started
-    as_of = night_params["as_of"]
-    wh.execute("DELETE FROM check_runs WHERE as_of = $as_of AND check_id = $c", {"as_of": as_of, "c": check.id})
-    wh.execute(
-        "INSERT INTO check_runs VALUES ($as_of, $run_id, $c, $v, $s, $h, $n, $sec, $err, $p)",
-        {
-            "as_of": as_of,
-            "run_id": run_id,
-            "c": check.id,
-            "v": outcome.version,
-            "s": outcome.status,
-            "h": outcome.hits,
-            "n": outcome.staff_hit,
-            "sec": outcome.seconds,
-            "err": outcome.error,
-            "p": json.dumps({k: params[k] for k in sorted(check.meta.parameters)}, default=str),
-        },
-        step="record check run",
+    return _Evaluated(outcome, json.dumps({k: params[k] for k in sorted(check.meta.parameters)}, default=str))
+
+
+def _count_hits(wh: Warehouse, table: str, outcomes: list[CheckOutcome], as_of: Any) -> None:
+    counts = {r[0]: (r[1], r[2]) for r in wh.execute(
+        f"SELECT check_id, count(*), count(DISTINCT staff_id) FROM {table} WHERE as_of = $d GROUP BY check_id",
+        {"d": as_of}, step="hits per check")}
+    for o in outcomes:
+        if o.status == "ok":
+            o.hits, o.staff_hit = counts.get(o.check_id, (0, 0))
+
+
+def _record_check_runs(wh: Warehouse, as_of: Any, run_id: str, evaluated: list[_Evaluated]) -> None:
+    """One row per check run in ``check_runs``, replacing the night's earlier row for the check."""
+    if not evaluated:
+        return
+    wh.execute("DELETE FROM check_runs WHERE as_of = $d AND list_contains($c, check_id)",
+               {"d": as_of, "c": [e.outcome.check_id for e in evaluated]}, step="record check runs")
+    wh.executemany(
+        "INSERT INTO check_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(as_of, run_id, o.check_id, o.version, o.status, o.hits, o.staff_hit, o.seconds, o.error, e.parameters)
+         for e in evaluated for o in [e.outcome]],
+        step="record check runs",
     )
-    return outcome
+
+
+def run_check(wh: Warehouse, check: Check, settings: Settings, night_params: dict[str, Any], run_id: str) -> CheckOutcome:
+    """One check on its own, its hits stored for the night (replacing the check's earlier ones) but
+    not calibrated: what a check's fixture and its benchmark run."""
+    return _run_and_store(wh, [check], settings, night_params, run_id, calibrate=False).outcomes[0]
 
 
 def run_checks(
@@ -166,16 +183,39 @@ def run_checks(
     prepare: bool = True,
 ) -> CheckRunReport:
     """Run every enabled check (or ``only`` these) over the night ``params`` describe
-    (:meth:`acu_audit.night.Night.params`) and store their hits."""
-    report = CheckRunReport()
-    if prepare:
-        report.prepare_seconds = prepare_run_tables(wh, params)
-    for check in load_catalogue():
-        if (only is not None and check.id not in only) or not settings.check_enabled(check.id):
-            continue
-        report.outcomes.append(run_check(wh, check, settings, params, run_id))
-    if only is None:  # calibration compares every check's hits across the whole force
-        started = time.perf_counter()
-        report.calibration = calibrate_hits(wh, settings, params["as_of"])
-        report.calibration_seconds = time.perf_counter() - started
+    (:meth:`acu_audit.night.Night.params`) and store their hits; the whole catalogue's hits are
+    calibrated over the span."""
+    prepare_seconds = prepare_run_tables(wh, params) if prepare else 0.0
+    checks = [c for c in load_catalogue()
+              if (only is None or c.id in only) and settings.check_enabled(c.id)]
+    report = _run_and_store(wh, checks, settings, params, run_id, calibrate=only is None)
+    report.prepare_seconds = prepare_seconds
     return report
+
+
+def _run_and_store(wh: Warehouse, checks: list[Check], settings: Settings, params: dict[str, Any], run_id: str, *,
+                   calibrate: bool) -> CheckRunReport:
+    """Each check appends its hits to a temporary table (a failed check appends nothing, and the
+    others still run); then one transaction replaces the night's hits of the checks that ran,
+    records every check run and, for the whole catalogue, calibrates over the span. One commit a
+    night instead of one per check: the night's hits are written once."""
+    as_of = params["as_of"]
+    report = CheckRunReport()
+    wh.execute(f"CREATE OR REPLACE TEMP TABLE {STAGED} AS SELECT * FROM check_hits LIMIT 0", step="stage the night's hits")
+    evaluated = [_evaluate(wh, check, settings, params, run_id, STAGED) for check in checks]
+    report.outcomes = [e.outcome for e in evaluated]
+    _count_hits(wh, STAGED, report.outcomes, as_of)
+    ran = [o.check_id for o in report.outcomes if o.status == "ok"]
+    with wh.transaction():
+        # A failed check keeps the night's earlier hits, as a check left out does.
+        wh.execute("DELETE FROM check_hits WHERE as_of = $d AND list_contains($c, check_id)", {"d": as_of, "c": ran},
+                   step="replace the night's hits")
+        wh.execute(f"INSERT INTO check_hits SELECT * FROM {STAGED}", step="replace the night's hits")
+        _record_check_runs(wh, as_of, run_id, evaluated)
+        if calibrate:  # calibration compares every check's hits across the whole force
+            started = time.perf_counter()
+            report.calibration = calibrate_hits(wh, settings, as_of, in_transaction=True)
+            report.calibration_seconds = time.perf_counter() - started
+    wh.execute(f"DROP TABLE {STAGED}", step="stage the night's hits")
+    return report
+
