@@ -55,3 +55,22 @@ def test_the_wheel_ships_the_library_alone(tmp_path):
     version = wheel.name.split("-")[1]
     assert {n.split("/")[0] for n in names} == {"acu_audit", f"acu_audit-{version}.dist-info"}
     assert "acu_audit/flow/prefect_flow.py" in names and "acu_audit/_resources/sql/schema/warehouse.sql" in names
+
+
+def test_the_work_pool_deployments_and_the_served_ones_do_not_share_a_name(tmp_path):
+    """prefect.yaml (a work pool) and pipelines/serve.py (one serving process) register on the same
+    server; a shared flow-and-deployment name would let one overwrite the other. Both run the
+    same flows from the same entry points."""
+    import importlib.util
+
+    import yaml
+
+    spec = importlib.util.spec_from_file_location("serve_module", ROOT / "pipelines" / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+    served = {(d.flow_name, d.name) for d in serve.deployments(str(tmp_path), str(tmp_path / "a.duckdb"), str(tmp_path), schedule=False)}
+    pool = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+    flow_of = {"pipelines/nightly.py:nightly_audit": "nightly-audit", "pipelines/backfill.py:backfill": "backfill-audit"}
+    pooled = {(flow_of[d["entrypoint"]], d["name"]) for d in pool}
+    assert {f for f, _ in served} == {f for f, _ in pooled} == {"nightly-audit", "backfill-audit"}
+    assert not served & pooled, served & pooled
