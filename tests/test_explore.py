@@ -196,6 +196,44 @@ def test_plots_draw_for_a_lead_and_a_check(pub):
     assert len(fig.axes[0].patches) == min(5, explore.todays_leads(pub).height)
 
 
+def test_the_top_leads_legend_shows_each_change_in_its_own_colour(pub):
+    import matplotlib
+    from matplotlib.colors import to_hex
+
+    matplotlib.use("Agg")
+    legend = explore.plot_top_leads(pub, top=5).axes[0].get_legend()
+    swatches = {t.get_text(): to_hex(h.get_facecolor()) for t, h in zip(legend.get_texts(), legend.legend_handles)}
+    assert list(swatches) == ["new", "escalated", "returning", "unchanged"]
+    assert len(set(swatches.values())) == 4, swatches  # four different colours, not the default four times
+
+
+def test_hits_by_day_are_plotted_on_the_windows_days_with_none_left_out(pub):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    meta = pub.meta()
+    check = explore.check_summary(pub).sort("hits", descending=True, nulls_last=True)["check_id"][0]
+    by_day, outside = explore.hits_by_day(pub, explore.check_hits(pub, check))
+    days = by_day["local_day"].to_list()
+    assert days[0] == meta["window_start"] and days[-1] == meta["as_of"]
+    assert len(days) == (meta["as_of"] - meta["window_start"]).days + 1  # a day without hits is a zero, not a gap
+    assert int(by_day["hits"].sum()) + outside == explore.check_hits(pub, check).height
+    axis = explore.plot_check_hits(pub, check).axes[1]
+    assert len(axis.patches) == len(days)
+    low, high = matplotlib.dates.num2date(axis.get_xlim()[0]).date(), matplotlib.dates.num2date(axis.get_xlim()[1]).date()
+    assert low >= meta["window_start"] - timedelta(days=1) and high <= meta["as_of"] + timedelta(days=1)
+
+
+def test_tables_read_as_words_with_no_types_quotes_or_nulls():
+    frame = pl.DataFrame({"staff_ref": ["sr-1", None], "score": [12.345, None], "categories": [["U", "S"], []],
+                          "first_seen": [date(2026, 11, 28), None], "flagged": [True, False]})
+    html = explore.table_html(frame)
+    assert "<th style=\"text-align:left\">staff_ref</th>" in html and "12.35" in html and "U, S" in html
+    assert "str" not in html and "f64" not in html and "null" not in html and "&quot;" not in html and '"sr-1"' not in html
+    assert "2 rows" in html
+    assert "the first 1 shown" in explore.table_html(frame, max_rows=1)
+
+
 def test_find_fails_clearly_without_a_copy(tmp_path, monkeypatch):
     monkeypatch.delenv(explore.PUBLISHED_ENV, raising=False)
     monkeypatch.chdir(tmp_path)

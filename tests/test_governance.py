@@ -235,3 +235,18 @@ def test_leads_list_fits_80_columns_filters_and_gives_json(tmp_path):
     assert sorted(r["staff_ref"] for r in rows) == ["sr-S1", "sr-S3"] and "summary" in rows[0]
     review = runner.invoke(app, ["leads", "list", "--state", str(state_file), "--tier", "review", "--json"])
     assert {json.loads(line)["tier"] for line in review.output.splitlines()} == {"review"}
+
+
+def test_checks_stats_fits_80_columns_with_every_check_id_whole(published):
+    import duckdb
+
+    db = published / "acu_audit.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        tripped = {r[0] for r in con.execute("SELECT DISTINCT check_id FROM check_rates WHERE tripped > 0 "
+                                             "AND as_of = (SELECT max(as_of) FROM check_rates)").fetchall()}
+    assert tripped
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["checks", "stats", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
+    words = {w for line in result.output.splitlines() for w in line.split()}
+    assert tripped <= words, tripped - words  # no id cut to "b_dec…"

@@ -56,6 +56,11 @@ def test_notebook_runs_top_to_bottom_on_the_published_copy(path, published, monk
     outputs = [out for cell in book.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "every notebook draws at least one plot"
+    # Tables as words (explore.readable_tables): polars' own HTML has a row of types, a shape line,
+    # quoted strings and "null".
+    tables = [o["data"]["text/html"] for o in outputs if "<table" in o.get("data", {}).get("text/html", "")]
+    assert tables, "every notebook shows a table"
+    assert not [t for t in tables if "shape: (" in t or ">null<" in t or "&quot;" in t], "a table shows polars' types or nulls"
 
     # Pseudonyms only: no raw staff_id from the force's staff file appears anywhere in what the analyst sees.
     text = json.dumps([o for o in outputs])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 from html.parser import HTMLParser
@@ -216,3 +215,28 @@ def test_runs_lists_past_nights_from_the_warehouse_without_a_prefect_server(run)
     assert rows[0]["seconds"] > 0  # the night's phases, summed from run_phases
     table = CliRunner().invoke(app, ["runs", "--db", str(run / "acu_audit.duckdb")])
     assert table.exit_code == 0 and newest in table.output
+
+
+def test_the_timeline_keeps_its_legend_above_the_bars_and_scales_to_the_page():
+    """The legend has its own band: no bar, shade or line reaches into it, whatever the day's volume."""
+    import base64
+    import xml.etree.ElementTree as ET
+    from datetime import date, timedelta
+
+    from acu_audit.report import LEGEND_BAND, TIMELINE_SIZE, timeline_svg
+
+    days = [date(2026, 11, 1) + timedelta(days=i) for i in range(28)]
+    frame = pl.DataFrame({"day": days, "with_purpose": [40 * (i % 5) for i in range(28)], "no_purpose": [90 if i == 0 else 0 for i in range(28)],
+                          "messages": [300 if i == 0 else 5 for i in range(28)], "on_duty": [i % 7 not in (5, 6) for i in range(28)]})
+    svg = ET.fromstring(base64.b64decode(timeline_svg(frame).split(",", 1)[1]))
+    ns = "{http://www.w3.org/2000/svg}"
+    assert svg.get("viewBox") == f"0 0 {TIMELINE_SIZE[0]} {TIMELINE_SIZE[1]}"
+    rects = [r for r in svg.iter(f"{ns}rect") if r.get("width") != str(TIMELINE_SIZE[0])]
+    legend = [r for r in rects if float(r.get("y")) < LEGEND_BAND]
+    plotted = [r for r in rects if float(r.get("y")) >= LEGEND_BAND]
+    assert len(legend) == 3 and all(float(r.get("y")) + float(r.get("height")) < LEGEND_BAND for r in legend)
+    assert len(plotted) >= 2 * 28  # two bars a day, and the days off shaded, all below the band
+    line = next(svg.iter(f"{ns}polyline")).get("points").split()
+    assert min(float(p.split(",")[1]) for p in line) >= LEGEND_BAND  # the busiest day's messages stay below it too
+    texts = [t.text for t in svg.iter(f"{ns}text")]
+    assert {"look-ups with a purpose", "look-ups, no purpose found", "messages and calls", "day off duty"} <= set(texts)

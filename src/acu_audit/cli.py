@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -818,23 +819,31 @@ def checks_stats(
             rows = check_outcomes(store)
     except AcuAuditError as exc:
         _fail(exc)
+    width = max([len("check"), *(len(r["check_id"]) for r in shares), *(len(r["check_id"]) for r in rows)])
     if shares:
-        functions = sorted({r["unit_function"] for r in shares})
-        table = Table(title=f"Share of each unit function that trips each check, {night} (after calibration: kept)")
-        table.add_column("check")
-        for f in functions:
-            table.add_column(f, justify="right", overflow="fold")
-        by_check: dict[str, dict[str, dict]] = {}
+        # One row per check and unit function it trips, a check's id once above its functions: a
+        # column per function would squeeze the ids out of 80 columns.
+        table = Table(title=f"Who trips each check, {night}", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+        table.add_column("check", no_wrap=True, min_width=width)
+        table.add_column("unit function", overflow="fold")
+        for col in ("tripped", "share", "kept"):
+            table.add_column(col, justify="right", no_wrap=True)
+        by_check: dict[str, list[dict]] = {}
         for r in shares:
-            by_check.setdefault(r["check_id"], {})[r["unit_function"]] = r
+            if r["tripped"]:
+                by_check.setdefault(r["check_id"], []).append(r)
         for check_id, cells in sorted(by_check.items()):
-            table.add_row(check_id, *[_share_cell(cells.get(f)) for f in functions])
+            for i, r in enumerate(sorted(cells, key=lambda c: -c["share"])):
+                style = "red" if r["warn"] else None
+                table.add_row(check_id if i == 0 else "", r["unit_function"].replace("_", " "), f"{r['tripped']} of {r['staff']}",
+                              Text(f"{r['share']:.1%}", style=style or ""), str(r["kept"]), end_section=i == len(cells) - 1)
         out.print(table)
-        out.print("each cell: share of the function that tripped the check (staff whose hits were kept); "
-                  "red above the warning share", style="dim")
-    table = Table(title="Check outcomes")
-    for col in ("check", "leads", "referred", "no further action", "open"):
-        table.add_column(col, justify="left" if col == "check" else "right")
+        out.print("tripped: staff of the function with a hit over the span; kept: those whose hits are evidence after "
+                  "calibration; red: above the warning share", style="dim")
+    table = Table(title="Check outcomes", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    table.add_column("check", no_wrap=True, min_width=width)
+    for col in ("leads", "referred", "no further action", "open"):
+        table.add_column(col, justify="right", no_wrap=col != "no further action", max_width=10)
     for r in rows:
         table.add_row(r["check_id"], str(r["leads"]), str(r["referred"]), str(r["no_further_action"]), str(r["open"]))
     out.print(table)
@@ -856,13 +865,6 @@ def config_show(
         _fail(exc)
     out.print("\n".join(f"# from {source}" for source in settings.source_files))
     out.print(yaml.safe_dump(settings.raw, sort_keys=False, default_flow_style=None, width=100).rstrip())
-
-
-def _share_cell(r: dict | None) -> str:
-    if r is None or not r["tripped"]:
-        return "-"
-    text = f"{r['share']:.1%} ({r['kept']})"
-    return Text(text, style="red") if r["warn"] else Text(text)
 
 
 @app.command()

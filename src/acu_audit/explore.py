@@ -133,6 +133,7 @@ def lead_detail(pub: Published, lead_id: str) -> dict[str, Any]:
 def plot_top_leads(pub: Published, top: int = 20):
     """Tonight's top leads as bars: score, coloured by what changed since yesterday."""
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     leads = todays_leads(pub, top=top)
     colours = {"new": "#d9534f", "escalated": "#f0ad4e", "returning": "#8e44ad", "unchanged": "#8fb3d9"}
@@ -141,14 +142,61 @@ def plot_top_leads(pub: Published, top: int = 20):
               for r, s, c, t in zip(leads["rank"], leads["staff_ref"], leads["categories"], leads["tier"])]
     ax.barh(labels[::-1], leads["score"].to_list()[::-1],
             color=[colours.get(c, "#999999") for c in leads["change"].to_list()[::-1]])
-    for change, colour in colours.items():
-        ax.barh([], [], color=colour, label=change)
-    ax.legend(loc="lower right", fontsize=8, title="since yesterday", title_fontsize=8)
+    # Patches, not empty bars: an empty bar container gives the legend the default colour for every entry.
+    ax.legend(handles=[Patch(facecolor=colour, label=change) for change, colour in colours.items()],
+              loc="lower right", fontsize=8, title="since yesterday", title_fontsize=8)
     ax.set_xlabel("score")
     ax.tick_params(axis="y", labelsize=8)
     ax.set_title(f"Top {leads.height} leads for {pub.meta()['as_of']}", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# ---- tables as an analyst reads them ------------------------------------------------------
+def readable_tables(max_rows: int = 50) -> None:
+    """Show every polars frame of this notebook as :func:`table_html` (the first cell calls it)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:  # not in a notebook: frames print as polars prints them
+        return
+    shell.display_formatter.formatters["text/html"].for_type(pl.DataFrame, lambda frame: table_html(frame, max_rows))
+
+
+def table_html(frame: pl.DataFrame, max_rows: int = 50) -> str:
+    """A frame as an analyst reads it: column names, then the values as words (no row of types, no
+    quotes round text, an empty cell where there is no value, lists joined with commas, times to
+    the minute), and how many rows there are."""
+    from html import escape
+
+    shown = frame.head(max_rows)
+    right = {c for c, t in frame.schema.items() if t.is_numeric()}
+    head = "".join(f'<th style="text-align:{"right" if c in right else "left"}">{escape(c)}</th>' for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f'<td style="text-align:{"right" if c in right else "left"}">{escape(cell_text(v))}</td>'
+                         for c, v in zip(frame.columns, row)) + "</tr>"
+        for row in shown.iter_rows()
+    )
+    more = f"; the first {max_rows} shown" if frame.height > max_rows else ""
+    rows = f"{frame.height:,} row{'' if frame.height == 1 else 's'}{more}"
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><p><small>{rows}</small></p>"
+
+
+def cell_text(value: Any) -> str:
+    """One value of a table as words."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M %Z").strip()
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {cell_text(v)}" for k, v in value.items())
+    return str(value)
 
 
 # ---- one member of staff ---------------------------------------------------------------
@@ -246,7 +294,8 @@ def check_summary(pub: Published) -> pl.DataFrame:
 
 
 def plot_check_hits(pub: Published, check_id: str):
-    """A check's hits by unit function and by day."""
+    """A check's hits by unit function and by day of the window."""
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     hits = check_hits(pub, check_id)
@@ -254,12 +303,25 @@ def plot_check_hits(pub: Published, check_id: str):
     by_function = hits.group_by("unit_function").agg(pl.col("staff_ref").n_unique().alias("staff")).sort("staff")
     left.barh(by_function["unit_function"].fill_null("unknown").to_list(), by_function["staff"].to_list(), color="#445")
     left.set_title(f"{check_id}: staff hit by unit function", fontsize=10)
-    by_day = hits.group_by("local_day").agg(pl.len().alias("hits")).sort("local_day")
-    right.bar([d.strftime("%d %b") for d in by_day["local_day"].to_list()], by_day["hits"].to_list(), color="#8fb3d9")
-    right.set_title("hits by day", fontsize=10)
-    right.tick_params(axis="x", rotation=60, labelsize=7)
+    by_day, outside = hits_by_day(pub, hits)
+    right.bar(by_day["local_day"].to_list(), by_day["hits"].to_list(), width=0.8, color="#8fb3d9")
+    right.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
+    right.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    right.set_xlim(by_day["local_day"][0] - timedelta(days=1), by_day["local_day"][-1] + timedelta(days=1))
+    right.set_title("hits by day of the window" + (f" ({outside} dated outside it, not shown)" if outside else ""), fontsize=10)
+    right.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def hits_by_day(pub: Published, hits: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """A check's hits per local day of the review window, every day of it (none: zero), and how
+    many hits are dated outside it (a check over a longer span, such as a record altered weeks ago)."""
+    meta = pub.meta()
+    days = pl.DataFrame({"local_day": pl.date_range(meta["window_start"], meta["as_of"], eager=True)})
+    counted = hits.group_by("local_day").agg(pl.len().alias("hits"))
+    by_day = days.join(counted, on="local_day", how="left").with_columns(pl.col("hits").fill_null(0).cast(pl.Int64)).sort("local_day")
+    return by_day, hits.height - int(by_day["hits"].sum())
 
 
 # ---- what if -------------------------------------------------------------------------

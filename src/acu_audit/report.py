@@ -72,11 +72,17 @@ def timeline_frames(wh: Warehouse, staff_ids: list[str], night: Night) -> dict[s
     return frames
 
 
+TIMELINE_SIZE = (900, 280)  # px: the drawing's own size; the page scales it down to its width
+LEGEND_BAND = 34  # px above the plot for the legend
+
+
 def timeline_svg(frame: pl.DataFrame) -> str:
     """Look-ups per day (with and without purpose), contact volume per day, days off duty shaded,
     as an SVG data URI: drawn directly (a few hundred bytes a day), not through matplotlib, whose
     figure cost (about 0.2 s) times a review tier of hundreds made the report the night's slowest part."""
-    width, height, left, right, top, bottom = 675, 216, 46, 46, 22, 28
+    # The legend has its own band above the plot (LEGEND_BAND), so no bar is ever under it; the
+    # drawing scales to the page's width (viewBox), 900 px wide at most.
+    width, height, left, right, top, bottom = TIMELINE_SIZE[0], TIMELINE_SIZE[1], 50, 50, LEGEND_BAND, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(frame.height, 1)
     slot = plot_w / n
@@ -88,7 +94,8 @@ def timeline_svg(frame: pl.DataFrame) -> str:
     def y(value: float, scale: float) -> float:
         return top + plot_h - plot_h * value / scale
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="9">',
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             'font-family="sans-serif" font-size="11">',
              f'<rect width="{width}" height="{height}" fill="#ffffff"/>']
     for i in range(frame.height):
         x = left + i * slot
@@ -102,20 +109,26 @@ def timeline_svg(frame: pl.DataFrame) -> str:
         if i % 4 == 0:
             parts.append(f'<text x="{x + slot / 2:.1f}" y="{height - 10}" text-anchor="middle">{days[i].strftime("%d %b")}</text>')
     points = " ".join(f"{left + (i + 0.5) * slot:.1f},{y(m, top_messages):.1f}" for i, m in enumerate(messages))
+    legend = [("rect", "#8fb3d9", "look-ups with a purpose"), ("rect", "#d9534f", "look-ups, no purpose found"),
+              ("line", "#333333", "messages and calls"), ("rect", "#eeeeee", "day off duty")]
+    x = left
+    for kind, colour, label in legend:
+        if kind == "rect":
+            parts.append(f'<rect x="{x}" y="8" width="11" height="11" fill="{colour}" stroke="#999999" stroke-width="0.5"/>')
+        else:
+            parts.append(f'<line x1="{x}" y1="14" x2="{x + 11}" y2="14" stroke="{colour}" stroke-width="1.5"/>')
+        parts.append(f'<text x="{x + 15}" y="18">{label}</text>')
+        x += 15 + 6.5 * len(label) + 18  # about 6.5 px a character at 11 px
     parts += [
-        f'<polyline points="{points}" fill="none" stroke="#333333" stroke-width="1"/>',
+        f'<polyline points="{points}" fill="none" stroke="#333333" stroke-width="1.5"/>',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#999999"/>',
         f'<text x="{left - 4}" y="{top + 4}" text-anchor="end">{top_lookups:,}</text>',
         f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end">0</text>',
-        f'<text x="12" y="{top + plot_h / 2:.0f}" transform="rotate(-90 12 {top + plot_h / 2:.0f})" text-anchor="middle">look-ups</text>',
+        f'<text x="14" y="{top + plot_h / 2:.0f}" transform="rotate(-90 14 {top + plot_h / 2:.0f})" text-anchor="middle">look-ups</text>',
         f'<text x="{width - right + 4}" y="{top + 4}">{top_messages:,}</text>',
         f'<text x="{width - right + 4}" y="{top + plot_h}">0</text>',
-        f'<text x="{width - 10}" y="{top + plot_h / 2:.0f}" transform="rotate(90 {width - 10} {top + plot_h / 2:.0f})" '
+        f'<text x="{width - 12}" y="{top + plot_h / 2:.0f}" transform="rotate(90 {width - 12} {top + plot_h / 2:.0f})" '
         'text-anchor="middle">messages</text>',
-        f'<rect x="{left}" y="6" width="9" height="9" fill="#8fb3d9"/><text x="{left + 12}" y="14">look-ups with a purpose</text>',
-        f'<rect x="{left + 130}" y="6" width="9" height="9" fill="#d9534f"/><text x="{left + 142}" y="14">look-ups, no purpose found</text>',
-        f'<line x1="{left + 280}" y1="10" x2="{left + 292}" y2="10" stroke="#333333"/><text x="{left + 296}" y="14">messages and calls</text>',
-        f'<text x="{width - right}" y="14" text-anchor="end">Grey: days off duty</text>',
         "</svg>",
     ]
     return "data:image/svg+xml;base64," + base64.b64encode("".join(parts).encode()).decode()
