@@ -269,6 +269,9 @@ def test_an_open_notebook_never_blocks_the_nightly_run(published, pub):
         out, _ = reader.communicate("\n", timeout=60)
     finally:
         reader.kill()
+        reader.wait(timeout=10)
+        for pipe in (reader.stdin, reader.stdout):
+            pipe.close()
     still_open, reopened = out.split()
     assert still_open == before  # the open reader kept last night's copy
     assert reopened != before and reopened == pub.meta()["run_id"]  # reopening picks up the new one

@@ -75,7 +75,8 @@ def test_ledger_identity_and_good_rows_loaded(loaded, table):
     wh, report, _ = loaded
     (result,) = [f for f in report.files if f.table == table]
     expected = EXPECTED[table]
-    total_lines = sum(1 for _ in open(FIXTURES / "contract" / f"{table}.csv")) - 1
+    with open(FIXTURES / "contract" / f"{table}.csv") as f:
+        total_lines = sum(1 for _ in f) - 1
     assert result.read == total_lines
     assert result.read == result.loaded + result.duplicate + result.rejected
     assert result.duplicate == sum(1 for v in expected.values() if v == "duplicate")

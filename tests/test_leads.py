@@ -138,6 +138,7 @@ def test_busy_state_file_gives_a_clear_error(tmp_path):
     finally:
         holder.kill()
         holder.wait(timeout=10)
+        holder.stdout.close()
 
 
 # --- the queue (issue: unreviewed leads stay until closed, review tier) -------------------------

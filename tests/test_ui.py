@@ -234,6 +234,7 @@ def test_reads_do_not_wait_behind_an_action_waiting_for_the_night(force):
             assert outcome and outcome[0] in (400, 409)  # busy, or (once released) no such lead
     finally:
         holder.wait(30)
+        holder.stdout.close()
 
 
 def _chromium():
