@@ -834,9 +834,9 @@ def checks_stats(
                 by_check.setdefault(r["check_id"], []).append(r)
         for check_id, cells in sorted(by_check.items()):
             for i, r in enumerate(sorted(cells, key=lambda c: -c["share"])):
-                style = "red" if r["warn"] else None
                 table.add_row(check_id if i == 0 else "", r["unit_function"].replace("_", " "), f"{r['tripped']} of {r['staff']}",
-                              Text(f"{r['share']:.1%}", style=style or ""), str(r["kept"]), end_section=i == len(cells) - 1)
+                              Text(f"{r['share']:.1%}", style="red" if r["warn"] else ""), str(r["kept"]),
+                              end_section=i == len(cells) - 1)
         out.print(table)
         out.print("tripped: staff of the function with a hit over the span; kept: those whose hits are evidence after "
                   "calibration; red: above the warning share", style="dim")
