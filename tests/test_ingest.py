@@ -126,6 +126,11 @@ def test_unreadable_file_is_recorded_and_the_night_goes_on(tmp_path, warehouse):
     assert results["access_events.csv"].status == "unreadable"
     assert "access_events.csv" in results["access_events.csv"].error
     assert results["device_messages.parquet"].status == "unreadable"
+    # What the night's warnings (and the report's warning box) say: the reason in words first, never
+    # a bare exception; DuckDB's own words, where kept, come last in brackets.
+    assert results["access_events.csv"].error.endswith(": the header line is not UTF-8 text (byte 2)")
+    parquet = results["device_messages.parquet"].error.split(": ", 1)[1]
+    assert parquet.startswith("not a Parquet file, or cut short") and "Traceback" not in parquet
     assert results["staff.csv"].status == "loaded" and results["duty_roster.csv"].status == "loaded"
     assert results["notes.txt"].status == "unrecognised"
     kinds = warehouse.execute("SELECT file_name, kind FROM quarantine ORDER BY file_name")

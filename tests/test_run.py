@@ -92,6 +92,8 @@ class _Resources(HTMLParser):
         self.external: list[str] = []
         self.images = 0
         self.text: list[str] = []
+        self.links: list[str] = []  # links within the page (#...)
+        self.ids: set[str] = set()
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -103,6 +105,10 @@ class _Resources(HTMLParser):
             self.images += 1
             if not (attrs.get("src") or "").startswith(("data:image/png;base64,", "data:image/svg+xml;base64,")):
                 self.external.append(attrs.get("src"))
+        if (attrs.get("href") or "").startswith("#"):
+            self.links.append(attrs["href"][1:])
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
         for key in ("src", "href"):
             value = attrs.get(key) or ""
             if value.startswith(("http:", "https:", "//")):
@@ -125,6 +131,23 @@ def test_report_is_self_contained_with_legend_and_plots(run):
     new = leads.filter(pl.col("change") == "new").height
     assert re.search(rf"Since the night before:\s+{new} new lead\(s\)", text), text[:600]
     assert parser.images == min(leads.height, 25)  # one timeline per detailed lead
+
+
+def test_every_link_within_the_report_leads_to_a_card(run, tmp_path, prefect_harness, monkeypatch):
+    """A lead's id links to its card only where it has one. Replayed with fewer cards than leads
+    (the small force has fewer than the usual 25), so uncarded leads are in the table."""
+    import acu_audit.report
+
+    monkeypatch.setattr(acu_audit.report, "MIN_LEADS_DETAILED", 2)
+    result = CliRunner().invoke(app, ["run", "--landing", str(run / "landing"), "--out", str(tmp_path / "few-cards"),
+                                      "--db", str(run / "acu_audit.duckdb"), "--no-validation"])
+    assert result.exit_code == 0, result.output
+    parser = _Resources()
+    parser.feed((tmp_path / "few-cards" / "report.html").read_text())
+    leads = pl.read_csv(tmp_path / "few-cards" / "leads.csv")
+    cards = {i for i in parser.ids if i.startswith("L-")}
+    assert 0 < len(cards) < leads.height  # some leads without a card: a link to them would lead nowhere
+    assert parser.links and not set(parser.links) - parser.ids, sorted(set(parser.links) - parser.ids)[:5]
 
 
 def test_rerun_of_the_same_night_is_byte_identical(run):
