@@ -81,10 +81,10 @@ def prepare_run_tables(wh: Warehouse, params: dict[str, Any]) -> float:
 STAGED = "staged_hits"  # a temporary table: the night's hits as the checks find them, before they are stored
 
 
-def _wrapped(check: Check, target: str) -> str:
+def _wrapped(check: Check) -> str:
     cols = ", ".join(f"h.{c}" for c in HIT_COLUMNS if c != "weight")
     return f"""
-        INSERT INTO {target} (as_of, run_id, hit_id, check_id, check_version, category, status, severity, risk,
+        INSERT INTO {STAGED} (as_of, run_id, hit_id, check_id, check_version, category, status, severity, risk,
                                 {", ".join(HIT_COLUMNS)}, route, kept)
         SELECT $as_of, $run_id,
                left(md5(concat_ws('|', $check_id, h.staff_id, coalesce(h.subject, ''),
@@ -112,9 +112,8 @@ class _Evaluated:
     parameters: str = "{}"  # JSON of the check's own bound values, for check_runs
 
 
-def _evaluate(wh: Warehouse, check: Check, settings: Settings, night_params: dict[str, Any], run_id: str,
-              target: str) -> _Evaluated:
-    """Run one check and append its hits to ``target``; a SQL error fails the check, not the run
+def _evaluate(wh: Warehouse, check: Check, settings: Settings, night_params: dict[str, Any], run_id: str) -> _Evaluated:
+    """Run one check and append its hits to the staged table; a SQL error fails the check, not the run
     (the statement is atomic: a failed check appends nothing)."""
     started = time.perf_counter()
     outcome = CheckOutcome(check.id, check.meta.category, "ok", check.scores, version="")
@@ -136,7 +135,7 @@ def _evaluate(wh: Warehouse, check: Check, settings: Settings, night_params: dic
         "route": check.meta.route,
     }
     try:
-        wh.run_text(_wrapped(check, target), bound, step=f"check {check.id}")
+        wh.run_text(_wrapped(check), bound, step=f"check {check.id}")
     except QueryError as exc:
         outcome.status = "failed"
         outcome.error = f"check {check.id} failed: {value_free(str(exc.cause))}"
@@ -144,9 +143,9 @@ def _evaluate(wh: Warehouse, check: Check, settings: Settings, night_params: dic
     return _Evaluated(outcome, json.dumps({k: params[k] for k in sorted(check.meta.parameters)}, default=str))
 
 
-def _count_hits(wh: Warehouse, table: str, outcomes: list[CheckOutcome], as_of: Any) -> None:
+def _count_hits(wh: Warehouse, outcomes: list[CheckOutcome], as_of: Any) -> None:
     counts = {r[0]: (r[1], r[2]) for r in wh.execute(
-        f"SELECT check_id, count(*), count(DISTINCT staff_id) FROM {table} WHERE as_of = $d GROUP BY check_id",
+        f"SELECT check_id, count(*), count(DISTINCT staff_id) FROM {STAGED} WHERE as_of = $d GROUP BY check_id",
         {"d": as_of}, step="hits per check")}
     for o in outcomes:
         if o.status == "ok":
@@ -202,9 +201,9 @@ def _run_and_store(wh: Warehouse, checks: list[Check], settings: Settings, param
     as_of = params["as_of"]
     report = CheckRunReport()
     wh.execute(f"CREATE OR REPLACE TEMP TABLE {STAGED} AS SELECT * FROM check_hits LIMIT 0", step="stage the night's hits")
-    evaluated = [_evaluate(wh, check, settings, params, run_id, STAGED) for check in checks]
+    evaluated = [_evaluate(wh, check, settings, params, run_id) for check in checks]
     report.outcomes = [e.outcome for e in evaluated]
-    _count_hits(wh, STAGED, report.outcomes, as_of)
+    _count_hits(wh, report.outcomes, as_of)
     ran = [o.check_id for o in report.outcomes if o.status == "ok"]
     with wh.transaction():
         # A failed check keeps the night's earlier hits, as a check left out does.
