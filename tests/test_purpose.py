@@ -8,7 +8,7 @@ import pytest
 
 from acu_audit.config import load_settings
 from acu_audit.ingest import ingest_landing
-from acu_audit.purpose import label_policing_purpose
+from acu_audit.purpose import _plan, label_policing_purpose
 from acu_audit.window import ReviewWindow
 
 from conftest import write_table
@@ -123,3 +123,49 @@ def test_a_late_snapshot_relabels_the_days_it_covers(loaded):
     again = label_policing_purpose(wh, SETTINGS, WINDOW)
     assert min(again.days_labelled) == date(2026, 3, 5) and date(2026, 3, 4) not in again.days_labelled
     assert labels(wh)["E-none"]["via_assignment"]
+
+
+def purpose_tables(wh) -> tuple[list[dict], list[dict]]:
+    return (wh.records("SELECT * FROM access_purpose ORDER BY event_id"),
+            wh.records("SELECT * FROM lookup_hours ORDER BY ALL"))
+
+
+def test_a_day_topped_up_reads_as_if_labelled_again_in_full(loaded):
+    wh, landing = loaded
+    label_policing_purpose(wh, SETTINGS, WINDOW)
+    assert not labels(wh)["E-off-duty"]["on_duty"]
+    # A later drop brings, for 10 March, an overtime shift of S1's covering E-off-duty and a late look-up of S3's.
+    write_table(landing / "2026-03-29", "duty_roster", [{"staff_id": "S1", "shift_start": "2026-03-10T21:00:00Z",
+                                                         "shift_end": "2026-03-10T23:00:00Z", "duty_type": "overtime"}])
+    write_table(landing / "2026-03-29", "access_events", [event("E-late-S3", "2026-03-10T12:00:00Z", staff="S3", person="P5")])
+    ingest_landing(wh, landing)
+    topped = label_policing_purpose(wh, SETTINGS, WINDOW)
+    # Only S1's eight look-ups of the day (their roster changed) and the new one; not S3's E-function.
+    assert topped.days_labelled == topped.days_topped_up == [date(2026, 3, 10)]
+    assert topped.events_labelled == 9
+    assert labels(wh)["E-off-duty"]["on_duty"] and not labels(wh)["E-late-S3"]["has_purpose"]
+    after_top_up = purpose_tables(wh)
+    wh.execute("DELETE FROM purpose_days")  # forget every day: all 28 are labelled again in full
+    again = label_policing_purpose(wh, SETTINGS, WINDOW)
+    assert len(again.days_labelled) == 28 and again.days_topped_up == []
+    assert purpose_tables(wh) == after_top_up
+
+
+def test_a_changed_snapshot_relabels_the_day_in_full_not_topped_up(loaded):
+    wh, landing = loaded
+    label_policing_purpose(wh, SETTINGS, WINDOW)
+    write_table(landing / "2026-03-27", "assignments", REFERENCE["assignments"])  # unchanged: stores nothing
+    write_table(landing / "2026-03-27", "operation_staff", [{"operation_id": "OP1", "staff_id": "S3"}])  # changed from 27 March
+    ingest_landing(wh, landing)
+    again = label_policing_purpose(wh, SETTINGS, WINDOW)
+    assert again.days_labelled == [date(2026, 3, 27), date(2026, 3, 28)] and again.days_topped_up == []
+
+
+def test_look_ups_count_on_their_local_day_in_a_zone_a_quarter_hour_off(warehouse, tmp_path):
+    # Kathmandu is UTC+05:45: 18:14Z is 23:59 on the 10th there, 18:16Z is 00:01 on the 11th.
+    write_table(tmp_path / "2026-03-28", "access_events",
+                [event("E-before-midnight", "2026-03-10T18:14:00Z"), event("E-after-midnight", "2026-03-10T18:16:00Z")])
+    ingest_landing(warehouse, tmp_path)
+    window = ReviewWindow(date(2026, 3, 28), 28, "Asia/Kathmandu")
+    events = {p["local_day"]: p["events"] for p in _plan(warehouse, window, "fingerprint", SETTINGS)}
+    assert events[date(2026, 3, 10)] == 1 and events[date(2026, 3, 11)] == 1

@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS purpose_days (
     events      BIGINT NOT NULL,
     labelled_at TIMESTAMPTZ NOT NULL
 );
+-- The part of the key that only snapshots and configuration change: a day whose base key
+-- still holds is topped up (its new look-ups, and those of staff whose roster changed), not
+-- labelled again in full.
+ALTER TABLE purpose_days ADD COLUMN IF NOT EXISTS base_key VARCHAR;
 
 -- Check hits, one set per as-of date (a re-run for a date replaces that date's hits).
 -- evidence: qualified ids of the rows behind the hit, e.g. 'access_events:E123'.

@@ -35,12 +35,20 @@ SELECT * FROM operation_targets_at((SELECT list(DISTINCT v_operation_targets) FR
 CREATE OR REPLACE TEMP TABLE pv_operation_staff AS
 SELECT * FROM operation_staff_at((SELECT list(DISTINCT v_operation_staff) FROM purpose_todo));
 
+-- The look-ups to label: every one of a day labelled in full; of a day only topped up
+-- (purpose_todo.partial: its snapshots unchanged), those not labelled yet and those of staff
+-- whose roster around the day changed (purpose_changed_staff). Labels are per look-up.
 CREATE OR REPLACE TEMP TABLE purpose_events AS
 SELECT e.event_id, e.occurred_at, e.staff_id, e.system, e.action, e.record_type, e.record_id,
        e.person_id, e.case_id, e.reason_code, t.*
 FROM access_events e
 JOIN purpose_todo t ON t.local_day = CAST(timezone($tz, e.occurred_at) AS DATE)
-WHERE e.occurred_at >= $todo_start_utc AND e.occurred_at < $todo_end_utc;
+LEFT JOIN purpose_changed_staff c ON c.local_day = t.local_day AND c.staff_id = e.staff_id
+LEFT JOIN (SELECT local_day, event_id FROM access_purpose
+           WHERE local_day IN (SELECT local_day FROM purpose_todo WHERE partial)) done
+       ON done.local_day = t.local_day AND done.event_id = e.event_id
+WHERE e.occurred_at >= $todo_start_utc AND e.occurred_at < $todo_end_utc
+  AND (NOT t.partial OR c.staff_id IS NOT NULL OR done.event_id IS NULL);
 
 CREATE OR REPLACE TEMP TABLE purpose_labels AS
 WITH who AS (
@@ -133,6 +141,8 @@ LEFT JOIN by_function bf USING (event_id)
 LEFT JOIN by_operation bo USING (event_id)
 LEFT JOIN rostered ro USING (event_id);
 
-DELETE FROM access_purpose WHERE local_day IN (SELECT local_day FROM purpose_todo);
+DELETE FROM access_purpose WHERE local_day IN (SELECT local_day FROM purpose_todo WHERE NOT partial);
+DELETE FROM access_purpose WHERE local_day IN (SELECT local_day FROM purpose_todo WHERE partial)
+                             AND event_id IN (SELECT event_id FROM purpose_labels);
 
 INSERT INTO access_purpose BY NAME SELECT * FROM purpose_labels;

@@ -5,7 +5,11 @@ purpose?" reads them. Labelling is incremental by local day: a day is
 (re)labelled only when what it was built from changed -- its events, the roster
 around it, the snapshot versions of its date, or the purpose configuration --
 so a normal night labels one new day, and a late drop relabels the days it
-touches.
+touches. A day whose snapshots and configuration are unchanged is only topped up: its
+look-ups not labelled yet, and those of staff whose roster around the day changed (a
+shift starting at midnight, sent with tomorrow's drop, changes yesterday's roster; at
+40,000 staff relabelling the whole day for it cost about 6 s a night). Labels are per
+look-up, so a top-up gives what labelling the day again would.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class PurposeReport:
     seconds: float
     # Days labelled before whose data changed since (a late drop, a changed snapshot): labelled again.
     days_relabelled: list[date] = field(default_factory=list)
+    # Of those, the days only topped up (new look-ups, staff whose roster changed), not relabelled in full.
+    days_topped_up: list[date] = field(default_factory=list)
 
 
 def register_function_rules(wh: Warehouse, settings: Settings) -> None:
@@ -93,8 +99,14 @@ def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str, settings: Setti
     )
     events = dict(
         wh.execute(
-            """SELECT CAST(timezone($tz, occurred_at) AS DATE) AS d, count(*) FROM access_events
-               WHERE occurred_at >= $window_start_utc AND occurred_at < $window_end_utc GROUP BY d""",
+            # Counted per quarter hour, each then read as a local day: every zone's offset is a whole
+            # number of quarter hours, and reading 2,700 instants in the zone costs nothing where
+            # reading every look-up cost 1.4 s a night at 40,000 staff.
+            """WITH quarters AS (
+                   SELECT epoch_us(occurred_at) // 900000000 AS q, count(*) AS n FROM access_events
+                   WHERE occurred_at >= $window_start_utc AND occurred_at < $window_end_utc GROUP BY q)
+               SELECT CAST(timezone($tz, make_timestamptz(q * 900000000)) AS DATE) AS d, CAST(sum(n) AS BIGINT)
+               FROM quarters GROUP BY d""",
             {k: window.params()[k] for k in ("tz", "window_start_utc", "window_end_utc")},
             step="purpose: events per day",
         )
@@ -125,15 +137,18 @@ def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str, settings: Setti
     )
     wh.unregister("purpose_day_bounds")
     plan = []
-    for day in window.days_list():
+    for day, lo, hi in bounds.iter_rows():
         versions = {
             f"v_{t}": max((d for table, d in loaded if table == t and d <= day), default=None) for t in PURPOSE_SNAPSHOTS
         }
         n_events = events.get(day, 0)
+        base_source = json.dumps([fingerprint, {k: str(v) for k, v in versions.items()}])
         key_source = json.dumps([fingerprint, {k: str(v) for k, v in versions.items()}, n_events, roster.get(day, 0)])
-        plan.append(
-            {"local_day": day, **versions, "events": n_events, "version_key": hashlib.sha256(key_source.encode()).hexdigest()[:24]}
-        )
+        plan.append({
+            "local_day": day, **versions, "events": n_events, "roster_lo": lo, "roster_hi": hi,
+            "base_key": hashlib.sha256(base_source.encode()).hexdigest()[:24],
+            "version_key": hashlib.sha256(key_source.encode()).hexdigest()[:24],
+        })
     return plan
 
 
@@ -142,19 +157,33 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
     started = time.perf_counter()
     register_function_rules(wh, settings)
     plan = _plan(wh, window, _config_fingerprint(settings), settings)
-    stored = dict(
-        wh.execute(
-            "SELECT local_day, version_key FROM purpose_days WHERE local_day BETWEEN $a AND $b",
+    stored = {
+        r[0]: r[1:]
+        for r in wh.execute(
+            "SELECT local_day, version_key, base_key, events, labelled_at FROM purpose_days WHERE local_day BETWEEN $a AND $b",
             {"a": window.start, "b": window.as_of},
         )
-    )
-    todo = [p for p in plan if stored.get(p["local_day"]) != p["version_key"]]
+    }
+    todo = []
+    for p in plan:
+        version_key, base_key, events, labelled_at = stored.get(p["local_day"], (None, None, None, None))
+        if version_key == p["version_key"]:
+            continue
+        # Same snapshots and configuration, and no look-up gone: only the new data needs labels.
+        top_up = base_key == p["base_key"] and p["events"] >= events
+        todo.append({**p, "partial": top_up, "labelled_at": labelled_at if top_up else None})
     labelled = 0
     # Days in small batches: each batch joins only its own snapshot versions, so memory stays
-    # bounded however many days a first run or a late drop has to (re)label.
+    # bounded however many days a first run or a late drop has to (re)label. Days only topped up
+    # (a few look-ups each) go with the first batch: a batch of their own would build the
+    # snapshot tables again for them.
     batch_days = max(1, int(settings.runtime["purpose_batch_days"]))
-    for start in range(0, len(todo), batch_days):
-        labelled += _label_days(wh, settings, window, todo[start : start + batch_days])
+    topped_up, in_full = [p for p in todo if p["partial"]], [p for p in todo if not p["partial"]]
+    batches = [in_full[start : start + batch_days] for start in range(0, len(in_full), batch_days)] or [[]]
+    batches[0] = topped_up + batches[0]
+    for batch in batches:
+        if batch:
+            labelled += _label_days(wh, settings, window, batch)
     _count_hours_of_days_labelled_before(wh, window)
     return PurposeReport(
         days_in_window=len(plan),
@@ -162,6 +191,7 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
         events_labelled=labelled,
         seconds=time.perf_counter() - started,
         days_relabelled=[p["local_day"] for p in todo if p["local_day"] in stored],
+        days_topped_up=[p["local_day"] for p in todo if p["partial"]],
     )
 
 
@@ -186,13 +216,31 @@ def _count_hours_of_days_labelled_before(wh: Warehouse, window: ReviewWindow) ->
     )
 
 
+# Staff whose roster around a topped-up day changed since it was labelled: rows that count for
+# the day's key (on-duty shifts within the margin, absences on the day) from files loaded since.
+_CHANGED_ROSTER_STAFF = """
+    CREATE OR REPLACE TEMP TABLE purpose_changed_staff AS
+    SELECT DISTINCT t.local_day, r.staff_id
+    FROM purpose_todo t
+    JOIN duty_roster r ON r.shift_start < t.roster_hi AND r.shift_end > t.roster_lo
+    JOIN ingest_files f ON f.file_id = r._file_id
+    WHERE t.partial AND f.loaded_at >= t.labelled_at
+      AND (list_contains($on_duty_types, r.duty_type)
+           OR (r.shift_start < t.roster_hi - $margin AND r.shift_end > t.roster_lo + $margin))"""
+
+
 def _label_days(wh: Warehouse, settings: Settings, window: ReviewWindow, todo: list[dict]) -> int:
-    """Label the look-ups of these days and record the versions they were built from."""
-    schema = {"local_day": pl.Date, **{f"v_{t}": pl.Date for t in PURPOSE_SNAPSHOTS}}
+    """Label the look-ups of these days (all of them, or for a day only topped up, the new ones
+    and those of staff whose roster changed) and record the versions they were built from."""
+    schema = {"local_day": pl.Date, **{f"v_{t}": pl.Date for t in PURPOSE_SNAPSHOTS}, "partial": pl.Boolean,
+              "labelled_at": pl.Datetime("us", "UTC"), "roster_lo": pl.Datetime("us", "UTC"), "roster_hi": pl.Datetime("us", "UTC")}
     frame = pl.DataFrame([{k: p[k] for k in schema} for p in todo], schema=schema)
     wh.register_frame("purpose_todo_frame", frame)
     wh.execute("CREATE OR REPLACE TEMP TABLE purpose_todo AS SELECT * FROM purpose_todo_frame", step="purpose: todo")
     wh.unregister("purpose_todo_frame")
+    wh.execute(_CHANGED_ROSTER_STAFF,
+               {"on_duty_types": list(ON_DUTY_TYPES), "margin": timedelta(minutes=int(settings.purpose["shift_margin_minutes"]))},
+               step="purpose: staff whose roster changed")
     first, last = min(p["local_day"] for p in todo), max(p["local_day"] for p in todo)
     params = {
         "tz": window.timezone,
@@ -205,12 +253,23 @@ def _label_days(wh: Warehouse, settings: Settings, window: ReviewWindow, todo: l
         wh.run_file("transforms/policing_purpose.sql", params, step="policing purpose")
         labelled = wh.scalar("SELECT count(*) FROM purpose_labels")
         # Counted here, not in the labelling SQL: its text is part of each day's key (a change relabels).
-        wh.execute("DELETE FROM lookup_hours WHERE local_day IN (SELECT local_day FROM purpose_todo)", step="purpose: hours")
-        wh.execute(_LOOKUP_HOURS.format(labels="purpose_labels", days="SELECT local_day FROM purpose_todo"), step="purpose: hours")
+        # A day labelled in full is counted again from its labels; a topped-up day, for the staff
+        # whose look-ups were labelled, from all of their labels of the day.
+        wh.execute("DELETE FROM lookup_hours WHERE local_day IN (SELECT local_day FROM purpose_todo WHERE NOT partial)",
+                   step="purpose: hours")
+        wh.execute(_LOOKUP_HOURS.format(labels="purpose_labels", days="SELECT local_day FROM purpose_todo WHERE NOT partial"),
+                   step="purpose: hours")
+        wh.execute("""CREATE OR REPLACE TEMP TABLE purpose_topped_up AS
+                      SELECT DISTINCT l.local_day, l.staff_id FROM purpose_labels l JOIN purpose_todo t USING (local_day)
+                      WHERE t.partial""", step="purpose: hours")
+        wh.execute("DELETE FROM lookup_hours h USING purpose_topped_up u WHERE h.local_day = u.local_day AND h.staff_id = u.staff_id",
+                   step="purpose: hours")
+        wh.execute(_LOOKUP_HOURS.format(labels="(SELECT a.* FROM access_purpose a JOIN purpose_topped_up USING (local_day, staff_id))",
+                                        days="SELECT local_day FROM purpose_todo WHERE partial"), step="purpose: hours")
         wh.execute("DELETE FROM purpose_days WHERE local_day IN (SELECT local_day FROM purpose_todo)")
         wh.executemany(
-            "INSERT INTO purpose_days VALUES (?, ?, ?, now())",
-            [(p["local_day"], p["version_key"], p["events"]) for p in todo],
+            "INSERT INTO purpose_days (local_day, version_key, events, labelled_at, base_key) VALUES (?, ?, ?, now(), ?)",
+            [(p["local_day"], p["version_key"], p["events"], p["base_key"]) for p in todo],
             step="purpose: record days",
         )
     return labelled
