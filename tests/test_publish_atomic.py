@@ -164,3 +164,25 @@ def test_acu_audit_run_stopped_or_killed_leaves_a_whole_set_no_process_and_no_ru
     assert final.returncode == 0, errors[-3000:]
     assert published_set(tmp_path / "out")["as_of"] == nights[-1]
     assert _running_flow_runs(home) == []  # a killed run's Running flow run was marked Crashed
+
+
+def test_the_import_helper_starts_once_the_server_process_is_spawned():
+    """`acu-audit run` imports Great Expectations while Prefect's server starts, in a thread started
+    only after the server's process is forked (forking with threads running can deadlock the child).
+    That the server's process dies with ours is the test above (SIGKILL)."""
+    import types
+
+    from acu_audit import runtime
+
+    events: list[str] = []
+
+    class Server:  # the one call acu-audit makes of Prefect's server: start, which spawns its process
+        def start(self, timeout=None):
+            events.append("start")
+            child = module.subprocess.Popen(["true"])
+            events.append(f"spawned, exit {child.wait()}")
+
+    module = types.SimpleNamespace(subprocess=subprocess)
+    runtime._start(module, Server(), None, after_spawn=lambda: events.append("helper started"))
+    assert events == ["start", "helper started", "spawned, exit 0"]
+    assert module.subprocess is subprocess  # the wrapper is gone again

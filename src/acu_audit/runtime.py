@@ -16,14 +16,14 @@ Prefect starts as a child process (a uvicorn server). Three things keep a stop c
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -95,12 +95,26 @@ def _api_configured() -> bool:
     return bool(get_current_settings().api.url)
 
 
-def start_ephemeral_api(timeout: int | None = None) -> None:
+def _quietly(work: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            work()
+        except Exception:  # noqa: BLE001 - only a head start: the night imports again and reports there
+            pass
+    return run
+
+
+def start_ephemeral_api(timeout: int | None = None, meanwhile: Callable[[], None] | None = None) -> None:
     """Start Prefect's ephemeral API now, from the main thread, so that it dies with this process.
 
     Prefect would start the same server on first use; starting it here first (the server is one
     instance per process) lets its child process be told to die with us. Does nothing when a
     Prefect API is configured (a real server, or the tests' harness).
+
+    ``meanwhile`` runs in a thread while the server starts (the server is a child process, so it
+    has a core of its own): the night's slow imports, such as Great Expectations (about 4 s), are
+    done by the time the flow needs them. Its errors are ignored: the night imports again and
+    reports them where they matter.
     """
     if _api_configured():
         return
@@ -109,13 +123,36 @@ def start_ephemeral_api(timeout: int | None = None) -> None:
     server = server_module.SubprocessASGIServer()
     if server.running:
         return
+    # The thread starts once the server's process is spawned: forking with threads running can
+    # deadlock the child.
+    helper = threading.Thread(target=_quietly(meanwhile), name="acu-audit-imports", daemon=True) if meanwhile else None
+
+    def start_helper() -> None:  # once, should Prefect spawn the server again (a port taken)
+        if helper and helper.ident is None:
+            helper.start()
+
+    try:
+        _start(server_module, server, timeout, after_spawn=start_helper)
+    finally:
+        if helper and helper.ident is not None:
+            helper.join()
+
+
+def _start(server_module: Any, server: Any, timeout: int | None, after_spawn: Callable[[], None]) -> None:
     if not sys.platform.startswith("linux"):
+        after_spawn()
         server.start(timeout=timeout)
         return
+
     # Prefect builds the server's command itself; only the process start is wrapped, for this call.
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen:
+        child = subprocess.Popen(*args, preexec_fn=_die_with_parent, **kwargs)
+        after_spawn()
+        return child
+
     shim = types.ModuleType("subprocess")
     shim.__dict__.update(subprocess.__dict__)
-    shim.Popen = functools.partial(subprocess.Popen, preexec_fn=_die_with_parent)
+    shim.Popen = popen
     real = server_module.subprocess
     server_module.subprocess = shim
     try:
