@@ -296,3 +296,36 @@ def test_a_snapshot_row_quarantined_for_a_bad_value_keeps_its_entity(tmp_path, w
     write_table(drop(tmp_path, "2026-03-06"), "staff", moved[:1])
     ingest_landing(warehouse, tmp_path)
     assert staff_on("2026-03-06") == {"S1": "Response South"}
+
+
+def test_a_night_reads_only_the_drops_the_ledger_has_not_seen_as_they_are(tmp_path):
+    """A landing keeps every drop; a night spends no task on a drop whose every file the ledger
+    recorded with the same name, size and time, and still reports each of its files."""
+    import os
+
+    from acu_audit.config import load_settings
+    from acu_audit.flow import nightly
+
+    landing = tmp_path / "landing"
+    for day in ("2026-03-04", "2026-03-05"):
+        write_table(drop(landing, day), "access_events", [event(f"E{day}", f"{day}T10:00:00Z")])
+    night = nightly.settle_night(landing=landing, db=tmp_path / "wh.duckdb", out=tmp_path / "out", settings=load_settings(),
+                                 validate=False)
+
+    def load() -> tuple[list[str], list[tuple[str, str]]]:
+        tasks = []
+
+        def runner(name, fn, *args, label=None, **kw):
+            tasks.append(label)
+            return nightly.DIRECT(name, fn, *args, label=label, **kw)
+
+        with nightly.open_warehouse(night) as wh:
+            report = nightly.load_drops(wh, night, runner, nightly.Journal()).report
+        return tasks, [(str(f.drop_date), f.status) for f in report.files]
+
+    assert load() == (["ingest-2026-03-04", "ingest-2026-03-05"], [("2026-03-04", "loaded"), ("2026-03-05", "loaded")])
+    assert load() == ([], [("2026-03-04", "already_loaded"), ("2026-03-05", "already_loaded")])
+    path = landing / "2026-03-04" / "access_events.csv"
+    later = os.stat(path).st_mtime_ns + 10**9
+    os.utime(path, ns=(later, later))  # touched: read again (hashed: the same content, so already loaded)
+    assert load() == (["ingest-2026-03-04"], [("2026-03-04", "already_loaded"), ("2026-03-05", "already_loaded")])

@@ -226,7 +226,7 @@ def run_night(night: Night, *, run: Runner = DIRECT, progress: Progress = _quiet
 def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> steps.Loaded:
     """Every drop up to the night that is not loaded yet, one step per drop, validated by Great
     Expectations unless the night says not to."""
-    from acu_audit.ingest import discover_drops, finish_ingest_run, start_ingest_run
+    from acu_audit.ingest import discover_drops, finish_ingest_run, ledger_of_unchanged_files, passed_unread, start_ingest_run
     from acu_audit.validation import GxValidator
 
     started = time.perf_counter()
@@ -234,7 +234,10 @@ def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> st
     report = start_ingest_run(wh, night.paths.landing, night.as_of, f"ingest-{night.run_id}")
     drops, report.warnings = discover_drops(night.paths.landing, night.as_of)
     report.drops_found = [d.drop_date for d in drops]
+    seen = ledger_of_unchanged_files(wh)
     for drop in drops:
+        if passed_unread(drop, seen, report):  # no task for a drop the ledger has seen as it is
+            continue
         run("ingest-drop", steps.load_drop, wh, drop, report, validator, journal.progress, label=f"ingest-{drop.drop_date}",
             failing=f"loading drop {drop.drop_date}", retry_io=True)
     if validator is not None:  # files still waiting, then the night's Data Docs, rendered once

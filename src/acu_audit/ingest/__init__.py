@@ -17,11 +17,18 @@ from acu_audit.contract import TABLES
 from acu_audit.db import Warehouse, quote_identifier
 from acu_audit.ingest.landing import Drop, LandingFile, Refusal, discover_drops
 from acu_audit.schema import ensure_schema
-from acu_audit.ingest.loader import FileResult, StagedValidator, load_file, record_refusal
+from acu_audit.ingest.loader import (
+    FileResult,
+    StagedValidator,
+    ledger_of_unchanged_files,
+    load_file,
+    record_refusal,
+    unchanged_drop,
+)
 
 __all__ = [
     "IngestReport", "FileResult", "ingest_landing", "ingest_drop", "start_ingest_run", "finish_ingest_run",
-    "ensure_schema", "discover_drops", "Drop", "LandingFile", "Refusal",
+    "ensure_schema", "discover_drops", "Drop", "LandingFile", "Refusal", "ledger_of_unchanged_files", "passed_unread",
 ]
 
 
@@ -121,6 +128,19 @@ def ingest_drop(
     return results
 
 
+def passed_unread(drop: Drop, seen: dict, report: IngestReport, on_file: Callable[[FileResult], None] | None = None) -> bool:
+    """True when the ledger has seen every file of the drop as it is now (``seen``:
+    :func:`ledger_of_unchanged_files`): its files go into the report as already loaded, as
+    reading the drop would record them, and the drop need not be read."""
+    unchanged = unchanged_drop(drop, seen)
+    if unchanged is None:
+        return False
+    report.files.extend(unchanged)
+    for result in unchanged if on_file is not None else ():
+        on_file(result)
+    return True
+
+
 def finish_ingest_run(wh: Warehouse, report: IngestReport, validator: StagedValidator | None, started: float) -> IngestReport:
     """Close the run in the ledger; the caller has flushed the validator (files still waiting)."""
     report.seconds = time.perf_counter() - started
@@ -153,8 +173,10 @@ def ingest_landing(
     report = start_ingest_run(wh, Path(landing), up_to, run_id)
     drops, report.warnings = discover_drops(Path(landing), up_to)
     report.drops_found = [d.drop_date for d in drops]
+    seen = ledger_of_unchanged_files(wh)
     for drop in drops:
-        ingest_drop(wh, drop, report, validator, on_file)
+        if not passed_unread(drop, seen, report, on_file):
+            ingest_drop(wh, drop, report, validator, on_file)
     if validator is not None:
         validator.flush(wh)  # files still waiting to be validated with more of their table
     return finish_ingest_run(wh, report, validator, started)
