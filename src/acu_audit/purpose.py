@@ -88,6 +88,12 @@ def _config_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+# Roster rows overlapping a day widened by the on-duty margin (lo, hi) that can change its labels:
+# on-duty shifts within the margin; leave, sickness and rest on the day itself.
+_ROSTER_ROW_COUNTS = """(list_contains($on_duty_types, r.duty_type)
+                         OR (r.shift_start < {hi} - $margin AND r.shift_end > {lo} + $margin))"""
+
+
 def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str, settings: Settings) -> list[dict]:
     """Per window day: the snapshot versions and event counts it depends on, and its key."""
     # A snapshot's versions are the drops that changed it (a drop re-sending it unchanged stores nothing).
@@ -124,10 +130,7 @@ def _plan(wh: Warehouse, window: ReviewWindow, fingerprint: str, settings: Setti
     wh.register_frame("purpose_day_bounds", bounds)
     roster = dict(
         wh.execute(
-            # Shifts count with the on-duty margin; leave, sickness and rest on the day itself.
-            """SELECT b.d, count(r.staff_id) FILTER (
-                       WHERE list_contains($on_duty_types, r.duty_type)
-                          OR (r.shift_start < b.hi - $margin AND r.shift_end > b.lo + $margin))
+            f"""SELECT b.d, count(r.staff_id) FILTER (WHERE {_ROSTER_ROW_COUNTS.format(lo="b.lo", hi="b.hi")})
                FROM purpose_day_bounds b
                LEFT JOIN duty_roster r ON r.shift_start < b.hi AND r.shift_end > b.lo
                GROUP BY b.d""",
@@ -217,16 +220,15 @@ def _count_hours_of_days_labelled_before(wh: Warehouse, window: ReviewWindow) ->
 
 
 # Staff whose roster around a topped-up day changed since it was labelled: rows that count for
-# the day's key (on-duty shifts within the margin, absences on the day) from files loaded since.
-_CHANGED_ROSTER_STAFF = """
+# the day's key from files loaded since.
+_CHANGED_ROSTER_STAFF = f"""
     CREATE OR REPLACE TEMP TABLE purpose_changed_staff AS
     SELECT DISTINCT t.local_day, r.staff_id
     FROM purpose_todo t
     JOIN duty_roster r ON r.shift_start < t.roster_hi AND r.shift_end > t.roster_lo
     JOIN ingest_files f ON f.file_id = r._file_id
     WHERE t.partial AND f.loaded_at >= t.labelled_at
-      AND (list_contains($on_duty_types, r.duty_type)
-           OR (r.shift_start < t.roster_hi - $margin AND r.shift_end > t.roster_lo + $margin))"""
+      AND {_ROSTER_ROW_COUNTS.format(lo="t.roster_lo", hi="t.roster_hi")}"""
 
 
 def _label_days(wh: Warehouse, settings: Settings, window: ReviewWindow, todo: list[dict]) -> int:
