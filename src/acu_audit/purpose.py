@@ -54,6 +54,16 @@ class PurposeReport:
     # Of those, the days only topped up (new look-ups, staff whose roster changed), not relabelled in full.
     days_topped_up: list[date] = field(default_factory=list)
 
+    @property
+    def detail(self) -> str:
+        """The night summary's line for the step."""
+        again = ""
+        if self.days_relabelled:
+            topped = (f"; {len(self.days_topped_up)} only topped up: new look-ups, and those of staff whose roster changed"
+                      if self.days_topped_up else "")
+            again = f" ({len(self.days_relabelled)} again: tonight's drops brought data for them{topped})"
+        return f"{len(self.days_labelled)} day(s) labelled, {self.events_labelled:,} look-ups{again}"
+
 
 def register_function_rules(wh: Warehouse, settings: Settings) -> None:
     """Load ``purpose.function_rules`` from configs/ into the temp table ``function_rules``."""
@@ -182,8 +192,8 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
     # snapshot tables again for them.
     batch_days = max(1, int(settings.runtime["purpose_batch_days"]))
     topped_up, in_full = [p for p in todo if p["partial"]], [p for p in todo if not p["partial"]]
-    batches = [in_full[start : start + batch_days] for start in range(0, len(in_full), batch_days)] or [[]]
-    batches[0] = topped_up + batches[0]
+    batches = [topped_up + in_full[:batch_days]]
+    batches += [in_full[start : start + batch_days] for start in range(batch_days, len(in_full), batch_days)]
     for batch in batches:
         if batch:
             labelled += _label_days(wh, settings, window, batch)

@@ -262,11 +262,7 @@ def review(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal |
         return result
 
     purpose = timed("policing purpose", steps.policing_purpose, wh, night, seconds=lambda r: r.seconds,
-                    detail=lambda r: f"{len(r.days_labelled)} day(s) labelled, {r.events_labelled:,} look-ups"
-                    + (f" ({len(r.days_relabelled)} again: tonight's drops brought data for them"
-                       + (f"; {len(r.days_topped_up)} only topped up: new look-ups, and those of staff whose roster changed"
-                          if r.days_topped_up else "") + ")"
-                       if r.days_relabelled else ""))
+                    detail=lambda r: r.detail)
     timed("run tables", steps.run_tables, wh, night, detail=lambda _: "reference data and run tables of the window")
     checked = timed("checks", steps.checks, wh, night, detail=lambda r: r.detail)
     outliers = timed("outlier score", steps.outlier_score, wh, night, seconds=lambda r: r.seconds,
