@@ -8,7 +8,7 @@ import pytest
 
 from acu_audit.config import load_settings
 from acu_audit.ingest import ingest_landing
-from acu_audit.purpose import _plan, label_policing_purpose
+from acu_audit.purpose import _batches, _plan, label_policing_purpose
 from acu_audit.window import ReviewWindow
 
 from conftest import write_table
@@ -151,6 +151,44 @@ def test_a_day_topped_up_reads_as_if_labelled_again_in_full(loaded):
     again = label_policing_purpose(wh, SETTINGS, WINDOW)
     assert len(again.days_labelled) == 28 and again.days_topped_up == []
     assert purpose_tables(wh) == after_top_up
+
+
+def test_each_look_up_reads_the_snapshot_as_of_its_day_in_batches_of_any_size(loaded):
+    """The versions of all the days are built once and each look-up joins the one valid on its
+    day: an assignment added from 12 March and withdrawn from 16 March explains only the look-up
+    between, whether the 28 days are labelled in one batch or a day at a time."""
+    wh, landing = loaded
+    write_table(landing / "2026-03-12", "cases", REFERENCE["cases"] + [
+        {"case_id": "C5", "case_type": "crime", "opened_at": "2026-03-05T09:00:00Z", "owning_unit": "CID"}])
+    write_table(landing / "2026-03-12", "case_people", REFERENCE["case_people"] + [{"case_id": "C5", "person_id": "P5", "role": "witness"}])
+    write_table(landing / "2026-03-12", "assignments", REFERENCE["assignments"] + [
+        {"case_id": "C5", "staff_id": "S1", "assigned_at": "2026-03-05T10:00:00Z", "assignment_role": "investigator"}])
+    write_table(landing / "2026-03-16", "assignments", REFERENCE["assignments"])  # withdrawn: C5's row removed
+    write_table(landing / "2026-03-27", "access_events", [event(f"E-{d}", f"2026-03-{d}T11:00:00Z", person="P5")
+                                                          for d in ("10", "14", "20")])
+    ingest_landing(wh, landing)
+    one_batch = label_policing_purpose(wh, SETTINGS, WINDOW)
+    assert len(one_batch.days_labelled) == 28
+    got = labels(wh)
+    assert not got["E-10"]["has_purpose"]  # before the version that knew the assignment
+    assert got["E-14"]["via_assignment"]
+    assert not got["E-20"]["has_purpose"]  # the assignment withdrawn from 16 March
+    in_one = purpose_tables(wh)
+    wh.execute("DELETE FROM purpose_days")
+    day_by_day = label_policing_purpose(wh, load_settings(None, {"runtime": {"purpose_batch_lookups": 1}}), WINDOW)
+    assert len(day_by_day.days_labelled) == 28
+    assert purpose_tables(wh) == in_one
+
+
+def test_batches_hold_whole_days_up_to_the_look_up_budget_topped_up_days_first():
+    def day(n, events, partial=False):
+        return {"local_day": date(2026, 3, n), "partial": partial, "new_events": events}
+
+    todo = [day(1, 3), day(2, 3), day(3, 5), day(4, 1), day(9, 2, partial=True)]
+    got = [[d["local_day"].day for d in batch] for batch in _batches(todo, 6)]
+    assert got == [[9, 1], [2], [3, 4]]  # a day larger than what is left starts a batch; none is split
+    assert [[d["local_day"].day for d in b] for b in _batches(todo, 1)] == [[9], [1], [2], [3], [4]]
+    assert _batches([], 6) == []
 
 
 def test_a_changed_snapshot_relabels_the_day_in_full_not_topped_up(loaded):

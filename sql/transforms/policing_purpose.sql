@@ -13,27 +13,9 @@
 -- $unit_case_days_after_close, $operation_days_before, $operation_days_after, $reason_code_counts,
 -- $shift_margin_minutes.
 
--- The snapshots as of the versions these days use, each row under its version date
--- (_drop_date), so an event joins the reference data of its day.
-CREATE OR REPLACE TEMP TABLE pv_staff AS
-SELECT * FROM staff_at((SELECT list(DISTINCT v_staff) FROM purpose_todo));
-CREATE OR REPLACE TEMP TABLE pv_persons AS
-SELECT * FROM persons_at((SELECT list(DISTINCT v_persons) FROM purpose_todo));
-CREATE OR REPLACE TEMP TABLE pv_markers AS
-SELECT _drop_date, person_id, list(DISTINCT marker ORDER BY marker) AS markers
-FROM person_markers_at((SELECT list(DISTINCT v_person_markers) FROM purpose_todo)) GROUP BY ALL;
-CREATE OR REPLACE TEMP TABLE pv_cases AS
-SELECT * FROM cases_at((SELECT list(DISTINCT v_cases) FROM purpose_todo));
-CREATE OR REPLACE TEMP TABLE pv_case_people AS
-SELECT * FROM case_people_at((SELECT list(DISTINCT v_case_people) FROM purpose_todo));
-CREATE OR REPLACE TEMP TABLE pv_assignments AS
-SELECT * FROM assignments_at((SELECT list(DISTINCT v_assignments) FROM purpose_todo));
-CREATE OR REPLACE TEMP TABLE pv_operations AS
-SELECT * FROM operations_at((SELECT list(DISTINCT v_operations) FROM purpose_todo));
-CREATE OR REPLACE TEMP TABLE pv_operation_targets AS
-SELECT * FROM operation_targets_at((SELECT list(DISTINCT v_operation_targets) FROM purpose_todo));
-CREATE OR REPLACE TEMP TABLE pv_operation_staff AS
-SELECT * FROM operation_staff_at((SELECT list(DISTINCT v_operation_staff) FROM purpose_todo));
+-- The snapshots these days use are the pv_* tables of transforms/purpose_snapshots.sql, built
+-- once for every day being labelled: each row valid from its version (_drop_date) to _valid_to,
+-- so an event joins the version of its day's date (purpose_todo.v_<table>).
 
 -- The look-ups to label: every one of a day labelled in full; of a day only topped up
 -- (purpose_todo.partial: its snapshots unchanged), those not labelled yet and those of staff
@@ -53,37 +35,45 @@ WHERE e.occurred_at >= $todo_start_utc AND e.occurred_at < $todo_end_utc
 CREATE OR REPLACE TEMP TABLE purpose_labels AS
 WITH who AS (
     SELECT ev.event_id, s.unit, s.unit_function
-    FROM purpose_events ev JOIN pv_staff s ON s._drop_date = ev.v_staff AND s.staff_id = ev.staff_id
+    FROM purpose_events ev
+    JOIN pv_staff s ON s.staff_id = ev.staff_id AND ev.v_staff >= s._drop_date AND ev.v_staff < s._valid_to
 ), subject AS (
     SELECT ev.event_id, p.staff_id AS subject_staff_id, m.markers
     FROM purpose_events ev
-    LEFT JOIN pv_persons p ON p._drop_date = ev.v_persons AND p.person_id = ev.person_id
+    LEFT JOIN pv_persons p ON p.person_id = ev.person_id
+                          AND ev.v_persons >= p._drop_date AND ev.v_persons < p._valid_to
     LEFT JOIN pv_markers m ON m._drop_date = ev.v_person_markers AND m.person_id = ev.person_id
     WHERE ev.person_id IS NOT NULL
 ), by_assignment AS (
     SELECT ev.event_id
     FROM purpose_events ev
-    JOIN pv_assignments a ON a._drop_date = ev.v_assignments AND a.case_id = ev.case_id AND a.staff_id = ev.staff_id
+    JOIN pv_assignments a ON a.case_id = ev.case_id AND a.staff_id = ev.staff_id
+                         AND ev.v_assignments >= a._drop_date AND ev.v_assignments < a._valid_to
     WHERE ev.occurred_at BETWEEN a.assigned_at - to_hours($assignment_grace_hours)
                              AND coalesce(a.unassigned_at, TIMESTAMPTZ 'infinity') + to_hours($assignment_grace_hours)
     UNION
     SELECT ev.event_id
     FROM purpose_events ev
-    JOIN pv_case_people cp ON cp._drop_date = ev.v_case_people AND cp.person_id = ev.person_id
-    JOIN pv_assignments a ON a._drop_date = ev.v_assignments AND a.case_id = cp.case_id AND a.staff_id = ev.staff_id
+    JOIN pv_case_people cp ON cp.person_id = ev.person_id
+                          AND ev.v_case_people >= cp._drop_date AND ev.v_case_people < cp._valid_to
+    JOIN pv_assignments a ON a.case_id = cp.case_id AND a.staff_id = ev.staff_id
+                         AND ev.v_assignments >= a._drop_date AND ev.v_assignments < a._valid_to
     WHERE ev.occurred_at BETWEEN a.assigned_at - to_hours($assignment_grace_hours)
                              AND coalesce(a.unassigned_at, TIMESTAMPTZ 'infinity') + to_hours($assignment_grace_hours)
 ), by_unit_case AS (
     SELECT ev.event_id
     FROM purpose_events ev JOIN who USING (event_id)
-    JOIN pv_cases c ON c._drop_date = ev.v_cases AND c.case_id = ev.case_id AND c.owning_unit = who.unit
+    JOIN pv_cases c ON c.case_id = ev.case_id AND c.owning_unit = who.unit
+                   AND ev.v_cases >= c._drop_date AND ev.v_cases < c._valid_to
     WHERE ev.occurred_at BETWEEN c.opened_at - to_hours($assignment_grace_hours)
                              AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($unit_case_days_after_close)
     UNION
     SELECT ev.event_id
     FROM purpose_events ev JOIN who USING (event_id)
-    JOIN pv_case_people cp ON cp._drop_date = ev.v_case_people AND cp.person_id = ev.person_id
-    JOIN pv_cases c ON c._drop_date = ev.v_cases AND c.case_id = cp.case_id AND c.owning_unit = who.unit
+    JOIN pv_case_people cp ON cp.person_id = ev.person_id
+                          AND ev.v_case_people >= cp._drop_date AND ev.v_case_people < cp._valid_to
+    JOIN pv_cases c ON c.case_id = cp.case_id AND c.owning_unit = who.unit
+                   AND ev.v_cases >= c._drop_date AND ev.v_cases < c._valid_to
     WHERE ev.occurred_at BETWEEN c.opened_at - to_hours($assignment_grace_hours)
                              AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($unit_case_days_after_close)
 ), by_function AS (
@@ -99,10 +89,12 @@ WITH who AS (
 ), by_operation AS (
     SELECT DISTINCT ev.event_id
     FROM purpose_events ev
-    JOIN pv_operation_targets ot ON ot._drop_date = ev.v_operation_targets AND ot.person_id = ev.person_id
-    JOIN pv_operations o ON o._drop_date = ev.v_operations AND o.operation_id = ot.operation_id
-    JOIN pv_operation_staff os ON os._drop_date = ev.v_operation_staff AND os.operation_id = ot.operation_id
-                           AND os.staff_id = ev.staff_id
+    JOIN pv_operation_targets ot ON ot.person_id = ev.person_id
+                                AND ev.v_operation_targets >= ot._drop_date AND ev.v_operation_targets < ot._valid_to
+    JOIN pv_operations o ON o.operation_id = ot.operation_id
+                        AND ev.v_operations >= o._drop_date AND ev.v_operations < o._valid_to
+    JOIN pv_operation_staff os ON os.operation_id = ot.operation_id AND os.staff_id = ev.staff_id
+                              AND ev.v_operation_staff >= os._drop_date AND ev.v_operation_staff < os._valid_to
     WHERE ev.occurred_at BETWEEN o.executed_at - to_days($operation_days_before) AND o.executed_at + to_days($operation_days_after)
 ), rostered AS (
     SELECT ev.event_id,

@@ -94,7 +94,8 @@ def register_function_rules(wh: Warehouse, settings: Settings) -> None:
 
 
 def _config_fingerprint(settings: Settings) -> str:
-    payload = json.dumps(settings.purpose, sort_keys=True, default=str) + read_sql("transforms/policing_purpose.sql")
+    payload = (json.dumps(settings.purpose, sort_keys=True, default=str) + read_sql("transforms/purpose_snapshots.sql")
+               + read_sql("transforms/policing_purpose.sql"))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -184,19 +185,13 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
             continue
         # Same snapshots and configuration, and no look-up gone: only the new data needs labels.
         top_up = base_key == p["base_key"] and p["events"] >= events
-        todo.append({**p, "partial": top_up, "labelled_at": labelled_at if top_up else None})
+        todo.append({**p, "partial": top_up, "labelled_at": labelled_at if top_up else None,
+                     "new_events": p["events"] - events if top_up else p["events"]})
     labelled = 0
-    # Days in small batches: each batch joins only its own snapshot versions, so memory stays
-    # bounded however many days a first run or a late drop has to (re)label. Days only topped up
-    # (a few look-ups each) go with the first batch: a batch of their own would build the
-    # snapshot tables again for them.
-    batch_days = max(1, int(settings.runtime["purpose_batch_days"]))
-    topped_up, in_full = [p for p in todo if p["partial"]], [p for p in todo if not p["partial"]]
-    batches = [topped_up + in_full[:batch_days]]
-    batches += [in_full[start : start + batch_days] for start in range(batch_days, len(in_full), batch_days)]
-    for batch in batches:
-        if batch:
-            labelled += _label_days(wh, settings, window, batch)
+    if todo:  # the snapshot versions of every day to label, built once for all the batches
+        _build_snapshot_versions(wh, todo)
+    for batch in _batches(todo, int(settings.runtime["purpose_batch_lookups"])):
+        labelled += _label_days(wh, settings, window, batch)
     _count_hours_of_days_labelled_before(wh, window)
     return PurposeReport(
         days_in_window=len(plan),
@@ -239,6 +234,33 @@ _CHANGED_ROSTER_STAFF = f"""
     JOIN ingest_files f ON f.file_id = r._file_id
     WHERE t.partial AND f.loaded_at >= t.labelled_at
       AND {_ROSTER_ROW_COUNTS.format(lo="t.roster_lo", hi="t.roster_hi")}"""
+
+
+def _batches(todo: list[dict], lookups_per_batch: int) -> list[list[dict]]:
+    """The days to label in batches of about ``lookups_per_batch`` look-ups, a day at least each.
+
+    One batch per day cost a statement round per day (a first run's 28 days at 2,000 staff: 0.45 s
+    a day, against 0.12 s in batches of a million); a bound on look-ups, not days, keeps memory
+    the same at any force size. Days only topped up go first, counted by their new look-ups.
+    """
+    batches: list[list[dict]] = []
+    size = 0
+    for day in sorted(todo, key=lambda p: not p["partial"]):  # stable: in date order within each kind
+        if not batches or size + day["new_events"] > lookups_per_batch:
+            batches.append([])
+            size = 0
+        batches[-1].append(day)
+        size += day["new_events"]
+    return batches
+
+
+def _build_snapshot_versions(wh: Warehouse, todo: list[dict]) -> None:
+    """The pv_* tables every batch joins: the versions of all the days to label, built once."""
+    schema = {"local_day": pl.Date, **{f"v_{t}": pl.Date for t in PURPOSE_SNAPSHOTS}}
+    wh.register_frame("purpose_versions_frame", pl.DataFrame([{k: p[k] for k in schema} for p in todo], schema=schema))
+    wh.execute("CREATE OR REPLACE TEMP TABLE purpose_versions AS SELECT * FROM purpose_versions_frame", step="purpose: versions")
+    wh.unregister("purpose_versions_frame")
+    wh.run_file("transforms/purpose_snapshots.sql", step="purpose: snapshot versions of the days")
 
 
 def _label_days(wh: Warehouse, settings: Settings, window: ReviewWindow, todo: list[dict]) -> int:

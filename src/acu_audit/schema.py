@@ -42,7 +42,7 @@ def contract_tables() -> list[str]:
 
 
 def as_of_macros() -> list[str]:
-    """``CREATE OR REPLACE MACRO <table>_as_of(as_of)`` for every snapshot table of the contract."""
+    """``<table>_as_of(as_of)``, ``<table>_at(dates)`` and ``<table>_during(lo, hi)`` for every snapshot table."""
     statements = []
     for table in SNAPSHOT_TABLES:
         name, macro = quote_identifier(table), quote_identifier(f"{table}_as_of")
@@ -58,6 +58,16 @@ def as_of_macros() -> list[str]:
             f"SELECT * EXCLUDE (_removed, _as_of) REPLACE (_as_of AS _drop_date) FROM ("
             f"SELECT d._as_of, s.* FROM (SELECT unnest(dates) AS _as_of) d JOIN {name} s ON s._drop_date <= d._as_of "
             f"QUALIFY row_number() OVER (PARTITION BY d._as_of, s.{key} ORDER BY s._drop_date DESC) = 1) WHERE NOT _removed"
+        )
+        # Every version valid on some day from lo to hi, once, with its validity: from its drop
+        # (``_drop_date``) to the key's next stored change (``_valid_to``, exclusive). Joining on
+        # ``_drop_date <= d < _valid_to`` reads the snapshot as of d for any number of dates at the
+        # cost of one, where ``_at`` builds the whole snapshot once per date.
+        statements.append(
+            f"CREATE OR REPLACE MACRO {quote_identifier(f'{table}_during')}(lo, hi) AS TABLE "
+            f"SELECT * EXCLUDE (_removed) FROM (SELECT *, lead(_drop_date, 1, DATE '9999-12-31') "
+            f"OVER (PARTITION BY {key} ORDER BY _drop_date) AS _valid_to FROM {name} WHERE _drop_date <= hi) "
+            f"WHERE _valid_to > lo AND NOT _removed"
         )
     return statements
 
