@@ -154,9 +154,9 @@ def test_a_day_topped_up_reads_as_if_labelled_again_in_full(loaded):
 
 
 def test_each_look_up_reads_the_snapshot_as_of_its_day_in_batches_of_any_size(loaded):
-    """The versions of all the days are built once and each look-up joins the one valid on its
-    day: an assignment added from 12 March and withdrawn from 16 March explains only the look-up
-    between, whether the 28 days are labelled in one batch or a day at a time."""
+    """The versions of all the days are built once and each batch cuts the snapshot of each of its
+    days from them: an assignment added from 12 March and withdrawn from 16 March explains only
+    the look-up between, whether the 28 days are labelled in one batch or a day at a time."""
     wh, landing = loaded
     write_table(landing / "2026-03-12", "cases", REFERENCE["cases"] + [
         {"case_id": "C5", "case_type": "crime", "opened_at": "2026-03-05T09:00:00Z", "owning_unit": "CID"}])
@@ -167,7 +167,8 @@ def test_each_look_up_reads_the_snapshot_as_of_its_day_in_batches_of_any_size(lo
     write_table(landing / "2026-03-27", "access_events", [event(f"E-{d}", f"2026-03-{d}T11:00:00Z", person="P5")
                                                           for d in ("10", "14", "20")])
     ingest_landing(wh, landing)
-    one_batch = label_policing_purpose(wh, SETTINGS, WINDOW)
+    in_one_batch = load_settings(None, {"runtime": {"purpose_batch_lookups": 10**9, "purpose_batch_days": 28}})
+    one_batch = label_policing_purpose(wh, in_one_batch, WINDOW)
     assert len(one_batch.days_labelled) == 28
     got = labels(wh)
     assert not got["E-10"]["has_purpose"]  # before the version that knew the assignment
@@ -184,11 +185,14 @@ def test_batches_hold_whole_days_up_to_the_look_up_budget_topped_up_days_first()
     def day(n, events, partial=False):
         return {"local_day": date(2026, 3, n), "partial": partial, "new_events": events}
 
+    def days(batches):
+        return [[d["local_day"].day for d in batch] for batch in batches]
+
     todo = [day(1, 3), day(2, 3), day(3, 5), day(4, 1), day(9, 2, partial=True)]
-    got = [[d["local_day"].day for d in batch] for batch in _batches(todo, 6)]
-    assert got == [[9, 1], [2], [3, 4]]  # a day larger than what is left starts a batch; none is split
-    assert [[d["local_day"].day for d in b] for b in _batches(todo, 1)] == [[9], [1], [2], [3], [4]]
-    assert _batches([], 6) == []
+    assert days(_batches(todo, 6, 7)) == [[9, 1], [2], [3, 4]]  # a day larger than what is left starts a batch; none is split
+    assert days(_batches(todo, 1, 7)) == [[9], [1], [2], [3], [4]]
+    assert days(_batches(todo, 100, 2)) == [[9, 1], [2, 3], [4]]  # and no more days than the cap
+    assert _batches([], 6, 7) == []
 
 
 def test_a_changed_snapshot_relabels_the_day_in_full_not_topped_up(loaded):

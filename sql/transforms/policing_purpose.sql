@@ -13,9 +13,39 @@
 -- $unit_case_days_after_close, $operation_days_before, $operation_days_after, $reason_code_counts,
 -- $shift_margin_minutes.
 
--- The snapshots these days use are the pv_* tables of transforms/purpose_snapshots.sql, built
--- once for every day being labelled: each row valid from its version (_drop_date) to _valid_to,
--- so an event joins the version of its day's date (purpose_todo.v_<table>).
+-- The snapshots as of the versions these days use, each row under its version date
+-- (_drop_date), so an event joins the reference data of its day: cut from the versions of every
+-- day being labelled (pvi_*, transforms/purpose_snapshots.sql, built once), not rebuilt from the
+-- whole table per batch.
+CREATE OR REPLACE TEMP TABLE pv_staff AS
+SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
+FROM pvi_staff s JOIN (SELECT DISTINCT v_staff AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
+CREATE OR REPLACE TEMP TABLE pv_persons AS
+SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
+FROM pvi_persons s JOIN (SELECT DISTINCT v_persons AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
+CREATE OR REPLACE TEMP TABLE pv_markers AS
+SELECT v.d AS _drop_date, s.person_id, list(DISTINCT s.marker ORDER BY s.marker) AS markers
+FROM pvi_person_markers s JOIN (SELECT DISTINCT v_person_markers AS d FROM purpose_todo) v
+  ON v.d >= s._drop_date AND v.d < s._valid_to
+GROUP BY ALL;
+CREATE OR REPLACE TEMP TABLE pv_cases AS
+SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
+FROM pvi_cases s JOIN (SELECT DISTINCT v_cases AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
+CREATE OR REPLACE TEMP TABLE pv_case_people AS
+SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
+FROM pvi_case_people s JOIN (SELECT DISTINCT v_case_people AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
+CREATE OR REPLACE TEMP TABLE pv_assignments AS
+SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
+FROM pvi_assignments s JOIN (SELECT DISTINCT v_assignments AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
+CREATE OR REPLACE TEMP TABLE pv_operations AS
+SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
+FROM pvi_operations s JOIN (SELECT DISTINCT v_operations AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
+CREATE OR REPLACE TEMP TABLE pv_operation_targets AS
+SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
+FROM pvi_operation_targets s JOIN (SELECT DISTINCT v_operation_targets AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
+CREATE OR REPLACE TEMP TABLE pv_operation_staff AS
+SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
+FROM pvi_operation_staff s JOIN (SELECT DISTINCT v_operation_staff AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
 
 -- The look-ups to label: every one of a day labelled in full; of a day only topped up
 -- (purpose_todo.partial: its snapshots unchanged), those not labelled yet and those of staff
@@ -35,45 +65,37 @@ WHERE e.occurred_at >= $todo_start_utc AND e.occurred_at < $todo_end_utc
 CREATE OR REPLACE TEMP TABLE purpose_labels AS
 WITH who AS (
     SELECT ev.event_id, s.unit, s.unit_function
-    FROM purpose_events ev
-    JOIN pv_staff s ON s.staff_id = ev.staff_id AND ev.v_staff >= s._drop_date AND ev.v_staff < s._valid_to
+    FROM purpose_events ev JOIN pv_staff s ON s._drop_date = ev.v_staff AND s.staff_id = ev.staff_id
 ), subject AS (
     SELECT ev.event_id, p.staff_id AS subject_staff_id, m.markers
     FROM purpose_events ev
-    LEFT JOIN pv_persons p ON p.person_id = ev.person_id
-                          AND ev.v_persons >= p._drop_date AND ev.v_persons < p._valid_to
+    LEFT JOIN pv_persons p ON p._drop_date = ev.v_persons AND p.person_id = ev.person_id
     LEFT JOIN pv_markers m ON m._drop_date = ev.v_person_markers AND m.person_id = ev.person_id
     WHERE ev.person_id IS NOT NULL
 ), by_assignment AS (
     SELECT ev.event_id
     FROM purpose_events ev
-    JOIN pv_assignments a ON a.case_id = ev.case_id AND a.staff_id = ev.staff_id
-                         AND ev.v_assignments >= a._drop_date AND ev.v_assignments < a._valid_to
+    JOIN pv_assignments a ON a._drop_date = ev.v_assignments AND a.case_id = ev.case_id AND a.staff_id = ev.staff_id
     WHERE ev.occurred_at BETWEEN a.assigned_at - to_hours($assignment_grace_hours)
                              AND coalesce(a.unassigned_at, TIMESTAMPTZ 'infinity') + to_hours($assignment_grace_hours)
     UNION
     SELECT ev.event_id
     FROM purpose_events ev
-    JOIN pv_case_people cp ON cp.person_id = ev.person_id
-                          AND ev.v_case_people >= cp._drop_date AND ev.v_case_people < cp._valid_to
-    JOIN pv_assignments a ON a.case_id = cp.case_id AND a.staff_id = ev.staff_id
-                         AND ev.v_assignments >= a._drop_date AND ev.v_assignments < a._valid_to
+    JOIN pv_case_people cp ON cp._drop_date = ev.v_case_people AND cp.person_id = ev.person_id
+    JOIN pv_assignments a ON a._drop_date = ev.v_assignments AND a.case_id = cp.case_id AND a.staff_id = ev.staff_id
     WHERE ev.occurred_at BETWEEN a.assigned_at - to_hours($assignment_grace_hours)
                              AND coalesce(a.unassigned_at, TIMESTAMPTZ 'infinity') + to_hours($assignment_grace_hours)
 ), by_unit_case AS (
     SELECT ev.event_id
     FROM purpose_events ev JOIN who USING (event_id)
-    JOIN pv_cases c ON c.case_id = ev.case_id AND c.owning_unit = who.unit
-                   AND ev.v_cases >= c._drop_date AND ev.v_cases < c._valid_to
+    JOIN pv_cases c ON c._drop_date = ev.v_cases AND c.case_id = ev.case_id AND c.owning_unit = who.unit
     WHERE ev.occurred_at BETWEEN c.opened_at - to_hours($assignment_grace_hours)
                              AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($unit_case_days_after_close)
     UNION
     SELECT ev.event_id
     FROM purpose_events ev JOIN who USING (event_id)
-    JOIN pv_case_people cp ON cp.person_id = ev.person_id
-                          AND ev.v_case_people >= cp._drop_date AND ev.v_case_people < cp._valid_to
-    JOIN pv_cases c ON c.case_id = cp.case_id AND c.owning_unit = who.unit
-                   AND ev.v_cases >= c._drop_date AND ev.v_cases < c._valid_to
+    JOIN pv_case_people cp ON cp._drop_date = ev.v_case_people AND cp.person_id = ev.person_id
+    JOIN pv_cases c ON c._drop_date = ev.v_cases AND c.case_id = cp.case_id AND c.owning_unit = who.unit
     WHERE ev.occurred_at BETWEEN c.opened_at - to_hours($assignment_grace_hours)
                              AND coalesce(c.closed_at, TIMESTAMPTZ 'infinity') + to_days($unit_case_days_after_close)
 ), by_function AS (
@@ -89,12 +111,10 @@ WITH who AS (
 ), by_operation AS (
     SELECT DISTINCT ev.event_id
     FROM purpose_events ev
-    JOIN pv_operation_targets ot ON ot.person_id = ev.person_id
-                                AND ev.v_operation_targets >= ot._drop_date AND ev.v_operation_targets < ot._valid_to
-    JOIN pv_operations o ON o.operation_id = ot.operation_id
-                        AND ev.v_operations >= o._drop_date AND ev.v_operations < o._valid_to
-    JOIN pv_operation_staff os ON os.operation_id = ot.operation_id AND os.staff_id = ev.staff_id
-                              AND ev.v_operation_staff >= os._drop_date AND ev.v_operation_staff < os._valid_to
+    JOIN pv_operation_targets ot ON ot._drop_date = ev.v_operation_targets AND ot.person_id = ev.person_id
+    JOIN pv_operations o ON o._drop_date = ev.v_operations AND o.operation_id = ot.operation_id
+    JOIN pv_operation_staff os ON os._drop_date = ev.v_operation_staff AND os.operation_id = ot.operation_id
+                           AND os.staff_id = ev.staff_id
     WHERE ev.occurred_at BETWEEN o.executed_at - to_days($operation_days_before) AND o.executed_at + to_days($operation_days_after)
 ), rostered AS (
     SELECT ev.event_id,
