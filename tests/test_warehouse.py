@@ -37,25 +37,3 @@ def test_a_closed_warehouse_says_it_is_closed():
     wh.close()  # closing twice is harmless (a with block after an explicit close)
     with pytest.raises(AcuAuditError, match="closed"):
         wh.scalar("SELECT 1")
-
-
-def test_a_night_opens_its_warehouse_with_the_configured_runtime(tmp_path):
-    """``runtime`` reaches DuckDB: the memory cap, where it spills, and the write-ahead log size
-    at which a commit checkpoints (DuckDB's 16MB default checkpointed every few files of a first run)."""
-    from datetime import date
-
-    from acu_audit.config import load_settings
-    from acu_audit.flow import settle_night
-    from acu_audit.flow.nightly import open_warehouse
-
-    (tmp_path / "landing").mkdir()
-    settings = load_settings(None, {"runtime": {"memory_limit": "1GB", "checkpoint_threshold": "64MB",
-                                                "temp_directory": str(tmp_path / "spill")}})
-    night = settle_night(landing=tmp_path / "landing", db=tmp_path / "acu.duckdb", out=tmp_path / "out",
-                         settings=settings, as_of=date(2026, 11, 1), validate=False)
-    with open_warehouse(night) as wh:
-        setting = lambda name: wh.scalar("SELECT current_setting($n)", {"n": name})  # noqa: E731
-        assert setting("checkpoint_threshold") == "61.0 MiB"
-        assert setting("memory_limit") == "953.6 MiB"
-        assert setting("temp_directory") == str(tmp_path / "spill")
-    assert load_settings(None).runtime["checkpoint_threshold"] == "1GB"
