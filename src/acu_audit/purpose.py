@@ -242,7 +242,7 @@ def _batches(todo: list[dict], lookups_per_batch: int, days_per_batch: int) -> l
     days, a day at least each (a day is never split).
 
     A batch per day cost a statement round per day: 59 days at 2,000 staff took 30.9 s one day a
-    batch, 14.6 s in batches of 250,000 look-ups. The bound on look-ups keeps memory the same at
+    batch, 14-16 s in batches of 250,000 look-ups and 7 days. The bound on look-ups keeps memory the same at
     any force size (at 40,000 staff a day is a batch); the bound on days keeps the snapshots a
     batch cuts small (each day's version is a whole snapshot: 30 of them made the batch slower
     than 30 batches). Days only topped up go first, counted by their new look-ups.
@@ -259,7 +259,8 @@ def _batches(todo: list[dict], lookups_per_batch: int, days_per_batch: int) -> l
 
 
 def _build_snapshot_versions(wh: Warehouse, todo: list[dict]) -> None:
-    """The pv_* tables every batch joins: the versions of all the days to label, built once."""
+    """The pvi_* tables each batch cuts its days' snapshots from: every version valid on a day to
+    label, with its validity, built once for all the batches (transforms/purpose_snapshots.sql)."""
     schema = {"local_day": pl.Date, **{f"v_{t}": pl.Date for t in PURPOSE_SNAPSHOTS}}
     wh.register_frame("purpose_versions_frame", pl.DataFrame([{k: p[k] for k in schema} for p in todo], schema=schema))
     wh.execute("CREATE OR REPLACE TEMP TABLE purpose_versions AS SELECT * FROM purpose_versions_frame", step="purpose: versions")
