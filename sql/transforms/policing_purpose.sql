@@ -14,38 +14,13 @@
 -- $shift_margin_minutes.
 
 -- The snapshots as of the versions these days use, each row under its version date
--- (_drop_date), so an event joins the reference data of its day: cut from the versions of every
--- day being labelled (pvi_*, transforms/purpose_snapshots.sql, built once), not rebuilt from the
--- whole table per batch.
-CREATE OR REPLACE TEMP TABLE pv_staff AS
-SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
-FROM pvi_staff s JOIN (SELECT DISTINCT v_staff AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
-CREATE OR REPLACE TEMP TABLE pv_persons AS
-SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
-FROM pvi_persons s JOIN (SELECT DISTINCT v_persons AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
+-- (_drop_date), so an event joins the reference data of its day: pv_<table>, cut for the batch
+-- from the versions of every day being labelled (purpose.py builds both), and the markers:
 CREATE OR REPLACE TEMP TABLE pv_markers AS
 SELECT v.d AS _drop_date, s.person_id, list(DISTINCT s.marker ORDER BY s.marker) AS markers
 FROM pvi_person_markers s JOIN (SELECT DISTINCT v_person_markers AS d FROM purpose_todo) v
   ON v.d >= s._drop_date AND v.d < s._valid_to
 GROUP BY ALL;
-CREATE OR REPLACE TEMP TABLE pv_cases AS
-SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
-FROM pvi_cases s JOIN (SELECT DISTINCT v_cases AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
-CREATE OR REPLACE TEMP TABLE pv_case_people AS
-SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
-FROM pvi_case_people s JOIN (SELECT DISTINCT v_case_people AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
-CREATE OR REPLACE TEMP TABLE pv_assignments AS
-SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
-FROM pvi_assignments s JOIN (SELECT DISTINCT v_assignments AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
-CREATE OR REPLACE TEMP TABLE pv_operations AS
-SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
-FROM pvi_operations s JOIN (SELECT DISTINCT v_operations AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
-CREATE OR REPLACE TEMP TABLE pv_operation_targets AS
-SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
-FROM pvi_operation_targets s JOIN (SELECT DISTINCT v_operation_targets AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
-CREATE OR REPLACE TEMP TABLE pv_operation_staff AS
-SELECT s.* EXCLUDE (_valid_to) REPLACE (v.d AS _drop_date)
-FROM pvi_operation_staff s JOIN (SELECT DISTINCT v_operation_staff AS d FROM purpose_todo) v ON v.d >= s._drop_date AND v.d < s._valid_to;
 
 -- The look-ups to label: every one of a day labelled in full; of a day only topped up
 -- (purpose_todo.partial: its snapshots unchanged), those not labelled yet and those of staff
