@@ -104,6 +104,26 @@ def test_snapshots_are_versioned_and_late_older_snapshot_does_not_override(tmp_p
     assert unit_as_of("2026-03-03") is None
 
 
+def test_versions_during_a_span_read_as_each_date_s_snapshot(tmp_path, warehouse):
+    """``staff_during(lo, hi)``, cut at any date d from lo to hi (``_drop_date <= d < _valid_to``),
+    is ``staff_as_of(d)``: through a change, a removal and a return (the policing-purpose step
+    labels many days from one read of it)."""
+    north, south = STAFF[0], dict(STAFF[0], unit="Response South")
+    for day, rows in (("2026-03-04", [north, STAFF[1]]), ("2026-03-06", [south, STAFF[1]]),
+                      ("2026-03-08", [STAFF[1]]), ("2026-03-10", [north, STAFF[1]])):
+        write_table(drop(tmp_path, day), "staff", rows)
+    ingest_landing(warehouse, tmp_path)
+    lo, hi = date(2026, 3, 5), date(2026, 3, 11)
+    for n in range(5, 12):
+        d = date(2026, 3, n)
+        as_of = warehouse.execute("SELECT staff_id, unit, _drop_date FROM staff_as_of($d) ORDER BY ALL", {"d": d})
+        cut = warehouse.execute(
+            "SELECT staff_id, unit, _drop_date FROM staff_during($lo, $hi) WHERE _drop_date <= $d AND $d < _valid_to "
+            "ORDER BY ALL", {"lo": lo, "hi": hi, "d": d})
+        assert cut == as_of, d
+    assert [r[0] for r in warehouse.execute("SELECT staff_id FROM staff_as_of(DATE '2026-03-09')")] == [STAFF[1]["staff_id"]]
+
+
 def test_late_drop_is_loaded_and_drops_load_in_date_order(tmp_path, warehouse):
     write_table(drop(tmp_path, "2026-03-06"), "access_events", [event("E6", "2026-03-06T10:00:00Z")])
     ingest_landing(warehouse, tmp_path)

@@ -13,7 +13,8 @@
   derived here rather than written out by hand: ``<table>_as_of(d)`` is the snapshot as it
   stood after the latest drop on or before ``d`` (each entity's latest row, unless removed).
   A late older snapshot never overrides a newer one, and a re-run for an old date sees the
-  reference data of that date. ``<table>_at(dates)``: the same for a list of dates at once.
+  reference data of that date. ``<table>_during(lo, hi)``: every version valid on a day from
+  ``lo`` to ``hi``, with its validity (``_drop_date`` to ``_valid_to``), for many dates at once.
 - ``sql/schema/derived.sql``: what the nightly steps write (hits, scores, the run log...).
 """
 
@@ -42,7 +43,7 @@ def contract_tables() -> list[str]:
 
 
 def as_of_macros() -> list[str]:
-    """``<table>_as_of(as_of)``, ``<table>_at(dates)`` and ``<table>_during(lo, hi)`` for every snapshot table."""
+    """``<table>_as_of(as_of)`` and ``<table>_during(lo, hi)`` for every snapshot table of the contract."""
     statements = []
     for table in SNAPSHOT_TABLES:
         name, macro = quote_identifier(table), quote_identifier(f"{table}_as_of")
@@ -52,17 +53,10 @@ def as_of_macros() -> list[str]:
             f"SELECT * EXCLUDE (_removed) FROM (SELECT * FROM {name} WHERE _drop_date <= as_of "
             f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _drop_date DESC) = 1) WHERE NOT _removed"
         )
-        # The snapshot as of each of several dates at once, each row under its date (``_drop_date``).
-        statements.append(
-            f"CREATE OR REPLACE MACRO {quote_identifier(f'{table}_at')}(dates) AS TABLE "
-            f"SELECT * EXCLUDE (_removed, _as_of) REPLACE (_as_of AS _drop_date) FROM ("
-            f"SELECT d._as_of, s.* FROM (SELECT unnest(dates) AS _as_of) d JOIN {name} s ON s._drop_date <= d._as_of "
-            f"QUALIFY row_number() OVER (PARTITION BY d._as_of, s.{key} ORDER BY s._drop_date DESC) = 1) WHERE NOT _removed"
-        )
         # Every version valid on some day from lo to hi, once, with its validity: from its drop
-        # (``_drop_date``) to the key's next stored change (``_valid_to``, exclusive). Joining on
-        # ``_drop_date <= d < _valid_to`` reads the snapshot as of d for any number of dates at the
-        # cost of one, where ``_at`` builds the whole snapshot once per date.
+        # (``_drop_date``) to the key's next stored change (``_valid_to``, exclusive). The rows
+        # with ``_drop_date <= d < _valid_to`` are the snapshot as of d, for any d from lo to hi:
+        # one read of the table for many dates, where ``_as_of`` reads it once per date.
         statements.append(
             f"CREATE OR REPLACE MACRO {quote_identifier(f'{table}_during')}(lo, hi) AS TABLE "
             f"SELECT * EXCLUDE (_removed) FROM (SELECT *, lead(_drop_date, 1, DATE '9999-12-31') "
