@@ -15,12 +15,11 @@
 
 -- The snapshots as of the versions these days use, each row under its version date
 -- (_drop_date), so an event joins the reference data of its day: pv_<table>, cut for the batch
--- from the versions of every day being labelled (purpose.py builds both), and the markers:
+-- from the versions of every day being labelled (purpose.py builds both). A person's markers
+-- are read as one list per version:
 CREATE OR REPLACE TEMP TABLE pv_markers AS
-SELECT v.d AS _drop_date, s.person_id, list(DISTINCT s.marker ORDER BY s.marker) AS markers
-FROM pvi_person_markers s JOIN (SELECT DISTINCT v_person_markers AS d FROM purpose_todo) v
-  ON v.d >= s._drop_date AND v.d < s._valid_to
-GROUP BY ALL;
+SELECT _drop_date, person_id, list(DISTINCT marker ORDER BY marker) AS markers
+FROM pv_person_markers GROUP BY ALL;
 
 -- The look-ups to label: every one of a day labelled in full; of a day only topped up
 -- (purpose_todo.partial: its snapshots unchanged), those not labelled yet and those of staff

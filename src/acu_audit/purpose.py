@@ -98,7 +98,7 @@ def register_function_rules(wh: Warehouse, settings: Settings) -> None:
 # instead, a first run's 28 days at 40,000 staff spent 27 s on it.
 _VERSIONS_OF_THE_DAYS = """
     CREATE OR REPLACE TEMP TABLE pvi_{table} AS
-    SELECT * FROM {during}((SELECT min(v_{table}) FROM purpose_versions), (SELECT max(v_{table}) FROM purpose_versions))"""
+    SELECT * FROM {during}((SELECT min(v_{table}) FROM purpose_to_label), (SELECT max(v_{table}) FROM purpose_to_label))"""
 
 # A batch's snapshots, cut from those: each as of a version its days use, under that date.
 _SNAPSHOTS_OF_THE_BATCH = """
@@ -203,8 +203,8 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
         todo.append({**p, "partial": top_up, "labelled_at": labelled_at if top_up else None,
                      "new_events": p["events"] - events if top_up else p["events"]})
     labelled = 0
-    if todo:  # the snapshot versions of every day to label, built once for all the batches
-        _build_snapshot_versions(wh, todo)
+    if todo:  # the days to label and their snapshot versions, staged once for all the batches
+        _stage_days_to_label(wh, todo)
     rt = settings.runtime
     for batch in _batches(todo, int(rt["purpose_batch_lookups"]), max(1, int(rt["purpose_batch_days"]))):
         labelled += _label_days(wh, settings, window, batch)
@@ -273,13 +273,14 @@ def _batches(todo: list[dict], lookups_per_batch: int, days_per_batch: int) -> l
     return batches
 
 
-def _build_snapshot_versions(wh: Warehouse, todo: list[dict]) -> None:
-    """The pvi_* tables each batch cuts its days' snapshots from: every version valid on a day to
-    label, with its validity, built once for all the batches."""
-    schema = {"local_day": pl.Date, **{f"v_{t}": pl.Date for t in PURPOSE_SNAPSHOTS}}
-    wh.register_frame("purpose_versions_frame", pl.DataFrame([{k: p[k] for k in schema} for p in todo], schema=schema))
-    wh.execute("CREATE OR REPLACE TEMP TABLE purpose_versions AS SELECT * FROM purpose_versions_frame", step="purpose: versions")
-    wh.unregister("purpose_versions_frame")
+def _stage_days_to_label(wh: Warehouse, todo: list[dict]) -> None:
+    """``purpose_to_label``, every day to label with its versions, roster bounds and top-up state
+    (each batch selects its own days from it), and the pvi_* tables each batch cuts its days'
+    snapshots from: every version valid on a day to label, with its validity."""
+    schema = {"local_day": pl.Date, **{f"v_{t}": pl.Date for t in PURPOSE_SNAPSHOTS}, "partial": pl.Boolean,
+              "labelled_at": pl.Datetime("us", "UTC"), "roster_lo": pl.Datetime("us", "UTC"), "roster_hi": pl.Datetime("us", "UTC")}
+    with wh.rows_as("purpose_to_label_rows", [[p[k] for k in schema] for p in todo], schema):
+        wh.execute("CREATE OR REPLACE TEMP TABLE purpose_to_label AS SELECT * FROM purpose_to_label_rows", step="purpose: days to label")
     for table in PURPOSE_SNAPSHOTS:
         wh.execute(_VERSIONS_OF_THE_DAYS.format(table=table, during=quote_identifier(f"{table}_during")),
                    step=f"purpose: versions of {table}")
@@ -288,12 +289,8 @@ def _build_snapshot_versions(wh: Warehouse, todo: list[dict]) -> None:
 def _label_days(wh: Warehouse, settings: Settings, window: ReviewWindow, todo: list[dict]) -> int:
     """Label the look-ups of these days (all of them, or for a day only topped up, the new ones
     and those of staff whose roster changed) and record the versions they were built from."""
-    schema = {"local_day": pl.Date, **{f"v_{t}": pl.Date for t in PURPOSE_SNAPSHOTS}, "partial": pl.Boolean,
-              "labelled_at": pl.Datetime("us", "UTC"), "roster_lo": pl.Datetime("us", "UTC"), "roster_hi": pl.Datetime("us", "UTC")}
-    frame = pl.DataFrame([{k: p[k] for k in schema} for p in todo], schema=schema)
-    wh.register_frame("purpose_todo_frame", frame)
-    wh.execute("CREATE OR REPLACE TEMP TABLE purpose_todo AS SELECT * FROM purpose_todo_frame", step="purpose: todo")
-    wh.unregister("purpose_todo_frame")
+    wh.execute("CREATE OR REPLACE TEMP TABLE purpose_todo AS SELECT * FROM purpose_to_label WHERE list_contains($days, local_day)",
+               {"days": [p["local_day"] for p in todo]}, step="purpose: todo")
     wh.execute(_CHANGED_ROSTER_STAFF,
                {"on_duty_types": list(ON_DUTY_TYPES), "margin": timedelta(minutes=int(settings.purpose["shift_margin_minutes"]))},
                step="purpose: staff whose roster changed")
@@ -307,8 +304,7 @@ def _label_days(wh: Warehouse, settings: Settings, window: ReviewWindow, todo: l
     }
     with wh.transaction():
         for table in PURPOSE_SNAPSHOTS:
-            if table != "person_markers":  # a list per person: the labelling SQL cuts it
-                wh.execute(_SNAPSHOTS_OF_THE_BATCH.format(table=table), step=f"purpose: {table} as of the days")
+            wh.execute(_SNAPSHOTS_OF_THE_BATCH.format(table=table), step=f"purpose: {table} as of the days")
         wh.run_file("transforms/policing_purpose.sql", params, step="policing purpose")
         labelled = wh.scalar("SELECT count(*) FROM purpose_labels")
         # Counted here, not in the labelling SQL: its text is part of each day's key (a change relabels).
