@@ -18,13 +18,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from acu_audit.contract import TABLES
 from acu_audit.db import Warehouse
 from acu_audit.ingest import discover_drops, ingest_landing
-from acu_audit.ingest.records import MAX_RECORD_BYTES, split_records
+from acu_audit.ingest.records import BOM, MAX_RECORD_BYTES, RecordScanner, split_records
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 from make_contract_fixtures import good_row, good_value  # noqa: E402
@@ -227,6 +227,45 @@ def test_every_record_is_loaded_duplicate_or_quarantined_at_its_line(tmp_path_fa
             assert result.note is None, result.note  # DuckDB's fast reader took the file
         else:
             assert result.note and result.note.startswith("read record by record"), result.note
+
+
+_SCANNED = ["size", "lf", "crlf", "cr", "in_quote", "quoted_line_end", "blank_line", "bom_inside", "nul", "utf8_error",
+            "stray_quote", "long_line", "lines", "records"]
+
+
+def _scan(data: bytes, cuts: list[int]) -> dict:
+    scanner = RecordScanner()
+    for start, end in zip([0, *cuts], [*cuts, len(data)]):
+        scanner.feed(data[start:end])
+    scanner.finish()
+    return {name: getattr(scanner, name) for name in _SCANNED}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"a", b",", b'"', b"\n", b"\r", b"\r\n", b"\x00", BOM, "\u00e9".encode(), b"\xff",
+                              b'"a,b"', b'""']), max_size=40).map(b"".join),
+    st.lists(st.integers(min_value=0, max_value=200), max_size=6),
+)
+@example(data=b"ab" + BOM, cuts=[2])  # a BOM that is not the file's first bytes, read whole or as the next chunk
+@example(data=BOM + b"a", cuts=[1])  # the file's own BOM, cut in two
+@example(data=b"a\n\r\nb", cuts=[2])  # a blank CRLF line across two chunks
+@example(data=b"a\n\r\nb", cuts=[2, 3])  # ...and across three, the middle one a single byte
+def test_the_record_scan_reads_the_same_whatever_the_chunks(data, cuts):
+    """The scan that decides DuckDB's reader may read a file sees the same file however it is cut
+    into chunks (a line end, a quote, a BOM or a UTF-8 character can straddle two), and what it
+    counts is what the bytes hold."""
+    whole = _scan(data, [])
+    assert _scan(data, sorted({c for c in cuts if 0 < c < len(data)})) == whole
+    assert (whole["lf"], whole["cr"], whole["crlf"]) == (data.count(b"\n"), data.count(b"\r"), data.count(b"\r\n"))
+    assert whole["blank_line"] == (b"\n\n" in data or b"\n\r\n" in data)
+    assert whole["nul"] == (b"\x00" in data)
+    assert whole["bom_inside"] == (BOM in data[1:])
+    try:
+        data.decode("utf-8")
+        assert not whole["utf8_error"]
+    except UnicodeDecodeError:
+        assert whole["utf8_error"]
 
 
 def test_splitter_picks_up_after_a_broken_record():

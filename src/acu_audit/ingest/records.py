@@ -71,16 +71,22 @@ class RecordScanner:
     def feed(self, chunk: bytes) -> None:
         if not chunk:
             return
+        # Every test below is a search or count in C; each copies at most a few bytes of the
+        # chunk (4 MB), so the scan keeps up with reading the file.
         edge = self._tail + chunk[:2]  # patterns that straddle two chunks
         self.lf += chunk.count(b"\n")
-        self.cr += chunk.count(b"\r")
-        self.crlf += chunk.count(b"\r\n") + (self._tail.endswith(b"\r") and chunk.startswith(b"\n"))
-        if b"\n\n" in chunk or b"\n\r\n" in chunk or b"\n\n" in edge or b"\n\r\n" in edge:
+        has_cr = b"\r" in chunk
+        if has_cr:
+            self.cr += chunk.count(b"\r")
+            self.crlf += chunk.count(b"\r\n")
+        self.crlf += self._tail.endswith(b"\r") and chunk.startswith(b"\n")
+        if b"\n\n" in chunk or (has_cr and b"\n\r\n" in chunk) or b"\n\n" in edge or b"\n\r\n" in edge:
             self.blank_line = True
         if b"\x00" in chunk:
             self.nul = True
         if not chunk.isascii() or self._decoder.getstate()[0]:
-            if BOM in (chunk[3:] if self.size == 0 else self._tail + chunk):
+            across = edge.find(BOM)  # a BOM split between chunks, unless it is the file's first bytes
+            if chunk.find(BOM, 0 if self.size else 1) >= 0 or (across >= 0 and self.size - len(self._tail) + across > 0):
                 self.bom_inside = True
             try:
                 self._decoder.decode(chunk)
@@ -98,7 +104,7 @@ class RecordScanner:
             self.in_quote = self.in_quote != bool((len(segments) - 1) % 2)
         elif self.in_quote and (b"\n" in chunk or b"\r" in chunk):
             self.quoted_line_end = True
-        self._tail = (self._tail + chunk)[-2:]
+        self._tail = (self._tail + chunk[-2:])[-2:]
         self.size += len(chunk)
 
     def _check_quoted_lines(self, chunk: bytes, final: bool = False) -> None:
@@ -113,13 +119,12 @@ class RecordScanner:
             return
         if final:
             cut = len(chunk)
-        complete = self._partial + chunk[:cut]
-        self._partial = chunk[cut:]
-        if b'"' in complete:
-            for line in complete.split(b"\n"):
+        if b'"' in self._partial or chunk.find(b'"', 0, cut) >= 0:  # else no line to check: copy nothing
+            for line in (self._partial + chunk[:cut]).split(b"\n"):
                 if b'"' in line and not _QUOTED_RECORD.fullmatch(line):
                     self.stray_quote = True
                     break
+        self._partial = chunk[cut:]
 
     def finish(self) -> None:
         self._check_quoted_lines(b"", final=True)
