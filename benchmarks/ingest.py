@@ -55,10 +55,11 @@ def _ingest(landing: Path, db: Path, drops: int | None, validate: bool, data_doc
     docs = db.parent / "data-docs" if data_docs else None
     from acu_audit.config import load_settings
 
-    validator = GxValidator.from_settings(load_settings(), docs_dir=docs) if validate else None
+    settings = load_settings()
+    validator = GxValidator.from_settings(settings, docs_dir=docs) if validate else None
     with Warehouse(db) as wh:
         started = time.perf_counter()
-        report = ingest_landing(wh, landing, up_to=up_to, validator=validator)
+        report = ingest_landing(wh, landing, up_to=up_to, validator=validator, lanes=int(settings.runtime["ingest_lanes"]))
         if docs is not None:
             validator.build_docs()
         wh.checkpoint()

@@ -349,3 +349,59 @@ def test_a_night_reads_only_the_drops_the_ledger_has_not_seen_as_they_are(tmp_pa
     later = os.stat(path).st_mtime_ns + 10**9
     os.utime(path, ns=(later, later))  # touched: read again (hashed: the same content, so already loaded)
     assert load() == (["ingest-2026-03-04"], [("2026-03-04", "already_loaded"), ("2026-03-05", "already_loaded")])
+
+
+def test_files_loaded_side_by_side_store_what_one_at_a_time_stores(tmp_path):
+    """Two lanes (ingest.Lanes: a drop's files on two connections at once) store the same rows,
+    ledger, quarantine and Great Expectations results as one lane: on a generated force with bad
+    rows, a stray quote (the slow path), a conflict with a stored row, a file of no table and a
+    late drop, validated in chunks that wait across drops."""
+    import shutil
+
+    from acu_audit.contract import TABLES
+    from acu_audit.db import Warehouse
+    from acu_audit.synth import generate_force
+    from acu_audit.validation import GxValidator
+
+    generate_force(tmp_path / "force", staff=100, days=7, seed=5)
+    landing = tmp_path / "force" / "landing"
+    drops = sorted(p for p in landing.iterdir() if p.is_dir())
+    with open(drops[2] / "access_events.csv", "a", encoding="utf-8") as handle:
+        handle.write("E-BAD-1,yesterday,S1,PNC,view,person,R1,P1,,,\n")
+        handle.write('E-BAD-2,2026-10-03T10:00:00Z,S1,PNC,"view,person,R1,P1,,,\n')
+    first_event = (drops[1] / "access_events.csv").read_text().splitlines()[1].split(",")
+    first_event[3] = "ANPR" if first_event[3] != "ANPR" else "PNC"  # the same event id, other content: a conflict
+    with open(drops[3] / "access_events.csv", "a", encoding="utf-8") as handle:
+        handle.write(",".join(first_event) + "\n")
+    with open(drops[3] / "cases.csv", "a", encoding="utf-8") as handle:
+        handle.write("C-BAD,burglary,not-a-date,,Response North\n")
+    (drops[4] / "notes.csv").write_text("a,b\n1,2\n")
+    late = tmp_path / "late"
+    shutil.move(str(drops[2]), late)
+
+    def load(lanes: int) -> dict:
+        with Warehouse(tmp_path / f"lanes{lanes}.duckdb") as wh:
+            validator = GxValidator(chunk_rows=5000)
+            ingest_landing(wh, landing, validator=validator, lanes=lanes)
+            shutil.move(str(late), drops[2])  # the late drop arrives
+            ingest_landing(wh, landing, validator=validator, lanes=lanes)
+            shutil.move(str(drops[2]), late)
+            stored = {t: wh.execute(f'SELECT * FROM "{t}" ORDER BY ALL') for t in TABLES}
+            stored["ledger"] = wh.execute(
+                "SELECT * EXCLUDE (ingest_run_id, seconds, loaded_at) FROM ingest_files ORDER BY ALL")
+            stored["quarantine"] = wh.execute("SELECT * EXCLUDE (quarantined_at) FROM quarantine ORDER BY ALL")
+            stored["validation"] = wh.execute(
+                "SELECT * EXCLUDE (ingest_run_id, gx_seconds) FROM validation_results ORDER BY ALL")
+            # What was really exercised: the statuses, quarantine kinds and GX failures seen.
+            stored["seen"] = wh.execute(
+                """SELECT (SELECT list(DISTINCT status ORDER BY status) FROM ingest_files),
+                          (SELECT list(DISTINCT kind ORDER BY kind) FROM quarantine),
+                          (SELECT count(*) FROM validation_results WHERE NOT success)""")[0]
+            return stored
+
+    one, two = load(1), load(2)
+    assert one == two
+    statuses, kinds, failed_expectations = one["seen"]
+    assert {"loaded", "partial", "unrecognised"} <= set(statuses), statuses
+    assert {"type", "parse", "conflict"} <= set(kinds), kinds
+    assert failed_expectations > 0

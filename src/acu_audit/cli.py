@@ -149,14 +149,16 @@ def ingest(
 
     _require_landing(landing)
     try:
+        settings = load_settings()
         with Warehouse(db) as wh:
-            validator = None if no_validation else GxValidator.from_settings(load_settings())
+            validator = None if no_validation else GxValidator.from_settings(settings)
             report = ingest_landing(
                 wh,
                 landing,
                 up_to=_date(as_of),
                 validator=validator,
                 on_file=None if as_json else lambda f: console.print(f"{f.drop_date} {f.file_name}: {f.status}", style="dim"),
+                lanes=int(settings.runtime["ingest_lanes"]),
             )
     except (AcuAuditError, FileNotFoundError) as exc:
         _fail(exc)
@@ -268,6 +270,7 @@ def demo(
 
     import polars as pl
 
+    from acu_audit.config import load_settings
     from acu_audit.db import Warehouse
     from acu_audit.ingest import ingest_landing
     from acu_audit.synth import generate_force  # the generator is never on the pipeline path
@@ -296,7 +299,8 @@ def demo(
         try:
             with Warehouse(db) as wh:
                 history = ingest_landing(wh, landing, up_to=date.fromisoformat(history_drops[-1]),
-                                         on_file=_history_progress(len(history_drops)))
+                                         on_file=_history_progress(len(history_drops)),
+                                         lanes=int(load_settings().runtime["ingest_lanes"]))
         except AcuAuditError as exc:
             _fail(exc)
         totals = history.totals()

@@ -58,6 +58,11 @@ def connect(path: str | Path | None, *, read_only: bool = False, busy_timeout_s:
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+    return _session(con)
+
+
+def _session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A connection's own settings (each connection to a database has its own)."""
     # Store and compare instants in UTC; local days are derived explicitly with timezone().
     con.execute("SET TimeZone = 'UTC'").fetchall()
     try:
@@ -116,6 +121,15 @@ class Warehouse:
             self.execute("SET memory_limit = $m", {"m": memory_limit}, step="configure memory")
         if temp_directory:
             self.execute("SET temp_directory = $t", {"t": str(temp_directory)}, step="configure spilling")
+
+    def another_connection(self) -> Warehouse:
+        """A second connection to the same database, for work beside this one in another thread:
+        its own transactions and temporary tables; the database's memory limit is shared. Close
+        it when done (before this one)."""
+        other = Warehouse.__new__(Warehouse)
+        other.path, other.read_only = self.path, self.read_only
+        other.con = _session(self.con.cursor())
+        return other
 
     # -- statements --------------------------------------------------------------
     def execute(self, sql: str, params: Params = None, *, step: str = "query") -> list[tuple]:

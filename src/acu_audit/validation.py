@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import date
@@ -206,6 +207,10 @@ class GxValidator:
         self.validated = 0  # frames validated (pages in the Data Docs)
         self.chunk_rows = chunk_rows  # 0: each file as it comes
         self._pending: dict[str, list[_PendingFile]] = {}
+        # Files load side by side (ingest.Lanes): one validation at a time, and a table's waiting
+        # rows are validated on the connection whose temporary table holds them.
+        self._pending_on: dict[str, Warehouse] = {}
+        self._lock = threading.RLock()
 
     def _context(self) -> None:
         if self._gx is not None:
@@ -317,8 +322,15 @@ class GxValidator:
 
         Waiting rows stay in DuckDB (a temporary table per contract table) and become one pandas
         frame per chunk: a first run's 600 files are 30 conversions, not 600."""
+        with self._lock:
+            return self._validate_staged(wh, spec, drop_date, file_id, run_id)
+
+    def _validate_staged(self, wh: Warehouse, spec: TableSpec, drop_date: date, file_id: str, run_id: str) -> list[ExpectationOutcome]:
         pending_table = _pending_table(spec)
+        if self._pending.get(spec.name) and self._pending_on.get(spec.name) is not wh:
+            self._validate_pending(self._pending_on[spec.name], spec.name)  # waiting on another connection
         pending = self._pending.setdefault(spec.name, [])
+        self._pending_on[spec.name] = wh
         if not pending:  # the table's first file waiting (OR REPLACE: nothing is kept from a failed night)
             wh.execute(f"CREATE OR REPLACE TEMP TABLE {pending_table} AS "
                        f"SELECT *, CAST(NULL AS VARCHAR) AS {FILE_COLUMN} FROM ({staged_frame_sql(spec)}) LIMIT 0",
@@ -331,9 +343,11 @@ class GxValidator:
         return self._validate_pending(wh, spec.name)
 
     def flush(self, wh: Warehouse) -> None:
-        """Validate and store every file still waiting (before the night's results are read)."""
-        for table in list(self._pending):
-            self._validate_pending(wh, table)
+        """Validate and store every file still waiting (before the night's results are read), each
+        table on the connection that staged it (``wh`` when it is gone from the record)."""
+        with self._lock:
+            for table in list(self._pending):
+                self._validate_pending(self._pending_on.pop(table, wh), table)
 
     def _validate_pending(self, wh: Warehouse, table: str) -> list[ExpectationOutcome]:
         files = self._pending.pop(table, [])

@@ -226,7 +226,7 @@ def run_night(night: Night, *, run: Runner = DIRECT, progress: Progress = _quiet
 def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> steps.Loaded:
     """Every drop up to the night that is not loaded yet, one step per drop, validated by Great
     Expectations unless the night says not to."""
-    from acu_audit.ingest import discover_drops, finish_ingest_run, ledger_of_unchanged_files, passed_unread, start_ingest_run
+    from acu_audit.ingest import Lanes, discover_drops, finish_ingest_run, ledger_of_unchanged_files, passed_unread, start_ingest_run
     from acu_audit.validation import GxValidator
 
     started = time.perf_counter()
@@ -235,13 +235,15 @@ def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> st
     drops, report.warnings = discover_drops(night.paths.landing, night.as_of)
     report.drops_found = [d.drop_date for d in drops]
     seen = ledger_of_unchanged_files(wh)
-    for drop in drops:
-        if passed_unread(drop, seen, report):  # no task for a drop the ledger has seen as it is
-            continue
-        run("ingest-drop", steps.load_drop, wh, drop, report, validator, journal.progress, label=f"ingest-{drop.drop_date}",
-            failing=f"loading drop {drop.drop_date}", retry_io=True)
-    if validator is not None:  # files still waiting, then the night's Data Docs, rendered once
-        run("validate-waiting-files", validator.flush, wh, failing="validating the files still waiting")
+    with Lanes(wh, int(night.settings.runtime["ingest_lanes"])) as lanes:
+        for drop in drops:
+            if passed_unread(drop, seen, report):  # no task for a drop the ledger has seen as it is
+                continue
+            run("ingest-drop", steps.load_drop, wh, drop, report, validator, journal.progress, lanes,
+                label=f"ingest-{drop.drop_date}", failing=f"loading drop {drop.drop_date}", retry_io=True)
+        if validator is not None:  # files still waiting (on the lanes that staged them)
+            run("validate-waiting-files", validator.flush, wh, failing="validating the files still waiting")
+    if validator is not None:  # the night's Data Docs, rendered once
         run("data-docs", validator.build_docs, failing="building the Data Docs")
     finish_ingest_run(wh, report, validator, started)
     loaded = steps.Loaded(report, steps.validation_failures(wh, report.run_id))

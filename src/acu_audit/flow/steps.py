@@ -119,14 +119,16 @@ def ingest_warnings(report: IngestReport) -> list[str]:
     return warnings
 
 
-def load_drop(wh: Warehouse, drop: Drop, report: IngestReport, validator: Any, progress: Progress) -> list[FileResult]:
-    """Load one drop (reference data first, then events); what each file came to goes to ``progress``."""
+def load_drop(wh: Warehouse, drop: Drop, report: IngestReport, validator: Any, progress: Progress, lanes: Any) -> list[FileResult]:
+    """Load one drop (reference data first, then events, side by side in ``lanes``:
+    :class:`acu_audit.ingest.Lanes`); what each file came to goes to ``progress``."""
     from acu_audit.ingest import ingest_drop
 
     return ingest_drop(
         wh, drop, report, validator,
         on_file=lambda f: progress(f"  {f.drop_date} {f.file_name}: {f.status} ({f.loaded:,} loaded, {f.rejected:,} rejected)")
         if f.status != "already_loaded" else None,
+        lanes=lanes,
     )
 
 

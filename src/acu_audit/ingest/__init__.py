@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -29,6 +30,7 @@ from acu_audit.ingest.loader import (
 __all__ = [
     "IngestReport", "FileResult", "ingest_landing", "ingest_drop", "start_ingest_run", "finish_ingest_run",
     "ensure_schema", "discover_drops", "Drop", "LandingFile", "Refusal", "ledger_of_unchanged_files", "passed_unread",
+    "Lanes",
 ]
 
 
@@ -82,6 +84,72 @@ def _count_unresolved(wh: Warehouse, result: FileResult) -> int:
     )
 
 
+class Lanes:
+    """Connections that load a drop's files side by side.
+
+    A file is a string of statements over a few thousand to a few hundred thousand rows, most of
+    them too small for DuckDB to spread over cores, with our own scan of the file in Python between
+    them; two files loading at once keep both cores busy (a first run's 643 files at 2,000 staff:
+    74 s in one lane, 45 s in two). A table keeps the lane it is first given (the one with the
+    fewest bytes so far) for the whole run: its files load in order, its snapshot versions are
+    written by one connection, and its rows waiting for Great Expectations stay in that lane's
+    temporary table. Each file is still its own transaction. One lane loads on the warehouse's
+    own connection, as before.
+    """
+
+    def __init__(self, wh: Warehouse, count: int = 1) -> None:
+        self.wh = wh
+        self.connections = [wh] if count <= 1 else [wh.another_connection() for _ in range(count)]
+        self._lane_of: dict[str | None, int] = {}
+        self._bytes = [0] * len(self.connections)
+
+    def _lane(self, landing_file: LandingFile) -> int:
+        lane = self._lane_of.get(landing_file.table)
+        if lane is None:
+            lane = self._lane_of[landing_file.table] = self._bytes.index(min(self._bytes))
+        try:
+            self._bytes[lane] += landing_file.path.stat().st_size
+        except OSError:  # gone or refused: the load says so
+            pass
+        return lane
+
+    def load(self, files: list[LandingFile], load_one: Callable[[Warehouse, LandingFile], FileResult]) -> list[FileResult]:
+        """``load_one`` of every file, each lane loading its tables' files in order; the results in
+        the order of ``files``."""
+        if len(self.connections) == 1:
+            return [load_one(self.wh, f) for f in files]
+        queues: list[list[int]] = [[] for _ in self.connections]
+        for i, landing_file in enumerate(files):
+            queues[self._lane(landing_file)].append(i)
+        results: list[FileResult | None] = [None] * len(files)
+
+        def drain(connection: Warehouse, queue: list[int]) -> None:
+            for i in queue:
+                results[i] = load_one(connection, files[i])
+
+        with ThreadPoolExecutor(len(self.connections), thread_name_prefix="ingest-lane") as pool:
+            running = [pool.submit(drain, c, q) for c, q in zip(self.connections, queues) if q]
+            try:
+                for future in running:
+                    future.result()
+            except BaseException:  # a failed file or a stop: the other lane's statement stops too
+                for connection in self.connections:
+                    connection.con.interrupt()
+                raise
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        for connection in self.connections:
+            if connection is not self.wh:
+                connection.close()
+
+    def __enter__(self) -> Lanes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def start_ingest_run(wh: Warehouse, landing: Path, up_to: date | None, run_id: str | None = None) -> IngestReport:
     """Record an ingest run; the caller then loads drops with :func:`ingest_drop` (on a warehouse
     whose schema is set up: :func:`acu_audit.schema.ensure_schema`)."""
@@ -108,22 +176,28 @@ def ingest_drop(
     report: IngestReport,
     validator: StagedValidator | None = None,
     on_file: Callable[[FileResult], None] | None = None,
+    lanes: Lanes | None = None,
 ) -> list[FileResult]:
-    """Load every file of one drop that is not loaded yet (reference data first, then events)."""
+    """Load every file of one drop that is not loaded yet: reference data first, then events (an
+    event's references are counted against the drop's reference data), the files of each side by
+    side in ``lanes`` (one at a time without)."""
+    lanes = lanes or Lanes(wh)
     results = [record_refusal(wh, refusal, report.run_id) for refusal in drop.refused]
-    for landing_file in drop.files:
-        result = load_file(wh, landing_file, report.run_id, validator)
-        if result.status in ("loaded", "partial") and TABLES[result.table].kind == "event":
-            result.unresolved_refs = _count_unresolved(wh, result)
-            if result.unresolved_refs:
-                wh.execute(
-                    "UPDATE ingest_files SET unresolved_refs = $n WHERE file_id = $f",
-                    {"n": result.unresolved_refs, "f": result.file_id},
-                    step="ledger: unresolved references",
-                )
-        results.append(result)
-        if on_file is not None:
-            on_file(result)
+    reference = [f for f in drop.files if f.table is not None and TABLES[f.table].kind == "snapshot"]
+    rest = [f for f in drop.files if f not in reference]
+    for stage in (reference, rest):
+        for result in lanes.load(stage, lambda connection, f: load_file(connection, f, report.run_id, validator)):
+            if result.status in ("loaded", "partial") and TABLES[result.table].kind == "event":
+                result.unresolved_refs = _count_unresolved(wh, result)
+                if result.unresolved_refs:
+                    wh.execute(
+                        "UPDATE ingest_files SET unresolved_refs = $n WHERE file_id = $f",
+                        {"n": result.unresolved_refs, "f": result.file_id},
+                        step="ledger: unresolved references",
+                    )
+            results.append(result)
+            if on_file is not None:
+                on_file(result)
     report.files.extend(results)
     return results
 
@@ -162,8 +236,10 @@ def ingest_landing(
     validator: StagedValidator | None = None,
     on_file: Callable[[FileResult], None] | None = None,
     run_id: str | None = None,
+    lanes: int = 1,
 ) -> IngestReport:
-    """Load every file of every drop up to ``up_to`` that is not loaded yet.
+    """Load every file of every drop up to ``up_to`` that is not loaded yet, ``lanes`` files at a
+    time (:class:`Lanes`).
 
     Idempotent: files are tracked by drop, name and content hash, so a second
     call loads nothing, and a file added to or changed in a loaded drop is noticed.
@@ -174,9 +250,10 @@ def ingest_landing(
     drops, report.warnings = discover_drops(Path(landing), up_to)
     report.drops_found = [d.drop_date for d in drops]
     seen = ledger_of_unchanged_files(wh)
-    for drop in drops:
-        if not passed_unread(drop, seen, report, on_file):
-            ingest_drop(wh, drop, report, validator, on_file)
-    if validator is not None:
-        validator.flush(wh)  # files still waiting to be validated with more of their table
+    with Lanes(wh, lanes) as side_by_side:
+        for drop in drops:
+            if not passed_unread(drop, seen, report, on_file):
+                ingest_drop(wh, drop, report, validator, on_file, side_by_side)
+        if validator is not None:
+            validator.flush(wh)  # files still waiting to be validated with more of their table
     return finish_ingest_run(wh, report, validator, started)
