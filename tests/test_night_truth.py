@@ -201,7 +201,9 @@ def test_a_loader_that_raises_fails_the_night_and_the_last_list_stays(force, tmp
     assert failed.exit_code == 1, failed.output
     assert "the night failed" in failed.output and f"loading drop {nights[-1]}" in failed.output
     assert "loader bug 42" in failed.output
-    assert len(calls) == 1  # our own error is not retried
+    # Our own error is not retried: no file is tried twice (the drop's files load two at a
+    # time, so the other lane's first file may be tried too).
+    assert 1 <= len(calls) <= 2 and len({f.path for f in calls}) == len(calls)
     assert (out / "current").resolve() == published  # the previous night's set stays published
     flow_run = _latest_flow_run()
     assert flow_run.state.is_failed()
