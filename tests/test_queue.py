@@ -24,10 +24,11 @@ def drops(landing: Path) -> list[date]:
     return sorted(date.fromisoformat(p.name) for p in landing.iterdir() if p.is_dir())
 
 
-def run(landing: Path, work: Path, as_of: date) -> NightResult:
+def run(landing: Path, work: Path, as_of: date, catch_up_lanes: int | None = None) -> NightResult:
     work.mkdir(parents=True, exist_ok=True)
-    return run_night(settle_night(landing=landing, out=work / "out", db=work / "acu.duckdb", settings=load_settings(None),
-                                  as_of=as_of, validate=False))
+    overrides = {"runtime": {"catch_up_lanes": catch_up_lanes}} if catch_up_lanes else None
+    return run_night(settle_night(landing=landing, out=work / "out", db=work / "acu.duckdb",
+                                  settings=load_settings(None, overrides), as_of=as_of, validate=False))
 
 
 def kept_lists(work: Path) -> dict[date, list[tuple]]:
@@ -66,6 +67,86 @@ def test_a_first_run_over_a_history_equals_running_every_night(small_force, tmp_
     con = duckdb.connect(str(tmp_path / "one" / "acu.duckdb"), read_only=True)
     statuses = dict(con.execute("SELECT as_of, status FROM run_log").fetchall())
     assert statuses.pop(nights[-1]).startswith("completed") and set(statuses.values()) == {"reviewed"}
+
+
+# What a catch-up stores per missed night, whoever ran it (run ids and timings left out).
+REVIEWED = {
+    "run_log": "SELECT as_of, status, leads FROM run_log",
+    "check_hits": "SELECT * EXCLUDE (run_id) FROM check_hits",
+    "check_runs": "SELECT * EXCLUDE (run_id, seconds) FROM check_runs",
+    "check_rates": "SELECT * FROM check_rates",
+    "outlier_scores": "SELECT * FROM outlier_scores",
+    "lead_scores": "SELECT * FROM lead_scores",
+    "access_purpose": "SELECT * FROM access_purpose",
+    "lookup_hours": "SELECT * FROM lookup_hours",
+    "purpose_days": "SELECT * EXCLUDE (labelled_at) FROM purpose_days",
+}
+
+
+def reviewed_tables(work: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(work / "acu.duckdb"), read_only=True)
+    try:
+        return {name: sorted(con.execute(sql).fetchall(), key=repr) for name, sql in REVIEWED.items()}
+    finally:
+        con.close()
+
+
+def test_missed_nights_reviewed_side_by_side_store_what_one_at_a_time_stores(small_force, tmp_path, monkeypatch):
+    import threading
+
+    from acu_audit.flow import nightly
+
+    nights = drops(small_force)
+    one = run(small_force, tmp_path / "one", nights[-1], catch_up_lanes=1)
+    gathered_on, gather = {}, nightly.gather_evidence
+
+    def noting_the_lane(wh, night, *rest):
+        gathered_on[night.as_of] = threading.current_thread().name
+        return gather(wh, night, *rest)
+
+    monkeypatch.setattr(nightly, "gather_evidence", noting_the_lane)
+    two = run(small_force, tmp_path / "two", nights[-1], catch_up_lanes=2)
+    # The missed nights' evidence was gathered in two lanes, night about.
+    assert [gathered_on[d] for d in two.caught_up] == [f"catch-up-lane-{i % 2}" for i in range(len(two.caught_up))]
+    assert one.caught_up == two.caught_up and len(two.caught_up) >= 3  # both lanes had nights
+    assert kept_lists(tmp_path / "one") == kept_lists(tmp_path / "two")
+    single, lanes = reviewed_tables(tmp_path / "one"), reviewed_tables(tmp_path / "two")
+    for name in REVIEWED:
+        assert single[name] == lanes[name], name
+    assert single["check_hits"] and single["outlier_scores"] and single["lead_scores"] and single["lookup_hours"]
+
+
+def test_a_missed_night_that_fails_in_a_lane_stops_the_catch_up_after_the_nights_before_it(small_force, tmp_path, monkeypatch):
+    import threading
+
+    from acu_audit.flow import NightFailed, steps
+
+    nights = drops(small_force)
+    first_full = nights[0] + timedelta(days=27)
+    broken = first_full + timedelta(days=2)  # the third missed night: the first lane's second
+    score = steps.outlier_score
+
+    def failing_on_the_broken_night(wh, night):
+        if night.as_of == broken:
+            raise RuntimeError("the forest would not fit")
+        return score(wh, night)
+
+    monkeypatch.setattr(steps, "outlier_score", failing_on_the_broken_night)
+    with pytest.raises(NightFailed) as failed:
+        run(small_force, tmp_path / "two", nights[-1], catch_up_lanes=2)
+    assert failed.value.step == f"reviewing the missed night {broken} (run again to resume from {broken})"
+    assert "the forest would not fit" in str(failed.value)
+    assert not [t for t in threading.enumerate() if t.name.startswith("catch-up-lane")]
+    con = duckdb.connect(str(tmp_path / "two" / "acu.duckdb"), read_only=True)
+    recorded = dict(con.execute("SELECT as_of, status FROM run_log").fetchall())
+    con.close()
+    assert recorded == {first_full: "reviewed", first_full + timedelta(days=1): "reviewed"}  # in order, none after
+    # Run again: the catch-up resumes at the broken night and ends where one lane ends.
+    monkeypatch.setattr(steps, "outlier_score", score)
+    resumed = run(small_force, tmp_path / "two", nights[-1], catch_up_lanes=2)
+    assert resumed.caught_up[0] == broken
+    run(small_force, tmp_path / "one", nights[-1], catch_up_lanes=1)
+    assert kept_lists(tmp_path / "one") == kept_lists(tmp_path / "two")
 
 
 @pytest.fixture(scope="module")

@@ -206,6 +206,7 @@ def score_staff(
         starts = [h.get("evidence_start") or h["evidence_at"] for h in staff_hits if h["evidence_at"]]
         times = [h["evidence_at"] for h in staff_hits if h["evidence_at"]]
         ordered = _by_id(staff_hits)
+        top_checks = sorted(check_scores, key=lambda c: (-check_scores[c], c))
         results.append(
             {
                 "staff_id": staff_id,
@@ -216,8 +217,9 @@ def score_staff(
                 "anomaly_score": outlier["anomaly_score"],
                 "anomaly_percentile": outlier["anomaly_percentile"],
                 "categories": sorted(category_scores, key=lambda k: (-category_scores[k], CATEGORY_ORDER.find(k))),
-                "top_checks": sorted(check_scores, key=lambda c: (-check_scores[c], c)),
-                "check_scores": {c: round(v, 4) for c, v in check_scores.items()},
+                "top_checks": top_checks,
+                # strongest first, whatever order the hits arrived in (a re-run stores the same text)
+                "check_scores": {c: round(check_scores[c], 4) for c in top_checks},
                 "hit_ids": [h["hit_id"] for h in ordered],
                 "hit_nights": [h.get("found_on") or as_of for h in ordered],
                 "n_hits": len(staff_hits),

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -255,22 +256,44 @@ def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> st
 def review(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal | None = None) -> Reviewed:
     """Purpose labels, the run-wide tables, checks, outlier scores and the lead list of one night."""
     journal = journal or Journal()
+    purpose = label_purpose(wh, night, run, journal)
+    checked, outliers = gather_evidence(wh, night, run, journal)
+    return Reviewed(purpose, checked, outliers, list_leads(wh, night, outliers, run, journal))
 
-    def timed(name: str, fn: Callable[..., T], *args: Any, detail: Callable[[T], str], seconds: Callable[[T], float] | None = None) -> T:
-        started = time.perf_counter()
-        result = run(name.replace(" ", "-"), fn, *args, failing=name)
-        journal.warnings.extend(getattr(result, "warnings", ()))  # Checked and Listed say what they found
-        journal.timed(name, seconds(result) if seconds else time.perf_counter() - started, detail(result))
-        return result
 
-    purpose = timed("policing purpose", steps.policing_purpose, wh, night, seconds=lambda r: r.seconds,
-                    detail=lambda r: r.detail)
-    timed("run tables", steps.run_tables, wh, night, detail=lambda _: "reference data and run tables of the window")
-    checked = timed("checks", steps.checks, wh, night, detail=lambda r: r.detail)
-    outliers = timed("outlier score", steps.outlier_score, wh, night, seconds=lambda r: r.seconds,
-                     detail=lambda r: f"{r.scores.height:,} staff (features {r.frame_mb:.1f} MB, model {r.model_mb:.1f} MB)")
-    listed = timed("leads", steps.leads, wh, night, outliers, journal.progress, detail=lambda r: r.detail)
-    return Reviewed(purpose, checked, outliers, listed)
+def _timed(run: Runner, journal: Journal, name: str, fn: Callable[..., T], *args: Any, detail: Callable[[T], str],
+           seconds: Callable[[T], float] | None = None) -> T:
+    started = time.perf_counter()
+    result = run(name.replace(" ", "-"), fn, *args, failing=name)
+    journal.warnings.extend(getattr(result, "warnings", ()))  # Checked and Listed say what they found
+    journal.timed(name, seconds(result) if seconds else time.perf_counter() - started, detail(result))
+    return result
+
+
+# A night's review in three parts: what a catch-up in lanes orders night by night (the labels,
+# kept per day; the queue) and what it runs beside another night (the evidence).
+
+def label_purpose(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal | None = None) -> Any:
+    """The policing purpose of every look-up of the night's window (days labelled before are kept)."""
+    return _timed(run, journal or Journal(), "policing purpose", steps.policing_purpose, wh, night,
+                  seconds=lambda r: r.seconds, detail=lambda r: r.detail)
+
+
+def gather_evidence(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal | None = None) -> tuple[steps.Checked, Any]:
+    """The run-wide tables, every check and the outlier scores of the night, on ``wh``'s connection
+    (its temporary tables are what the night's lead list reads)."""
+    journal = journal or Journal()
+    _timed(run, journal, "run tables", steps.run_tables, wh, night, detail=lambda _: "reference data and run tables of the window")
+    checked = _timed(run, journal, "checks", steps.checks, wh, night, detail=lambda r: r.detail)
+    outliers = _timed(run, journal, "outlier score", steps.outlier_score, wh, night, seconds=lambda r: r.seconds,
+                      detail=lambda r: f"{r.scores.height:,} staff (features {r.frame_mb:.1f} MB, model {r.model_mb:.1f} MB)")
+    return checked, outliers
+
+
+def list_leads(wh: Warehouse, night: Night, outliers: Any, run: Runner = DIRECT, journal: Journal | None = None) -> steps.Listed:
+    """The night's lead list, built in the queue from the evidence gathered on ``wh``'s connection."""
+    journal = journal or Journal()
+    return _timed(run, journal, "leads", steps.leads, wh, night, outliers, journal.progress, detail=lambda r: r.detail)
 
 
 def record_run(wh: Warehouse, night: Night, listed: steps.Listed | None, published: steps.Published | None,
@@ -363,23 +386,131 @@ def review_missed_night(wh: Warehouse, night: Night, progress: Progress = _quiet
     started = time.perf_counter()
     reviewed = review(wh, night)
     record_run(wh, night, reviewed.listed, None, [], status="reviewed")
-    leads = reviewed.listed.result
-    progress(f"caught up {night.as_of}: {len(leads.rows)} leads, {leads.review} in review ({time.perf_counter() - started:.1f} s)")
+    progress(_caught_up_line(night.as_of, reviewed, time.perf_counter() - started))
     return reviewed
 
 
+def _caught_up_line(day: date, reviewed: Reviewed, seconds: float) -> str:
+    leads = reviewed.listed.result
+    return f"caught up {day}: {len(leads.rows)} leads, {leads.review} in review ({seconds:.1f} s)"
+
+
 def catch_up(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> list[date]:
-    """Review every missed night before the night (see :func:`nights_to_catch_up`), one step each."""
+    """Review every missed night before the night (see :func:`nights_to_catch_up`), one step each,
+    in ``runtime.catch_up_lanes`` lanes (:class:`MissedNightLanes`)."""
     missed = nights_to_catch_up(wh, night)
     if not missed:
         return []
     journal.progress(f"the database is behind: reviewing {len(missed)} missed night(s), {missed[0]} to {missed[-1]}")
     started = time.perf_counter()
-    for day in missed:
-        run("catch-up-night", review_missed_night, wh, night.missed(day), journal.progress, label=f"catch-up-{day}",
-            failing=f"reviewing the missed night {day} (run again to resume from {day})")
+    lanes = max(1, int(night.settings.runtime["catch_up_lanes"]))
+    if lanes == 1 or len(missed) == 1:
+        for day in missed:
+            run("catch-up-night", review_missed_night, wh, night.missed(day), journal.progress, label=f"catch-up-{day}",
+                failing=f"reviewing the missed night {day} (run again to resume from {day})")
+    else:
+        with MissedNightLanes(wh, [night.missed(day) for day in missed], lanes) as pipeline:
+            for i, day in enumerate(missed):
+                run("catch-up-night", pipeline.reviewed, i, journal.progress, label=f"catch-up-{day}",
+                    failing=f"reviewing the missed night {day} (run again to resume from {day})")
     journal.timed("catch-up", time.perf_counter() - started, f"{len(missed)} missed night(s) reviewed, {missed[0]} to {missed[-1]}")
     return missed
+
+
+class MissedNightLanes:
+    """Missed nights reviewed side by side, each lane a thread with its own connection.
+
+    A missed night's review is mostly statements over a few thousand rows, too small for DuckDB
+    to keep two cores busy; two nights at once do. Lane k reviews nights k, k + lanes, ... and
+    only what one night needs from the one before waits for it: its purpose labels (kept per day:
+    a night labels only the days the night before did not) and its lead list (built in the queue
+    the night before left, then recorded in ``run_log`` in order, so a catch-up that stops
+    resumes after the last night recorded). The run-wide tables, checks, calibration and outlier
+    scores of a night read only stored look-ups, reference data and the span's check results, so
+    they run beside the other lane's night. Each night's evidence stays in its lane's temporary
+    tables for its list. A failure stops every lane at its next turn; the caller sees it when it
+    asks for that night (:meth:`reviewed`), after every night before it is recorded.
+    """
+
+    def __init__(self, wh: Warehouse, nights: list[Night], lanes: int = 2) -> None:
+        import threading
+        from concurrent.futures import Future
+
+        self.nights = nights
+        self._results: list[Future] = [Future() for _ in nights]
+        self._done = {"purpose": -1, "list": -1}  # the last night each ordered part is done for
+        self._turns = threading.Condition()
+        self._stopped = False
+        self._connections = [wh.another_connection() for _ in range(min(lanes, len(nights)))]
+        self._threads = [threading.Thread(target=self._lane, args=(k,), name=f"catch-up-lane-{k}", daemon=True)
+                         for k in range(len(self._connections))]
+        for thread in self._threads:
+            thread.start()
+
+    def reviewed(self, index: int, progress: Progress = _quiet) -> Reviewed:
+        """The review of the ``index``-th night, once its lane has recorded it (or its failure)."""
+        reviewed, seconds = self._results[index].result()
+        progress(_caught_up_line(self.nights[index].as_of, reviewed, seconds))
+        return reviewed
+
+    def _lane(self, k: int) -> None:
+        wh = self._connections[k]
+        for i in range(k, len(self.nights), len(self._connections)):
+            night = self.nights[i]
+            started = time.perf_counter()
+            try:
+                with self._turn("purpose", i):
+                    purpose = label_purpose(wh, night)
+                checked, outliers = gather_evidence(wh, night)
+                with self._turn("list", i):
+                    listed = list_leads(wh, night, outliers)
+                    record_run(wh, night, listed, None, [], status="reviewed")
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller with the night
+                self._stop()
+                self._results[i].set_exception(exc)
+                for later in range(i + len(self._connections), len(self.nights), len(self._connections)):
+                    self._results[later].set_exception(NightFailed(f"the missed night {night.as_of}", exc))
+                return
+            self._results[i].set_result((Reviewed(purpose, checked, outliers, listed), time.perf_counter() - started))
+
+    @contextmanager
+    def _turn(self, part: str, index: int) -> Iterator[None]:
+        """Wait until ``part`` is done for the night before, then mark it done for this one."""
+        with self._turns:
+            while self._done[part] < index - 1:
+                if self._stopped:
+                    raise _Stopped("another missed night failed")
+                self._turns.wait()
+        yield
+        with self._turns:
+            self._done[part] = index
+            self._turns.notify_all()
+
+    def _stop(self) -> None:
+        with self._turns:
+            self._stopped = True
+            self._turns.notify_all()
+
+    def close(self) -> None:
+        """Stop the lanes (a statement running is interrupted), wait for them and close their connections."""
+        self._stop()
+        if any(not r.done() for r in self._results):
+            for connection in self._connections:
+                connection.con.interrupt()
+        for thread in self._threads:
+            thread.join()
+        for connection in self._connections:
+            connection.close()
+
+    def __enter__(self) -> MissedNightLanes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Stopped(AcuAuditError):
+    """A lane stopped because another failed (or the catch-up was stopped)."""
 
 
 def published_nights(db: Path) -> set[date]:
