@@ -149,6 +149,35 @@ def test_a_missed_night_that_fails_in_a_lane_stops_the_catch_up_after_the_nights
     assert kept_lists(tmp_path / "one") == kept_lists(tmp_path / "two")
 
 
+def test_a_catch_up_stopped_between_nights_leaves_no_lane_running_and_resumes(small_force, tmp_path, monkeypatch):
+    import threading
+
+    from acu_audit.flow.nightly import MissedNightLanes
+
+    nights = drops(small_force)
+    first_full = nights[0] + timedelta(days=27)
+    reviewed = MissedNightLanes.reviewed
+
+    def stopped_at_the_second_night(self, index, progress):
+        if index == 1:
+            raise KeyboardInterrupt  # a stop signal while the catch-up waits for its second night
+        return reviewed(self, index, progress)
+
+    monkeypatch.setattr(MissedNightLanes, "reviewed", stopped_at_the_second_night)
+    with pytest.raises(KeyboardInterrupt):
+        run(small_force, tmp_path / "two", nights[-1], catch_up_lanes=2)
+    assert not [t for t in threading.enumerate() if t.name.startswith("catch-up-lane")]
+    con = duckdb.connect(str(tmp_path / "two" / "acu.duckdb"), read_only=True)  # the lanes' connections are closed
+    recorded = [r[0] for r in con.execute("SELECT as_of FROM run_log ORDER BY as_of").fetchall()]
+    con.close()
+    assert recorded[:1] == [first_full] and recorded == [first_full + timedelta(days=i) for i in range(len(recorded))]
+    monkeypatch.setattr(MissedNightLanes, "reviewed", reviewed)
+    resumed = run(small_force, tmp_path / "two", nights[-1], catch_up_lanes=2)
+    assert resumed.caught_up[0] == first_full + timedelta(days=len(recorded))
+    run(small_force, tmp_path / "one", nights[-1], catch_up_lanes=1)
+    assert kept_lists(tmp_path / "one") == kept_lists(tmp_path / "two")
+
+
 @pytest.fixture(scope="module")
 def early_run(tmp_path_factory, prefect_harness) -> Path:
     """The `early` profile (plants end before the last 28 days), one `acu-audit run` over it all."""

@@ -494,11 +494,13 @@ class MissedNightLanes:
     def close(self) -> None:
         """Stop the lanes (a statement running is interrupted), wait for them and close their connections."""
         self._stop()
-        if any(not r.done() for r in self._results):
-            for connection in self._connections:
-                connection.con.interrupt()
         for thread in self._threads:
-            thread.join()
+            # A lane between statements (fitting the forest, building a list) misses an interrupt:
+            # interrupt again until it reaches a statement or its next turn and stops.
+            while thread.is_alive():
+                for connection in self._connections:
+                    connection.con.interrupt()
+                thread.join(timeout=0.2)
         for connection in self._connections:
             connection.close()
 
