@@ -100,9 +100,9 @@ def test_missed_nights_reviewed_side_by_side_store_what_one_at_a_time_stores(sma
     one = run(small_force, tmp_path / "one", nights[-1], catch_up_lanes=1)
     gathered_on, gather = {}, nightly.gather_evidence
 
-    def noting_the_lane(wh, night, *rest):
+    def noting_the_lane(wh, night, *rest, **named):
         gathered_on[night.as_of] = threading.current_thread().name
-        return gather(wh, night, *rest)
+        return gather(wh, night, *rest, **named)
 
     monkeypatch.setattr(nightly, "gather_evidence", noting_the_lane)
     two = run(small_force, tmp_path / "two", nights[-1], catch_up_lanes=2)

@@ -13,7 +13,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -279,12 +279,15 @@ def label_purpose(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Jo
                   seconds=lambda r: r.seconds, detail=lambda r: r.detail)
 
 
-def gather_evidence(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal | None = None) -> tuple[steps.Checked, Any]:
+def gather_evidence(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal | None = None,
+                    checks_in_turn: AbstractContextManager[Any] | None = None) -> tuple[steps.Checked, Any]:
     """The run-wide tables, every check and the outlier scores of the night, on ``wh``'s connection
-    (its temporary tables are what the night's lead list reads)."""
+    (its temporary tables are what the night's lead list reads). ``checks_in_turn`` holds the
+    checks until the night before has stored its hits (their calibration reads the span's)."""
     journal = journal or Journal()
     _timed(run, journal, "run tables", steps.run_tables, wh, night, detail=lambda _: "reference data and run tables of the window")
-    checked = _timed(run, journal, "checks", steps.checks, wh, night, detail=lambda r: r.detail)
+    with checks_in_turn or nullcontext():
+        checked = _timed(run, journal, "checks", steps.checks, wh, night, detail=lambda r: r.detail)
     outliers = _timed(run, journal, "outlier score", steps.outlier_score, wh, night, seconds=lambda r: r.seconds,
                       detail=lambda r: f"{r.scores.height:,} staff (features {r.frame_mb:.1f} MB, model {r.model_mb:.1f} MB)")
     return checked, outliers
@@ -404,15 +407,12 @@ def catch_up(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> list
     journal.progress(f"the database is behind: reviewing {len(missed)} missed night(s), {missed[0]} to {missed[-1]}")
     started = time.perf_counter()
     lanes = max(1, int(night.settings.runtime["catch_up_lanes"]))
-    if lanes == 1 or len(missed) == 1:
-        for day in missed:
-            run("catch-up-night", review_missed_night, wh, night.missed(day), journal.progress, label=f"catch-up-{day}",
+    side_by_side = lanes > 1 and len(missed) > 1
+    with MissedNightLanes(wh, [night.missed(day) for day in missed], lanes) if side_by_side else nullcontext() as pipeline:
+        for i, day in enumerate(missed):
+            review_it = (pipeline.reviewed, i) if pipeline else (review_missed_night, wh, night.missed(day))
+            run("catch-up-night", *review_it, journal.progress, label=f"catch-up-{day}",
                 failing=f"reviewing the missed night {day} (run again to resume from {day})")
-    else:
-        with MissedNightLanes(wh, [night.missed(day) for day in missed], lanes) as pipeline:
-            for i, day in enumerate(missed):
-                run("catch-up-night", pipeline.reviewed, i, journal.progress, label=f"catch-up-{day}",
-                    failing=f"reviewing the missed night {day} (run again to resume from {day})")
     journal.timed("catch-up", time.perf_counter() - started, f"{len(missed)} missed night(s) reviewed, {missed[0]} to {missed[-1]}")
     return missed
 
@@ -423,12 +423,12 @@ class MissedNightLanes:
     A missed night's review is mostly statements over a few thousand rows, too small for DuckDB
     to keep two cores busy; two nights at once do. Lane k reviews nights k, k + lanes, ... and
     only what one night needs from the one before waits for it: its purpose labels (kept per day:
-    a night labels only the days the night before did not) and its lead list (built in the queue
-    the night before left, then recorded in ``run_log`` in order, so a catch-up that stops
-    resumes after the last night recorded). The run-wide tables, checks, calibration and outlier
-    scores of a night read only stored look-ups, reference data and the span's check results, so
-    they run beside the other lane's night. Each night's evidence stays in its lane's temporary
-    tables for its list. A failure stops every lane at its next turn; the caller sees it when it
+    a night labels only the days the night before did not), its checks (their calibration reads
+    the hits of every night of the span, the night before's included) and its lead list (built
+    in the queue the night before left, then recorded in ``run_log`` in order, so a catch-up that
+    stops resumes after the last night recorded). Its run-wide tables and outlier scores read
+    only stored look-ups, labels and reference data, so they run beside the other lane's checks
+    and list. Each night's evidence stays in its lane's temporary tables for its list. A failure stops every lane at its next turn; the caller sees it when it
     asks for that night (:meth:`reviewed`), after every night before it is recorded.
     """
 
@@ -438,7 +438,7 @@ class MissedNightLanes:
 
         self.nights = nights
         self._results: list[Future] = [Future() for _ in nights]
-        self._done = {"purpose": -1, "list": -1}  # the last night each ordered part is done for
+        self._done = {"purpose": -1, "checks": -1, "list": -1}  # the last night each ordered part is done for
         self._turns = threading.Condition()
         self._stopped = False
         self._connections = [wh.another_connection() for _ in range(min(lanes, len(nights)))]
@@ -461,15 +461,15 @@ class MissedNightLanes:
             try:
                 with self._turn("purpose", i):
                     purpose = label_purpose(wh, night)
-                checked, outliers = gather_evidence(wh, night)
+                checked, outliers = gather_evidence(wh, night, checks_in_turn=self._turn("checks", i))
                 with self._turn("list", i):
                     listed = list_leads(wh, night, outliers)
                     record_run(wh, night, listed, None, [], status="reviewed")
             except BaseException as exc:  # noqa: BLE001 - handed to the caller with the night
+                # The caller asks for the nights in order and stops at this one: the lane's
+                # later nights are never asked for.
                 self._stop()
                 self._results[i].set_exception(exc)
-                for later in range(i + len(self._connections), len(self.nights), len(self._connections)):
-                    self._results[later].set_exception(NightFailed(f"the missed night {night.as_of}", exc))
                 return
             self._results[i].set_result((Reviewed(purpose, checked, outliers, listed), time.perf_counter() - started))
 
