@@ -351,6 +351,42 @@ def test_a_night_reads_only_the_drops_the_ledger_has_not_seen_as_they_are(tmp_pa
     assert load() == (["ingest-2026-03-04"], [("2026-03-04", "already_loaded"), ("2026-03-05", "already_loaded")])
 
 
+def test_a_failed_file_stops_the_other_lane_before_its_next_file(tmp_path):
+    """A file failing in one lane stops the other lane at its next file, not after its whole
+    queue: the lane is between statements (our Python scan of a file) when the failure comes, so
+    interrupting its connection alone misses it. The files it has not begun load on the next run."""
+    import threading
+    import time
+
+    from acu_audit.db import Warehouse
+    from acu_audit.ingest import Lanes
+    from acu_audit.ingest.landing import LandingFile
+
+    def landing_file(table: str, n: int) -> LandingFile:
+        path = tmp_path / f"{table}-{n}.csv"
+        path.write_text("x" * 10)
+        return LandingFile(date(2026, 3, 4), path, table, "csv")
+
+    # cases takes the first lane and access_events the second (the lane with the fewest bytes).
+    files = [landing_file(table, n) for n in range(4) for table in ("cases", "access_events")]
+    failed, begun = threading.Event(), []
+
+    def load_one(connection, landing_file):
+        begun.append(landing_file.name)
+        if landing_file.table == "access_events":
+            failed.set()
+            raise RuntimeError("access_events-0.csv: a bad file")
+        if landing_file.name == "cases-0.csv":
+            failed.wait(timeout=10)  # still in Python when the other lane fails
+            time.sleep(1.0)
+        return landing_file.name
+
+    with Warehouse(tmp_path / "w.duckdb") as wh, Lanes(wh, 2) as lanes, pytest.raises(RuntimeError, match="a bad file"):
+        lanes.load(files, load_one)
+    assert sorted(begun) == ["access_events-0.csv", "cases-0.csv"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("ingest-lane")]
+
+
 def test_files_loaded_side_by_side_store_what_one_at_a_time_stores(tmp_path):
     """Two lanes (ingest.Lanes: a drop's files on two connections at once) store the same rows,
     ledger, quarantine and Great Expectations results as one lane: on a generated force with bad

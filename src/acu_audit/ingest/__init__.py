@@ -6,10 +6,11 @@ each file and ``staging`` for how a file is read and typed.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -93,8 +94,9 @@ class Lanes:
     74 s in one lane, 45 s in two). A table keeps the lane it is first given (the one with the
     fewest bytes so far) for the whole run: its files load in order, its snapshot versions are
     written by one connection, and its rows waiting for Great Expectations stay in that lane's
-    temporary table. Each file is still its own transaction. One lane loads on the warehouse's
-    own connection, as before.
+    temporary table. Each file is still its own transaction. A file failing in either lane (or a
+    stop) stops the other lane at its statement or before its next file. One lane loads on the
+    warehouse's own connection, as before.
     """
 
     def __init__(self, wh: Warehouse, count: int = 1) -> None:
@@ -122,19 +124,29 @@ class Lanes:
         for i, landing_file in enumerate(files):
             queues[self._lane(landing_file)].append(i)
         results: list[FileResult | None] = [None] * len(files)
+        stopped = threading.Event()
 
         def drain(connection: Warehouse, queue: list[int]) -> None:
             for i in queue:
+                if stopped.is_set():  # the files not begun load on the next run
+                    return
                 results[i] = load_one(connection, files[i])
 
         with ThreadPoolExecutor(len(self.connections), thread_name_prefix="ingest-lane") as pool:
             running = [pool.submit(drain, c, q) for c, q in zip(self.connections, queues) if q]
             try:
-                for future in running:
+                wait(running, return_when=FIRST_EXCEPTION)  # not in order: a failure in any lane
+                for future in sorted(running, key=lambda f: not f.done()):
                     future.result()
-            except BaseException:  # a failed file or a stop: the other lane's statement stops too
-                for connection in self.connections:
-                    connection.con.interrupt()
+            except BaseException:  # a failed file or a stop: the other lane stops too
+                stopped.set()
+                # Its statement is interrupted; a lane between statements (scanning a file in
+                # Python) misses an interrupt: interrupt again until it stops at a statement or
+                # before its next file.
+                while not all(future.done() for future in running):
+                    for connection in self.connections:
+                        connection.con.interrupt()
+                    wait(running, timeout=0.2)
                 raise
         return [r for r in results if r is not None]
 
