@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,20 +181,22 @@ def run_checks(
     *,
     only: set[str] | None = None,
     prepare: bool = True,
+    store_in_turn: AbstractContextManager[Any] | None = None,
 ) -> CheckRunReport:
     """Run every enabled check (or ``only`` these) over the night ``params`` describe
     (:meth:`acu_audit.night.Night.params`) and store their hits; the whole catalogue's hits are
-    calibrated over the span."""
+    calibrated over the span. ``store_in_turn`` holds the storing and calibration (not the
+    checks) until the night before has stored its hits: calibration reads the span's."""
     prepare_seconds = prepare_run_tables(wh, params) if prepare else 0.0
     checks = [c for c in load_catalogue()
               if (only is None or c.id in only) and settings.check_enabled(c.id)]
-    report = _run_and_store(wh, checks, settings, params, run_id, calibrate=only is None)
+    report = _run_and_store(wh, checks, settings, params, run_id, calibrate=only is None, store_in_turn=store_in_turn)
     report.prepare_seconds = prepare_seconds
     return report
 
 
 def _run_and_store(wh: Warehouse, checks: list[Check], settings: Settings, params: dict[str, Any], run_id: str, *,
-                   calibrate: bool) -> CheckRunReport:
+                   calibrate: bool, store_in_turn: AbstractContextManager[Any] | None = None) -> CheckRunReport:
     """Each check appends its hits to a temporary table (a failed check appends nothing, and the
     others still run); then one transaction replaces the night's hits of the checks that ran,
     records every check run and, for the whole catalogue, calibrates over the span. One commit a
@@ -205,7 +208,7 @@ def _run_and_store(wh: Warehouse, checks: list[Check], settings: Settings, param
     report.outcomes = [e.outcome for e in evaluated]
     _count_hits(wh, report.outcomes, as_of)
     ran = [o.check_id for o in report.outcomes if o.status == "ok"]
-    with wh.transaction():
+    with store_in_turn or nullcontext(), wh.transaction():
         # A failed check keeps the night's earlier hits, as a check left out does.
         wh.execute("DELETE FROM check_hits WHERE as_of = $d AND list_contains($c, check_id)", {"d": as_of, "c": ran},
                    step="replace the night's hits")

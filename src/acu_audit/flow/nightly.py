@@ -280,14 +280,14 @@ def label_purpose(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Jo
 
 
 def gather_evidence(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal | None = None,
-                    checks_in_turn: AbstractContextManager[Any] | None = None) -> tuple[steps.Checked, Any]:
+                    store_hits_in_turn: AbstractContextManager[Any] | None = None) -> tuple[steps.Checked, Any]:
     """The run-wide tables, every check and the outlier scores of the night, on ``wh``'s connection
-    (its temporary tables are what the night's lead list reads). ``checks_in_turn`` holds the
-    checks until the night before has stored its hits (their calibration reads the span's)."""
+    (its temporary tables are what the night's lead list reads). ``store_hits_in_turn`` holds the
+    storing of the checks' hits until the night before has stored its own (their calibration
+    reads the span's); the checks themselves read only look-ups, labels and reference data."""
     journal = journal or Journal()
     _timed(run, journal, "run tables", steps.run_tables, wh, night, detail=lambda _: "reference data and run tables of the window")
-    with checks_in_turn or nullcontext():
-        checked = _timed(run, journal, "checks", steps.checks, wh, night, detail=lambda r: r.detail)
+    checked = _timed(run, journal, "checks", steps.checks, wh, night, store_hits_in_turn, detail=lambda r: r.detail)
     outliers = _timed(run, journal, "outlier score", steps.outlier_score, wh, night, seconds=lambda r: r.seconds,
                       detail=lambda r: f"{r.scores.height:,} staff (features {r.frame_mb:.1f} MB, model {r.model_mb:.1f} MB)")
     return checked, outliers
@@ -423,13 +423,14 @@ class MissedNightLanes:
     A missed night's review is mostly statements over a few thousand rows, too small for DuckDB
     to keep two cores busy; two nights at once do. Lane k reviews nights k, k + lanes, ... and
     only what one night needs from the one before waits for it: its purpose labels (kept per day:
-    a night labels only the days the night before did not), its checks (their calibration reads
-    the hits of every night of the span, the night before's included) and its lead list (built
-    in the queue the night before left, then recorded in ``run_log`` in order, so a catch-up that
-    stops resumes after the last night recorded). Its run-wide tables and outlier scores read
-    only stored look-ups, labels and reference data, so they run beside the other lane's checks
-    and list. Each night's evidence stays in its lane's temporary tables for its list. A failure stops every lane at its next turn; the caller sees it when it
-    asks for that night (:meth:`reviewed`), after every night before it is recorded.
+    a night labels only the days the night before did not), the storing of its checks' hits
+    (their calibration reads the hits of every night of the span, the night before's included)
+    and its lead list (built in the queue the night before left, then recorded in ``run_log`` in
+    order, so a catch-up that stops resumes after the last night recorded). Its run-wide tables,
+    checks and outlier scores read only stored look-ups, labels and reference data, so they run
+    beside the other lane's night. Each night's evidence stays in its lane's temporary tables for
+    its list. A failure stops every lane at its next turn; the caller sees it when it asks for
+    that night (:meth:`reviewed`), after every night before it is recorded.
     """
 
     def __init__(self, wh: Warehouse, nights: list[Night], lanes: int = 2) -> None:
@@ -438,7 +439,7 @@ class MissedNightLanes:
 
         self.nights = nights
         self._results: list[Future] = [Future() for _ in nights]
-        self._done = {"purpose": -1, "checks": -1, "list": -1}  # the last night each ordered part is done for
+        self._done = {"purpose": -1, "hits": -1, "list": -1}  # the last night each ordered part is done for
         self._turns = threading.Condition()
         self._stopped = False
         self._connections = [wh.another_connection() for _ in range(min(lanes, len(nights)))]
@@ -461,7 +462,7 @@ class MissedNightLanes:
             try:
                 with self._turn("purpose", i):
                     purpose = label_purpose(wh, night)
-                checked, outliers = gather_evidence(wh, night, checks_in_turn=self._turn("checks", i))
+                checked, outliers = gather_evidence(wh, night, store_hits_in_turn=self._turn("hits", i))
                 with self._turn("list", i):
                     listed = list_leads(wh, night, outliers)
                     record_run(wh, night, listed, None, [], status="reviewed")

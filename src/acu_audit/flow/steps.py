@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -168,12 +168,13 @@ def run_tables(wh: Warehouse, night: Night) -> float:
     return prepare_run_tables(wh, night.params())
 
 
-def checks(wh: Warehouse, night: Night) -> Checked:
-    """Every enabled check over the window, calibrated over the span (reads the run-wide tables)."""
+def checks(wh: Warehouse, night: Night, store_in_turn: AbstractContextManager[Any] | None = None) -> Checked:
+    """Every enabled check over the window, calibrated over the span (reads the run-wide tables).
+    ``store_in_turn``: see :func:`acu_audit.checks.run_checks`."""
     from acu_audit.checks import run_checks
     from acu_audit.checks.calibration import function_shares
 
-    report = run_checks(wh, night.settings, night.params(), night.run_id, prepare=False)
+    report = run_checks(wh, night.settings, night.params(), night.run_id, prepare=False, store_in_turn=store_in_turn)
     if report.failed:
         # A check that raises is acu-audit's own failure, not bad data: the night fails and
         # the previous night's list stays published (a list without a check is not the list).
