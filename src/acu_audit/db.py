@@ -291,6 +291,9 @@ def pandas_like_duckdb(table: Any) -> Any:
 
     nullable = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(),
                 pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(), pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype()}
+    # One chunk per column, as .df() gives: GX's pandas operations walk every chunk (a night's
+    # look-ups arrive in six, and validated 0.46 s against 0.27 s in one).
+    table = table.combine_chunks()
     frame = table.to_pandas(date_as_object=False)
     for field, column in zip(table.schema, table.columns):
         if pa.types.is_date(field.type):
