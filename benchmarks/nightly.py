@@ -69,14 +69,24 @@ def acu_audit_run(landing: Path, db: Path, out: Path, work: Path, validate: bool
         cmd.append("--no-validation")
     started = time.perf_counter()
     # /usr/bin/time would do; the children's rusage is the same figure without the dependency.
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    # Progress lines are read as they come, so the time before the first phase began (Python and
+    # Prefect starting, the flow run made, the night settled) and after the last one ended
+    # (the run recorded, the warehouse checkpointed, Prefect's artifacts, the API stopped) show.
+    lines: list[tuple[float, str]] = []
+    with open(work / "run.out", "w") as stdout, subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        for line in proc.stderr:
+            lines.append((time.perf_counter() - started, line.rstrip("\n")))
     wall = time.perf_counter() - started
-    (work / "run.log").write_text(result.stderr)  # every progress line, for a closer look
-    if result.returncode != 0:
-        sys.exit(f"acu-audit run failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    phases = [(m["name"], float(m["seconds"]), m["detail"] or "") for line in result.stderr.splitlines()
-              if (m := PHASE.match(line)) and not m["name"].startswith("caught up")]
-    return {"wall": wall, "phases": phases, "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    stderr = "\n".join(line for _, line in lines)
+    (work / "run.log").write_text(stderr)  # every progress line, for a closer look
+    if proc.returncode != 0:
+        sys.exit(f"acu-audit run failed ({proc.returncode}):\n{stderr[-4000:]}")
+    timed = [(at, m) for at, line in lines if (m := PHASE.match(line))]
+    phases = [(m["name"], float(m["seconds"]), m["detail"] or "") for _, m in timed if not m["name"].startswith("caught up")]
+    before = timed[0][0] - float(timed[0][1]["seconds"]) if timed else wall
+    after = wall - timed[-1][0] if timed else 0.0
+    return {"wall": wall, "phases": phases, "before": before, "after": after,
+            "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def scan_and_group_by(landing: Path) -> dict:
@@ -148,7 +158,8 @@ def report(title: str, run: dict) -> None:
     accounted = sum(s for _, s, _ in run["phases"])
     for name, seconds, detail in run["phases"]:
         print(f"  {seconds:7.1f} s  {name:18s} {detail[:110]}")
-    print(f"  {run['wall'] - accounted:7.1f} s  {'outside the phases':18s} Python and Prefect start-up, the flow's own work")
+    print(f"  {run['wall'] - accounted:7.1f} s  {'outside the phases':18s} Python and Prefect start-up, the flow's own work: "
+          f"{run['before']:.1f} s before the first phase began, {run['after']:.1f} s after the last one ended")
 
 
 def memory_by_phase(db: Path) -> None:
