@@ -41,8 +41,8 @@ def test_a_closed_warehouse_says_it_is_closed():
 
 def test_a_frame_for_great_expectations_has_the_values_and_dtypes_duckdb_would_give():
     """Warehouse.pandas goes through Arrow (DuckDB's .df() makes an object per text value, 7 s for
-    a 40,000-staff night's look-ups); GX must see the same frame either way: text, integers with
-    and without a NULL of each width, dates (one all NULL), naive instants, booleans, in order."""
+    a 40,000-staff night's look-ups); GX must see the same frame either way: text, 32- and 64-bit
+    integers with and without a NULL, dates (one all NULL), naive instants, booleans, in order."""
     import pandas as pd
 
     wh = Warehouse(None)
