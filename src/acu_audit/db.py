@@ -111,6 +111,7 @@ class Warehouse:
         threads: int | None = None,
         memory_limit: str | None = None,
         temp_directory: str | Path | None = None,
+        checkpoint_threshold: str | None = None,
     ) -> None:
         self.path = None if path is None else Path(path)
         self.read_only = read_only
@@ -121,6 +122,8 @@ class Warehouse:
             self.execute("SET memory_limit = $m", {"m": memory_limit}, step="configure memory")
         if temp_directory:
             self.execute("SET temp_directory = $t", {"t": str(temp_directory)}, step="configure spilling")
+        if checkpoint_threshold:
+            self.execute("SET checkpoint_threshold = $c", {"c": checkpoint_threshold}, step="configure checkpoints")
 
     def another_connection(self) -> Warehouse:
         """A second connection to the same database, for work beside this one in another thread:

@@ -176,7 +176,8 @@ def open_warehouse(night: Night) -> Warehouse:
 
     rt = night.settings.runtime
     wh = Warehouse(night.paths.db, threads=rt["threads"], memory_limit=rt["memory_limit"],
-                   temp_directory=absolute_or_none(rt["temp_directory"]))
+                   temp_directory=absolute_or_none(rt["temp_directory"]),
+                   checkpoint_threshold=rt.get("checkpoint_threshold"))
     try:
         ensure_schema(wh)
     except BaseException:
