@@ -47,6 +47,17 @@ ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS note VARCHAR;
 -- not read again (hashing a landing's whole history each night would cost minutes at force scale).
 ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS mtime_ns BIGINT;
 
+-- Each snapshot's rows as its newest drop sent them, those that agree with their entity's
+-- stored state: a hash of the row's text and the entity's key. A row of the next drop whose
+-- text hashes alike is a duplicate without being typed (acu_audit.ingest.resent).
+CREATE TABLE IF NOT EXISTS snapshot_sent_rows (
+    table_name VARCHAR NOT NULL,
+    drop_date  DATE NOT NULL,
+    rules      VARCHAR NOT NULL,   -- fingerprint of the typing rules the rows were typed by
+    row_hash   UHUGEINT NOT NULL,  -- md5 of the row's contract columns as text
+    row_key    VARCHAR NOT NULL
+);
+
 -- Every input row that was not loaded and is not a duplicate, with its reason.
 CREATE TABLE IF NOT EXISTS quarantine (
     file_id          VARCHAR NOT NULL,

@@ -31,6 +31,7 @@ from acu_audit.ingest.landing import (
     sha256_of,
 )
 from acu_audit.ingest.records import RecordScanner
+from acu_audit.ingest.resent import add_resent_rows, forget_sent_rows, match_resent_rows, remember_sent_rows, resent_keys_repeated
 from acu_audit.ingest.staging import (
     StagedFile,
     UnreadableFile,
@@ -67,6 +68,7 @@ class FileResult:
     seconds: float = 0.0
     extra_columns: list[str] = field(default_factory=list)
     note: str | None = None  # how the file was read when not plainly (slow path, carried versions)
+    resent: int = 0  # of the duplicates, a snapshot's rows sent as the last drop sent them (not typed)
 
     def ledger_json(self) -> dict:
         """The fields ``acu-audit ingest --json`` promises (conflicts count as rejected)."""
@@ -295,17 +297,33 @@ def _load_opened(
     if staged.slow_path:
         result.note = f"read record by record (the slow path): {staged.slow_path}"
 
-    sql, params = typing_sql(spec, staged)
-    wh.execute(sql, params, step=f"type {landing_file.name}")
     # A snapshot's versions from the ledger, read once: this file is recorded only after its rows.
-    versions = snapshot_versions(wh, spec, landing_file.drop_date) if spec.kind == "snapshot" else []
-    first_of_drop = spec.kind == "snapshot" and landing_file.drop_date not in versions
+    snapshot = spec.kind == "snapshot"
+    versions = snapshot_versions(wh, spec, landing_file.drop_date) if snapshot else []
+    first_of_drop = snapshot and landing_file.drop_date not in versions
     next_version = min((d for d in versions if d > landing_file.drop_date), default=None)
-    _sort_rows(wh, spec, landing_file.drop_date, first_of_drop)
+    # The newest version, listing the whole snapshot: rows the last drop sent alike need no typing.
+    newest_listing = first_of_drop and next_version is None and staged.records > 0
+    resent = match_resent_rows(wh, spec, staged, landing_file.drop_date) if newest_listing else 0
+    sql, params = typing_sql(spec, staged, skip="stg_resent" if resent else None)
+    wh.execute(sql, params, step=f"type {landing_file.name}")
+    if resent and resent_keys_repeated(wh):  # those rows are compared with each other: type them all
+        resent = 0
+        sql, params = typing_sql(spec, staged)
+        wh.execute(sql, params, step=f"type {landing_file.name}")
+    if resent:
+        add_resent_rows(wh, staged)
+    result.resent = resent
+    _sort_rows(wh, spec, landing_file.drop_date, first_of_drop, known_duplicates="stg_resent" if resent else None)
     if validator is not None and staged.records:  # the file's new rows: its duplicates were validated before
         validator.validate_staged(wh, spec, landing_file.drop_date, result.file_id, run_id)
     with wh.transaction():
         counts = _write_rows(wh, spec, staged, result, first_of_drop, next_version)
+        if newest_listing:
+            if wh.scalar("SELECT count(*) FROM stg_typed WHERE _ok"):  # (with none, nothing changed)
+                remember_sent_rows(wh, spec, landing_file.drop_date)
+        elif snapshot:  # the table changed by another way than its newest listing: rows are typed again
+            forget_sent_rows(wh, spec)
         result.read = staged.records + staged.parse_rejects
         result.loaded = counts["load"]
         result.duplicate = counts["duplicate"]
@@ -349,9 +367,12 @@ def _first_difference(spec: TableSpec, left: str, right: str) -> tuple[str, dict
     return f"list_filter([{cases}], lambda c: c IS NOT NULL)[1]", params
 
 
-def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date, first_of_drop: bool) -> None:
+def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date, first_of_drop: bool,
+               known_duplicates: str | None = None) -> None:
     """Find the good rows that are not plain loads, into ``stg_exceptions``. ``first_of_drop``: the
-    file is a snapshot's first file of its drop (the one that lists the whole snapshot).
+    file is a snapshot's first file of its drop (the one that lists the whole snapshot);
+    ``known_duplicates``: a table of rows (``_ord``) known to repeat their entity's state
+    (a snapshot's rows re-sent as the last drop sent them: ``resent``).
 
     A key repeated in the file with the same content every time: the first row
     loads, the rest are duplicates. A key repeated with different content: no
@@ -369,6 +390,9 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date, first_of_drop: b
     stored_key = quote_identifier(spec.row_id_column)
     # _lines: the lines of a key repeated within the file (NULL for a row compared with stored data).
     wh.execute("CREATE OR REPLACE TEMP TABLE stg_exceptions (_ord BIGINT, _disposition VARCHAR, _lines VARCHAR)")
+    if known_duplicates:
+        wh.execute(f"INSERT INTO stg_exceptions SELECT _ord, 'duplicate', NULL FROM {known_duplicates}",
+                   step=f"rows of {spec.name} sent alike before")
     stored = table
     if spec.kind == "snapshot":
         wh.execute(

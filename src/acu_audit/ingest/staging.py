@@ -274,8 +274,9 @@ def same_content(spec: TableSpec, left: str, right: str) -> str:
     )
 
 
-def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
-    """SQL that builds ``stg_typed`` from ``stg_raw``, and its parameters.
+def typing_sql(spec: TableSpec, staged: StagedFile, skip: str | None = None) -> tuple[str, dict]:
+    """SQL that builds ``stg_typed`` from ``stg_raw``, and its parameters; ``skip``: a table of
+    record numbers (``_ord``) not to type (known already; see ``resent``).
 
     ``stg_typed`` holds ``_ord`` (record number), ``_line`` and ``_end_line``
     (the physical lines of the record, header = 1), each contract column typed (plus ``r__<name>``, its raw text,
@@ -351,10 +352,11 @@ def typing_sql(spec: TableSpec, staged: StagedFile) -> tuple[str, dict]:
     ok = " AND ".join(f"NOT coalesce({cond}, false)" for cond, _ in problems) or "true"
     listed = ", ".join(f"CASE WHEN coalesce({cond}, false) THEN {struct} END" for cond, struct in problems)
     problem_list = f"list_filter([{listed}], lambda p: p IS NOT NULL)" if problems else "NULL"
+    skipped = f" WHERE rowid + 1 NOT IN (SELECT _ord FROM {skip})" if skip else ""
     sql = f"""
         CREATE OR REPLACE TEMP TABLE stg_typed AS
         WITH typed AS (
-            SELECT CAST(rowid + 1 AS BIGINT) AS _ord, {", ".join(projections)}{line_source} FROM stg_raw
+            SELECT CAST(rowid + 1 AS BIGINT) AS _ord, {", ".join(projections)}{line_source} FROM stg_raw{skipped}
         ), checked AS (
             SELECT {lines}*, {ok} AS _ok FROM typed
         )
