@@ -31,7 +31,7 @@ from acu_audit.ingest.landing import (
     sha256_of,
 )
 from acu_audit.ingest.records import RecordScanner
-from acu_audit.ingest.resent import add_resent_rows, forget_sent_rows, match_resent_rows, remember_sent_rows, resent_keys_repeated
+from acu_audit.ingest.resent import forget_sent_rows, match_resent_rows, no_resent_rows, remember_sent_rows, resent_key_typed
 from acu_audit.ingest.staging import (
     StagedFile,
     UnreadableFile,
@@ -302,17 +302,21 @@ def _load_opened(
     versions = snapshot_versions(wh, spec, landing_file.drop_date) if snapshot else []
     first_of_drop = snapshot and landing_file.drop_date not in versions
     next_version = min((d for d in versions if d > landing_file.drop_date), default=None)
-    # The newest version, listing the whole snapshot: rows the last drop sent alike need no typing.
-    newest_listing = first_of_drop and next_version is None and staged.records > 0
-    resent = match_resent_rows(wh, spec, staged, landing_file.drop_date) if newest_listing else 0
+    # The newest version, listing the whole snapshot: rows sent as remembered need no typing.
+    newest_listing = first_of_drop and next_version is None
+    resent = 0
+    if snapshot:
+        if newest_listing:
+            resent = match_resent_rows(wh, spec, staged, landing_file.drop_date)
+        else:
+            no_resent_rows(wh)
     sql, params = typing_sql(spec, staged, skip="stg_resent" if resent else None)
     wh.execute(sql, params, step=f"type {landing_file.name}")
-    if resent and resent_keys_repeated(wh):  # those rows are compared with each other: type them all
+    if resent and resent_key_typed(wh):  # those rows are compared with each other: type them all
+        no_resent_rows(wh)
         resent = 0
         sql, params = typing_sql(spec, staged)
         wh.execute(sql, params, step=f"type {landing_file.name}")
-    if resent:
-        add_resent_rows(wh, staged)
     result.resent = resent
     _sort_rows(wh, spec, landing_file.drop_date, first_of_drop, known_duplicates="stg_resent" if resent else None)
     if validator is not None and staged.records:  # the file's new rows: its duplicates were validated before
@@ -320,8 +324,7 @@ def _load_opened(
     with wh.transaction():
         counts = _write_rows(wh, spec, staged, result, first_of_drop, next_version)
         if newest_listing:
-            if wh.scalar("SELECT count(*) FROM stg_typed WHERE _ok"):  # (with none, nothing changed)
-                remember_sent_rows(wh, spec, landing_file.drop_date)
+            remember_sent_rows(wh, spec, landing_file.drop_date, result.file_id)
         elif snapshot:  # the table changed by another way than its newest listing: rows are typed again
             forget_sent_rows(wh, spec)
         result.read = staged.records + staged.parse_rejects
@@ -484,11 +487,13 @@ def _write_snapshot_changes(wh: Warehouse, spec: TableSpec, drop_date: date, fil
     key = quote_identifier(spec.row_id_column)
     params = {"d": drop_date, "f": file_id}
     removed = 0
-    if first_of_drop and wh.scalar("SELECT count(*) FROM stg_typed WHERE _ok"):
+    # Rows re-sent as remembered (stg_resent) are good rows listing their entity, not typed.
+    if first_of_drop and wh.scalar("SELECT (SELECT count(*) FROM stg_typed WHERE _ok) + (SELECT count(*) FROM stg_resent)"):
         removed = wh.execute(
             f"""INSERT INTO {table}
                 SELECT * REPLACE ($d AS _drop_date, $f AS _file_id, CAST(NULL AS BIGINT) AS _line), true FROM stg_basis b
-                WHERE b.{key} NOT IN (SELECT _listed_key FROM stg_typed WHERE _listed_key IS NOT NULL)""",
+                WHERE b.{key} NOT IN (SELECT _listed_key FROM stg_typed WHERE _listed_key IS NOT NULL
+                                      UNION ALL SELECT _key FROM stg_resent)""",
             params, step=f"entities no longer in {spec.name}")[0][0]
     if next_version is not None:
         wh.execute(
