@@ -27,6 +27,10 @@ _LOCK_MESSAGE = re.compile(r"lock|already open|used by another process|Conflicti
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+# What a stored hash of DuckDB's was made by: a new DuckDB may hash otherwise.
+DUCKDB_VERSION = duckdb.__version__
+
+
 def quote_identifier(name: str) -> str:
     """Quote a trusted identifier (a contract column or table name) for SQL.
 

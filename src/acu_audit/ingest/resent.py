@@ -26,10 +26,8 @@ import json
 from datetime import date
 from functools import cache
 
-import duckdb
-
 from acu_audit.contract import TableSpec
-from acu_audit.db import Warehouse, quote_identifier
+from acu_audit.db import DUCKDB_VERSION, Warehouse, quote_identifier
 from acu_audit.ingest.staging import StagedFile, typing_sql
 
 
@@ -48,7 +46,7 @@ def typing_rules(spec: TableSpec) -> str:
     every_column = StagedFile(header=list(spec.column_names),
                               columns_present={c: i for i, c in enumerate(spec.column_names)})
     sql, params = typing_sql(spec, every_column)
-    payload = json.dumps([sql, params, _row_text_hash(spec, every_column), duckdb.__version__], sort_keys=True, default=str)
+    payload = json.dumps([sql, params, _row_text_hash(spec, every_column), DUCKDB_VERSION], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
