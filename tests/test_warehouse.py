@@ -58,3 +58,22 @@ def test_a_frame_for_great_expectations_has_the_values_and_dtypes_duckdb_would_g
     frame = wh.pandas(sql)
     pd.testing.assert_frame_equal(frame, expected, check_exact=True)
     assert frame["beyond_float"].dropna().tolist() == [9007199254740993]  # not through a float
+
+
+def test_a_night_s_warehouse_takes_its_memory_spilling_and_checkpoint_settings_from_the_configuration(tmp_path):
+    """``runtime.memory_limit``, ``temp_directory`` and ``checkpoint_threshold`` reach DuckDB (a
+    threshold left at DuckDB's 16 MB checkpoints a first run's log every few files)."""
+    from acu_audit.config import load_settings
+    from acu_audit.flow.nightly import open_warehouse, settle_night
+
+    (tmp_path / "landing" / "2026-03-04").mkdir(parents=True)
+    settings = load_settings(overrides={"runtime": {"memory_limit": "3GB", "temp_directory": str(tmp_path / "spill"),
+                                                    "checkpoint_threshold": "300MB"}})
+    night = settle_night(landing=tmp_path / "landing", db=tmp_path / "w.duckdb", out=tmp_path / "out", settings=settings,
+                         validate=False)
+    with open_warehouse(night) as wh:
+        setting = dict(wh.execute("SELECT name, value FROM duckdb_settings() WHERE name IN "
+                                  "('memory_limit', 'temp_directory', 'checkpoint_threshold')"))
+    assert setting["memory_limit"].startswith("2.7 GiB")
+    assert setting["temp_directory"] == str(tmp_path / "spill")
+    assert setting["checkpoint_threshold"].startswith("286.1 MiB")

@@ -68,7 +68,7 @@ class FileResult:
     seconds: float = 0.0
     extra_columns: list[str] = field(default_factory=list)
     note: str | None = None  # how the file was read when not plainly (slow path, carried versions)
-    resent: int = 0  # of the duplicates, a snapshot's rows sent as the last drop sent them (not typed)
+    resent: int = 0  # of the duplicates, a snapshot's rows sent as remembered (``resent``), not typed
 
     def ledger_json(self) -> dict:
         """The fields ``acu-audit ingest --json`` promises (conflicts count as rejected)."""
@@ -375,7 +375,7 @@ def _sort_rows(wh: Warehouse, spec: TableSpec, drop_date: date, first_of_drop: b
     """Find the good rows that are not plain loads, into ``stg_exceptions``. ``first_of_drop``: the
     file is a snapshot's first file of its drop (the one that lists the whole snapshot);
     ``known_duplicates``: a table of rows (``_ord``) known to repeat their entity's state
-    (a snapshot's rows re-sent as the last drop sent them: ``resent``).
+    (a snapshot's rows sent as remembered: ``resent``), not typed.
 
     A key repeated in the file with the same content every time: the first row
     loads, the rest are duplicates. A key repeated with different content: no
