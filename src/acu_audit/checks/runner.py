@@ -14,6 +14,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
+
 from acu_audit.checks.calibration import CalibrationReport, calibrate_hits
 from acu_audit.checks.catalogue import HIT_COLUMNS, Check, load_catalogue
 from acu_audit.config import Settings
@@ -159,10 +161,14 @@ def _record_check_runs(wh: Warehouse, as_of: Any, run_id: str, evaluated: list[_
         return
     wh.execute("DELETE FROM check_runs WHERE as_of = $d AND list_contains($c, check_id)",
                {"d": as_of, "c": [e.outcome.check_id for e in evaluated]}, step="record check runs")
-    wh.executemany(
-        "INSERT INTO check_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(as_of, run_id, o.check_id, o.version, o.status, o.hits, o.staff_hit, o.seconds, o.error, e.parameters)
+    # One statement through a frame: executemany inserted the 27 rows one by one (57 ms a night).
+    wh.insert_rows(
+        "check_runs",
+        [{"as_of": as_of, "run_id": run_id, "check_id": o.check_id, "check_version": o.version, "status": o.status,
+          "hits": o.hits, "staff_hit": o.staff_hit, "seconds": o.seconds, "error": o.error, "parameters": e.parameters}
          for e in evaluated for o in [e.outcome]],
+        {"as_of": pl.Date, "run_id": pl.String, "check_id": pl.String, "check_version": pl.String, "status": pl.String,
+         "hits": pl.Int64, "staff_hit": pl.Int64, "seconds": pl.Float64, "error": pl.String, "parameters": pl.String},
         step="record check runs",
     )
 
