@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from acu_audit.contract import TABLES
 from acu_audit.db import Warehouse
+from acu_audit.flow.steps import Loaded
 from acu_audit.ingest import ensure_schema, ingest_landing
 from acu_audit.ingest import loader
 
@@ -38,8 +39,11 @@ def test_rows_re_sent_as_before_are_duplicates_without_being_typed(tmp_path, war
     assert (first.loaded, first.resent) == (4, 0)
     # Re-sent unchanged, in another column order (rows are read by column name): nothing typed.
     write_table(tmp_path / "2026-03-05", "staff", STAFF, columns=list(reversed(TABLES["staff"].column_names)))
-    (again,) = ingest_landing(warehouse, tmp_path).processed
+    report = ingest_landing(warehouse, tmp_path)
+    (again,) = report.processed
     assert (again.read, again.loaded, again.duplicate, again.resent) == (4, 0, 4, 4)
+    # The night's summary says so.
+    assert "4 duplicate (4 of them snapshot rows sent as before, not typed)" in Loaded(report, []).detail
     # One moved unit, one left the force: only the changed row is typed and loaded.
     moved = [dict(STAFF[0], unit="Response South"), *STAFF[1:3]]
     write_table(tmp_path / "2026-03-06", "staff", moved)

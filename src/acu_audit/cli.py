@@ -305,7 +305,8 @@ def demo(
             _fail(exc)
         totals = history.totals()
         console.print(f"history: {totals['read']:,} rows read in {history.seconds:.0f} s ({totals['loaded']:,} stored; "
-                      f"{totals['duplicate']:,} repeat what is stored, mostly unchanged snapshot rows)", style="dim")
+                      f"{totals['duplicate']:,} repeat what is stored, {totals['resent']:,} of them snapshot rows sent as "
+                      "before, known without typing)", style="dim")
     for night in nights:
         console.print(f"the night of {night}", style="dim")
         run_flow(landing=landing, out_dir=folder / "out", db=db, as_of=night)

@@ -29,6 +29,7 @@ def night_summary_markdown(result: NightResult) -> str:
             f"- files: {len(processed)} loaded, {len(ingest.files) - len(processed)} already loaded",
             f"- rows: {totals['read']:,} read = {totals['loaded']:,} loaded + {totals['duplicate']:,} duplicate"
             f" + {totals['rejected']:,} rejected ({totals['conflicts']:,} conflicts); {totals['unresolved_refs']:,} unresolved references",
+            f"- snapshot rows sent as before, known without typing: {totals['resent']:,} of the duplicates",
             f"- Great Expectations: {ingest.gx_seconds:.1f} s",
         ]
         again = result.reviewed.purpose.days_relabelled

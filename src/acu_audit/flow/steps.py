@@ -45,7 +45,8 @@ class Loaded:
     @property
     def detail(self) -> str:
         t = self.report.totals()
-        return (f"{len(self.report.processed)} files, {t['loaded']:,} rows loaded, {t['duplicate']:,} duplicate, "
+        resent = f" ({t['resent']:,} of them snapshot rows sent as before, not typed)" if t["resent"] else ""
+        return (f"{len(self.report.processed)} files, {t['loaded']:,} rows loaded, {t['duplicate']:,} duplicate{resent}, "
                 f"{t['rejected']:,} rejected (Great Expectations {self.report.gx_seconds:.1f} s)")
 
 

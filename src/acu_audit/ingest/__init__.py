@@ -58,7 +58,7 @@ class IngestReport:
         return sorted({f.drop_date for f in self.processed})
 
     def totals(self) -> dict[str, int]:
-        keys = ("read", "loaded", "duplicate", "rejected", "conflicts", "unresolved_refs")
+        keys = ("read", "loaded", "duplicate", "rejected", "conflicts", "unresolved_refs", "resent")
         return {k: sum(getattr(f, k) for f in self.files) for k in keys}
 
     def ledger_json(self) -> dict:
