@@ -8,11 +8,13 @@ error into a plain "database busy" message after a short wait.
 from __future__ import annotations
 
 import re
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
@@ -22,6 +24,7 @@ from acu_audit.files import owner_only
 from acu_audit.resources import read_sql
 
 Params = Mapping[str, Any] | Sequence[Any] | None
+T = TypeVar("T")
 
 _LOCK_MESSAGE = re.compile(r"lock|already open|used by another process|Conflicting lock", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -308,3 +311,34 @@ def pandas_like_duckdb(table: Any) -> Any:
         elif field.type in nullable and column.null_count:
             frame[field.name] = pa.table({field.name: column}).to_pandas(types_mapper=nullable.get)[field.name]
     return frame
+
+
+def side_by_side(connections: Sequence[Warehouse], queues: Sequence[Sequence[T]], work: Callable[[Warehouse, T], None],
+                 name: str) -> None:
+    """``work(connection, item)`` for every item, each connection draining its own queue in order,
+    in its own thread (threads named ``name``). A failure in any queue, or a stop (an interrupt of
+    the calling thread), stops the others at their statement or before their next item, and is
+    raised once every thread has stopped."""
+    stopped = threading.Event()
+
+    def drain(connection: Warehouse, queue: Sequence[T]) -> None:
+        for item in queue:
+            if stopped.is_set():  # the items not begun are left to the next run
+                return
+            work(connection, item)
+
+    with ThreadPoolExecutor(len(connections), thread_name_prefix=name) as pool:
+        running = [pool.submit(drain, c, q) for c, q in zip(connections, queues, strict=True) if q]
+        try:
+            wait(running, return_when=FIRST_EXCEPTION)  # not in order: a failure in any queue
+            for future in sorted(running, key=lambda f: not f.done()):
+                future.result()
+        except BaseException:
+            stopped.set()
+            # Its statement is interrupted; a thread between statements (working in Python)
+            # misses an interrupt: interrupt again until it stops at a statement or before its next item.
+            while not all(future.done() for future in running):
+                for connection in connections:
+                    connection.con.interrupt()
+                wait(running, timeout=0.2)
+            raise

@@ -6,17 +6,15 @@ each file and ``staging`` for how a file is read and typed.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from acu_audit.contract import TABLES
-from acu_audit.db import Warehouse, quote_identifier
+from acu_audit.db import Warehouse, quote_identifier, side_by_side
 from acu_audit.ingest.landing import Drop, LandingFile, Refusal, discover_drops
 from acu_audit.schema import ensure_schema
 from acu_audit.ingest.loader import (
@@ -124,30 +122,11 @@ class Lanes:
         for i, landing_file in enumerate(files):
             queues[self._lane(landing_file)].append(i)
         results: list[FileResult | None] = [None] * len(files)
-        stopped = threading.Event()
 
-        def drain(connection: Warehouse, queue: list[int]) -> None:
-            for i in queue:
-                if stopped.is_set():  # the files not begun load on the next run
-                    return
-                results[i] = load_one(connection, files[i])
+        def load(connection: Warehouse, i: int) -> None:
+            results[i] = load_one(connection, files[i])
 
-        with ThreadPoolExecutor(len(self.connections), thread_name_prefix="ingest-lane") as pool:
-            running = [pool.submit(drain, c, q) for c, q in zip(self.connections, queues) if q]
-            try:
-                wait(running, return_when=FIRST_EXCEPTION)  # not in order: a failure in any lane
-                for future in sorted(running, key=lambda f: not f.done()):
-                    future.result()
-            except BaseException:  # a failed file or a stop: the other lane stops too
-                stopped.set()
-                # Its statement is interrupted; a lane between statements (scanning a file in
-                # Python) misses an interrupt: interrupt again until it stops at a statement or
-                # before its next file.
-                while not all(future.done() for future in running):
-                    for connection in self.connections:
-                        connection.con.interrupt()
-                    wait(running, timeout=0.2)
-                raise
+        side_by_side(self.connections, queues, load, "ingest-lane")  # the files not begun load on the next run
         return [r for r in results if r is not None]
 
     def close(self) -> None:
