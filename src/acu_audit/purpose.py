@@ -210,7 +210,7 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
     # idle, so they are labelled side by side; a day over it (a large force's) keeps DuckDB's
     # threads busy alone, and two at once would double the memory.
     small = all(sum(d["new_events"] for d in batch) <= budget for batch in batches)
-    lanes = max(1, int(rt.get("purpose_lanes", 1))) if len(batches) > 1 and small else 1
+    lanes = max(1, int(rt["purpose_lanes"])) if len(batches) > 1 and small else 1
     labelled = _label_batches(wh, settings, window, todo, batches, lanes)
     _count_hours_of_days_labelled_before(wh, window)
     return PurposeReport(
