@@ -24,7 +24,7 @@ import polars as pl
 
 from acu_audit.config import Settings
 from acu_audit.contract import ON_DUTY_TYPES
-from acu_audit.db import Warehouse, quote_identifier, side_by_side
+from acu_audit.db import Warehouse, quote_identifier
 from acu_audit.night import purpose_parameters
 from acu_audit.resources import read_sql
 from acu_audit.window import ReviewWindow
@@ -53,7 +53,6 @@ class PurposeReport:
     days_relabelled: list[date] = field(default_factory=list)
     # Of those, the days only topped up (new look-ups, staff whose roster changed), not relabelled in full.
     days_topped_up: list[date] = field(default_factory=list)
-    lanes: int = 1  # connections that labelled side by side
 
     @property
     def detail(self) -> str:
@@ -203,15 +202,12 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
         top_up = base_key == p["base_key"] and p["events"] >= events
         todo.append({**p, "partial": top_up, "labelled_at": labelled_at if top_up else None,
                      "new_events": p["events"] - events if top_up else p["events"]})
+    labelled = 0
+    if todo:  # the days to label and their snapshot versions, staged once for all the batches
+        _stage_days_to_label(wh, todo)
     rt = settings.runtime
-    budget = int(rt["purpose_batch_lookups"])
-    batches = _batches(todo, budget, max(1, int(rt["purpose_batch_days"])))
-    # Batches within the look-up budget (a small force's days, several to a batch) leave a core
-    # idle, so they are labelled side by side; a day over it (a large force's) keeps DuckDB's
-    # threads busy alone, and two at once would double the memory.
-    small = all(sum(d["new_events"] for d in batch) <= budget for batch in batches)
-    lanes = max(1, int(rt["purpose_lanes"])) if len(batches) > 1 and small else 1
-    labelled = _label_batches(wh, settings, window, todo, batches, lanes)
+    for batch in _batches(todo, int(rt["purpose_batch_lookups"]), max(1, int(rt["purpose_batch_days"]))):
+        labelled += _label_days(wh, settings, window, batch)
     _count_hours_of_days_labelled_before(wh, window)
     return PurposeReport(
         days_in_window=len(plan),
@@ -220,31 +216,7 @@ def label_policing_purpose(wh: Warehouse, settings: Settings, window: ReviewWind
         seconds=time.perf_counter() - started,
         days_relabelled=[p["local_day"] for p in todo if p["local_day"] in stored],
         days_topped_up=[p["local_day"] for p in todo if p["partial"]],
-        lanes=lanes,
     )
-
-
-def _label_batches(wh: Warehouse, settings: Settings, window: ReviewWindow, todo: list[dict], batches: list[list[dict]],
-                   lanes: int) -> int:
-    """Label the batches, in ``lanes`` connections side by side (each with the days to label and
-    their snapshot versions staged, once for all its batches; each batch its own transaction over
-    its own days). Returns the look-ups labelled."""
-    if not todo:
-        return 0
-    connections = [wh] + [wh.another_connection() for _ in range(min(lanes, len(batches)) - 1)]
-    labelled: list[int] = []
-    try:
-        for connection in connections[1:]:
-            register_function_rules(connection, settings)
-        for connection in connections:
-            _stage_days_to_label(connection, todo)
-        queues = [batches[k::len(connections)] for k in range(len(connections))]
-        side_by_side(connections, queues, lambda c, batch: labelled.append(_label_days(c, settings, window, batch)),
-                     "purpose-lane")
-    finally:
-        for connection in connections[1:]:
-            connection.close()
-    return sum(labelled)
 
 
 # Look-ups per member of staff, record type and UTC clock hour of a day, from its labels.
