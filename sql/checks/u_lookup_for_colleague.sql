@@ -21,9 +21,10 @@ WITH caseless AS (
     FROM caseless c, range(0, $follow_hours + 1) AS t(k)
 ), staff_numbers AS (
     SELECT DISTINCT counterparty, staff_id FROM ref_contact_directory WHERE staff_id IS NOT NULL
+), receivers AS (
+    SELECT DISTINCT staff_id FROM caseless
 ), receiver_numbers AS (
-    SELECT n.counterparty, n.staff_id FROM staff_numbers n
-    WHERE n.staff_id IN (SELECT staff_id FROM caseless)
+    SELECT n.counterparty, n.staff_id FROM staff_numbers n JOIN receivers USING (staff_id)
 ), asked AS (
     -- Message hours from S to R, from either device: S's outbound row or R's inbound row.
     SELECT m.staff_id AS sender, r.staff_id AS receiver, m.hour_start, m.row_id
@@ -32,19 +33,18 @@ WITH caseless AS (
       AND m.hour_start >= $window_start_utc AND m.hour_start < $window_end_utc
     UNION ALL
     SELECT s.staff_id AS sender, m.staff_id AS receiver, m.hour_start, m.row_id
-    FROM device_messages m JOIN staff_numbers s USING (counterparty)
+    FROM device_messages m JOIN receivers USING (staff_id) JOIN staff_numbers s USING (counterparty)
     WHERE m.direction = 'in' AND m.staff_id <> s.staff_id
-      AND m.staff_id IN (SELECT staff_id FROM caseless)
       AND m.hour_start >= $window_start_utc AND m.hour_start < $window_end_utc
-), asked_hours AS (
-    -- The message rows are gathered only for the pairs that hit (below): most colleague message
-    -- hours are never followed by a check, and listing their rows was most of this check's time.
-    SELECT DISTINCT sender, receiver, hour_start FROM asked
+), followed_hours AS (
+    -- The message hours some case-less check of R's follows (most colleague message hours are
+    -- followed by none: they are set aside before anything is grouped).
+    SELECT DISTINCT a.sender, a.receiver, a.hour_start
+    FROM asked a SEMI JOIN caseless_follows cf ON cf.staff_id = a.receiver AND cf.message_hour = a.hour_start
 ), followed AS (
     -- R's case-less checks in the message hour or the $follow_hours after it.
     SELECT a.sender, a.receiver, a.hour_start, c.event_id, c.record_type, c.record_id, c.occurred_at
-    FROM asked_hours a
-    JOIN caseless_follows cf ON cf.staff_id = a.receiver AND cf.message_hour = a.hour_start
+    FROM followed_hours a
     JOIN caseless c ON c.staff_id = a.receiver
      AND c.hour_start >= a.hour_start AND c.hour_start <= a.hour_start + to_hours($follow_hours)
 ), corroborated AS (
@@ -66,13 +66,18 @@ WITH caseless AS (
            min(f.occurred_at) AS first_at, max(f.occurred_at) AS last_at,
            list(f.event_id) AS receiver_events
     FROM followed f GROUP BY f.sender, f.receiver
+    HAVING count(DISTINCT f.hour_start) >= $min_occasions
+), message_hours AS (
+    -- All the hours S messaged R, counted only for the pairs with enough occasions to hit.
+    SELECT a.sender, a.receiver, count(DISTINCT a.hour_start) AS message_hours
+    FROM asked a JOIN (SELECT sender, receiver FROM pairs) p USING (sender, receiver) GROUP BY ALL
 ), scored AS (
     SELECT p.*, h.message_hours, r.active_hours, r.caseless_hours,
            -- expected occasions if R's case-less checks fell at random in R's active hours
            h.message_hours * least(1.0, (1 + $follow_hours) * r.caseless_hours / r.active_hours) AS expected,
            coalesce(c.n, 0) AS corroborated, coalesce(c.events, []) AS sender_events
     FROM pairs p JOIN receiver_rate r USING (receiver)
-    JOIN (SELECT sender, receiver, count(*) AS message_hours FROM asked_hours GROUP BY ALL) h USING (sender, receiver)
+    JOIN message_hours h USING (sender, receiver)
     LEFT JOIN (SELECT sender, receiver, count(DISTINCT record_type || ':' || record_id) AS n, list(sender_event_id) AS events
                FROM corroborated GROUP BY ALL) c USING (sender, receiver)
 ), hit AS (
@@ -80,11 +85,11 @@ WITH caseless AS (
     WHERE s.occasions >= $min_occasions
       AND s.occasions >= $min_lift * s.expected
 ), message_rows AS (
-    -- The messages of the hours a check followed, for the pairs that hit.
+    -- The messages of the hours a check followed, for the pairs that hit (few: they are picked
+    -- out of the colleague traffic first).
     SELECT a.sender, a.receiver, list(a.row_id) AS message_rows
-    FROM asked a
-    JOIN (SELECT DISTINCT f.sender, f.receiver, f.hour_start FROM followed f JOIN hit USING (sender, receiver)) h
-      USING (sender, receiver, hour_start)
+    FROM (SELECT * FROM asked SEMI JOIN hit USING (sender, receiver)) a
+    SEMI JOIN followed_hours h USING (sender, receiver, hour_start)
     GROUP BY ALL
 )
 SELECT s.sender AS staff_id,
