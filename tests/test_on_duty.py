@@ -66,7 +66,7 @@ def test_a_message_hour_is_on_duty_as_the_rule_says(tmp_path_factory, shift_rows
                   "night_start_hour": 22, "night_end_hour": 6}
         statements = wh.con.extract_statements(read_sql("transforms/run_tables.sql"))
         for statement in statements:
-            if "TEMP TABLE duty_intervals AS" in statement.query or "TEMP TABLE run_messages AS" in statement.query:
+            if "TEMP TABLE duty_shifts AS" in statement.query or "TEMP TABLE run_messages AS" in statement.query:
                 wh.run_text(statement.query, params)
         found = {(s, h): on for s, h, on in wh.execute("SELECT staff_id, hour_start, on_duty FROM run_messages")}
     margin = timedelta(minutes=margin_minutes)

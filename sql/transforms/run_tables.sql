@@ -54,28 +54,14 @@ FROM ref_declarations d
 WHERE d.status IN ('approved', 'pending');
 
 -- Duty, overtime and training shifts around the window: "on duty" for messages.
--- One row per start: of two shifts starting together the longer counts (a re-run must find the
--- same shift for a message). A message hour belongs to the latest shift starting before the hour
--- ends (with the margin), and is on duty when it also starts before that shift ends (with the
--- margin). So each shift owns the message hours after its start (less an hour and the margin) up
--- to the next shift's (inclusive), and of those the ones before its end (with the margin) are on
--- duty: one interval per shift, the intervals of a member of staff never overlap, and a message
--- is on duty when an interval holds it. A join on staff_id with the bounds, not an as-of join:
--- the same rows (3,823,914 at 40,000 staff, 2,148,104 on duty), 1.4 s of join against 4.9 s and
--- 90 MB allocated against 2.2 GB (benchmarks/README.md, thirteenth session).
-CREATE OR REPLACE TEMP TABLE duty_intervals AS
-SELECT staff_id,
-       shift_start - INTERVAL 1 HOUR - to_minutes($shift_margin_minutes) AS owned_after,
-       lead(shift_start) OVER (PARTITION BY staff_id ORDER BY shift_start) - INTERVAL 1 HOUR
-           - to_minutes($shift_margin_minutes) AS owned_until,
-       max_end + to_minutes($shift_margin_minutes) AS on_duty_before
-FROM (
-    SELECT staff_id, shift_start, max(shift_end) AS max_end
-    FROM duty_roster
-    WHERE list_contains($on_duty_types, duty_type)
-      AND shift_end > $window_start_utc - INTERVAL 1 DAY AND shift_start < $window_end_utc + INTERVAL 1 DAY
-    GROUP BY staff_id, shift_start
-);
+-- One row per start: of two shifts starting together the longer counts (the as-of join below
+-- would otherwise pick either, and a re-run could find a message on duty that was not).
+CREATE OR REPLACE TEMP TABLE duty_shifts AS
+SELECT staff_id, shift_start, max(shift_end) AS shift_end
+FROM duty_roster
+WHERE list_contains($on_duty_types, duty_type)
+  AND shift_end > $window_start_utc - INTERVAL 1 DAY AND shift_start < $window_end_utc + INTERVAL 1 DAY
+GROUP BY staff_id, shift_start;
 
 -- Device messages in the window with anyone who is not a colleague, plus every message on a
 -- banned channel, with the counterparty resolved through the directory. (Colleague traffic is
@@ -95,8 +81,11 @@ SELECT m.row_id, m.staff_id, m.channel, m.direction, m.counterparty, m.hour_star
             ELSE 'other' END AS cp_kind,
        s.unit, s.peer_group
 FROM (
-    -- Joined before the directory, so the duty join reads rows without the directory's columns.
-    SELECT m.*, timezone($tz, m.hour_start) AS local_hour_start, di.staff_id IS NOT NULL AS on_duty
+    -- The latest shift starting before the message hour ends (with the margin): on duty when the
+    -- hour also starts before that shift ends (with the margin). Joined before the directory so
+    -- the as-of join sorts rows without the directory's columns.
+    SELECT m.*, timezone($tz, m.hour_start) AS local_hour_start,
+           coalesce(m.hour_start < ds.shift_end + to_minutes($shift_margin_minutes), false) AS on_duty
     FROM (
         SELECT row_id, staff_id, channel, direction, counterparty, hour_start, message_count
         FROM device_messages
@@ -104,9 +93,8 @@ FROM (
           AND (counterparty NOT IN (SELECT counterparty FROM ref_contact_directory WHERE staff_id IS NOT NULL)
                OR list_contains($banned_channels, channel))
     ) m
-    LEFT JOIN duty_intervals di
-        ON di.staff_id = m.staff_id AND m.hour_start > di.owned_after AND m.hour_start < di.on_duty_before
-           AND (di.owned_until IS NULL OR m.hour_start <= di.owned_until)
+    ASOF LEFT JOIN duty_shifts ds
+        ON ds.staff_id = m.staff_id AND m.hour_start + INTERVAL 1 HOUR + to_minutes($shift_margin_minutes) > ds.shift_start
 ) m
 LEFT JOIN ref_contact_directory d USING (counterparty)
 LEFT JOIN ref_staff s ON s.staff_id = m.staff_id;
