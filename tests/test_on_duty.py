@@ -3,16 +3,16 @@ against the rule written out in Python: the message hour belongs to the latest d
 its sender starting before the hour ends (with the margin; of shifts starting together the
 longest), and is on duty when it also starts before that shift ends (with the margin).
 
-The times fall on a quarter-hour grid so that messages often sit exactly on a bound: a shift
-starting as the hour ends, the hour starting as the shift ends, two shifts starting together,
-shifts inside one another, and a leave day that is not duty.
+Shifts fall on a quarter-hour grid and a message is sent every hour, so that messages often sit
+exactly on a bound: a shift starting as the hour ends, the hour starting as the shift ends, two
+shifts starting together, shifts inside one another, and a leave day that is not duty.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from acu_audit.db import Warehouse
@@ -22,6 +22,10 @@ from acu_audit.schema import ensure_schema
 T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
 WINDOW_START, WINDOW_END = T0 + timedelta(days=1), T0 + timedelta(days=3)
 ON_DUTY_TYPES = ["duty", "overtime"]
+
+
+def quarter(k: int) -> datetime:
+    return T0 + timedelta(minutes=15 * k)
 
 
 # Shifts start on the hour or a quarter past, to the quarter, and last -1 to 14 hours.
@@ -43,20 +47,19 @@ def expected_on_duty(roster: list[tuple], staff: str, hour_start: datetime, marg
     return bool(before) and hour_start < starts[max(before)] + margin
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None)
 @given(shifts, st.sampled_from([0, 15, 45]))
 # Two shifts starting together: the longer one counts, whichever is listed first.
 @example(shift_rows=[("S1", 36, 0, 8, "duty"), ("S1", 36, 0, 32, "overtime"), ("S2", 40, 0, 32, "duty"), ("S2", 40, 0, 8, "duty")],
          margin_minutes=0)
-def test_a_message_hour_is_on_duty_as_the_rule_says(tmp_path_factory, shift_rows, margin_minutes):
+def test_a_message_hour_is_on_duty_as_the_rule_says(shift_rows, margin_minutes):
     roster = [(s, quarter(4 * hour + q), quarter(4 * hour + q + length), kind) for s, hour, q, length, kind in shift_rows]
-    sent = SENT
-    with Warehouse(tmp_path_factory.mktemp("duty") / "w.duckdb") as wh:
+    with Warehouse(None) as wh:  # in memory, a fresh one each example
         ensure_schema(wh)
         wh.executemany("INSERT INTO duty_roster VALUES (?, ?, ?, ?, ?, DATE '2026-03-02', 'f', NULL)",
                        [(f"R{i}", s, start, end, kind) for i, (s, start, end, kind) in enumerate(roster)])
         wh.executemany("INSERT INTO device_messages VALUES (?, ?, 'D', 'sms', 'out', '07700900001', ?, 1, NULL, DATE '2026-03-02', 'f', NULL)",
-                       [(f"M{i}", s, hour) for i, (s, hour) in enumerate(sent)])
+                       [(f"M{i}", s, hour) for i, (s, hour) in enumerate(SENT)])
         wh.execute("CREATE TEMP TABLE ref_contact_directory (counterparty VARCHAR, person_id VARCHAR, staff_id VARCHAR, "
                    "organisation_id VARCHAR, source VARCHAR)")
         wh.execute("CREATE TEMP TABLE ref_staff AS SELECT * FROM (VALUES ('S1', 'U1', 'response'), ('S2', 'U1', 'response')) "
@@ -70,10 +73,6 @@ def test_a_message_hour_is_on_duty_as_the_rule_says(tmp_path_factory, shift_rows
                 wh.run_text(statement.query, params)
         found = {(s, h): on for s, h, on in wh.execute("SELECT staff_id, hour_start, on_duty FROM run_messages")}
     margin = timedelta(minutes=margin_minutes)
-    in_window = [(s, h) for s, h in sent if WINDOW_START <= h < WINDOW_END]
+    in_window = [(s, h) for s, h in SENT if WINDOW_START <= h < WINDOW_END]
     assert sorted(found) == in_window
     assert found == {(s, h): expected_on_duty(roster, s, h, margin) for s, h in in_window}
-
-
-def quarter(k: int) -> datetime:
-    return T0 + timedelta(minutes=15 * k)
