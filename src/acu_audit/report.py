@@ -58,18 +58,26 @@ def timeline_frames(wh: Warehouse, staff_ids: list[str], night: Night) -> dict[s
              AND shift_start >= $window_start_utc - INTERVAL 1 DAY AND shift_start < $window_end_utc""",
         {k: params[k] for k in ("ids", "tz", "window_start_utc", "window_end_utc", "on_duty_types")},
     )
-    days = pl.DataFrame({"day": night.window.days_list()})
-    frames = {}
-    for staff_id in staff_ids:
-        frames[staff_id] = (
-            days.join(lookups.filter(pl.col("staff_id") == staff_id).drop("staff_id"), on="day", how="left")
-            .join(messages.filter(pl.col("staff_id") == staff_id).drop("staff_id"), on="day", how="left")
-            .join(on_duty.filter(pl.col("staff_id") == staff_id).drop("staff_id"), on="day", how="left")
-            .with_columns(pl.col("with_purpose", "no_purpose", "messages").cast(pl.Int64), pl.col("on_duty").cast(pl.Boolean))
-            .fill_null(0)
-            .sort("day")
-        )
-    return frames
+    return daily_timelines(staff_ids, night.window.days_list(), lookups, messages, on_duty)
+
+
+def daily_timelines(staff_ids: list[str], days: list, lookups: pl.DataFrame, messages: pl.DataFrame,
+                    on_duty: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """One frame per member of staff: every day of ``days`` in order, with its look-ups, messages
+    and duty (0 and false where a source has no row). Built for all the leads at once, one grid
+    of staff and days joined and split by staff member (a filter and three joins per lead cost
+    about a second for a review tier of 300)."""
+    grid = pl.DataFrame({"staff_id": list(dict.fromkeys(staff_ids))}, schema={"staff_id": pl.String}).join(
+        pl.DataFrame({"day": days}, schema={"day": pl.Date}), how="cross")
+    timelines = (
+        grid.join(lookups, on=["staff_id", "day"], how="left")
+        .join(messages, on=["staff_id", "day"], how="left")
+        .join(on_duty, on=["staff_id", "day"], how="left")
+        .with_columns(pl.col("with_purpose", "no_purpose", "messages").cast(pl.Int64), pl.col("on_duty").cast(pl.Boolean))
+        .fill_null(0)
+        .sort("staff_id", "day")
+    )
+    return {key[0]: frame.drop("staff_id") for key, frame in timelines.partition_by("staff_id", as_dict=True).items()}
 
 
 TIMELINE_SIZE = (900, 280)  # px: the drawing's own size; the page scales it down to its width
