@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from acu_audit.report import daily_timelines
 
-DAYS = [date(2026, 3, 25) + timedelta(days=i) for i in range(6)]  # across the clocks going forward
+DAYS = [date(2026, 3, 25) + timedelta(days=i) for i in range(6)]  # the window: six local days
 STAFF = ["S1", "S2", "S3", "S4"]
 
 
