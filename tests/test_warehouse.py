@@ -77,3 +77,36 @@ def test_a_night_s_warehouse_takes_its_memory_spilling_and_checkpoint_settings_f
     assert setting["memory_limit"].startswith("2.7 GiB")
     assert setting["temp_directory"] == str(tmp_path / "spill")
     assert setting["checkpoint_threshold"].startswith("286.1 MiB")
+
+
+def test_bulk_loading_folds_the_log_in_once_at_its_end_and_goes_back_to_the_threshold_before(tmp_path):
+    """``checkpoints_at`` (the drops' loading): within it committed rows wait in the log up to its
+    threshold, on every connection; at its end they are folded into the file and the threshold
+    is the one before, also when the block fails."""
+    db = tmp_path / "w.duckdb"
+    wal = tmp_path / "w.duckdb.wal"
+
+    def log_bytes():
+        return wal.stat().st_size if wal.exists() else 0
+
+    def insert_two_megabytes(wh):  # a commit of its own, through the log (too small to go to the file directly)
+        wh.execute("INSERT INTO t SELECT range, 'row ' || range FROM range(100000)")
+
+    with Warehouse(db, checkpoint_threshold="1MB") as wh:
+        wh.execute("CREATE TABLE t (n BIGINT, s VARCHAR)")
+        insert_two_megabytes(wh)
+        assert log_bytes() == 0, "the control: past the warehouse's threshold, a commit is folded in"
+        with wh.checkpoints_at("1GB"):
+            lane = wh.another_connection()
+            assert lane.scalar("SELECT current_setting('checkpoint_threshold')").startswith("953.6 MiB")
+            for _ in range(3):
+                insert_two_megabytes(lane)
+            lane.close()
+            assert log_bytes() > 6_000_000, "rows folded in before the end"
+        assert log_bytes() == 0, "the log was not folded in at the end"
+        assert wh.scalar("SELECT current_setting('checkpoint_threshold')").startswith("976.5 KiB")
+        assert wh.scalar("SELECT count(*) FROM t") == 400_000
+
+        with pytest.raises(RuntimeError), wh.checkpoints_at("1GB"):
+            raise RuntimeError("a drop failed")
+        assert wh.scalar("SELECT current_setting('checkpoint_threshold')").startswith("976.5 KiB")

@@ -150,7 +150,7 @@ def ingest(
     _require_landing(landing)
     try:
         settings = load_settings()
-        with Warehouse(db) as wh:
+        with Warehouse(db) as wh, wh.checkpoints_at(settings.runtime.get("ingest_checkpoint_threshold")):
             validator = None if no_validation else GxValidator.from_settings(settings)
             report = ingest_landing(
                 wh,
@@ -297,10 +297,10 @@ def demo(
     if history_drops:
         console.print(f"loading the history ({len(history_drops)} nights before {nights[0]}) ...", style="dim")
         try:
-            with Warehouse(db) as wh:
+            runtime = load_settings().runtime
+            with Warehouse(db) as wh, wh.checkpoints_at(runtime.get("ingest_checkpoint_threshold")):
                 history = ingest_landing(wh, landing, up_to=date.fromisoformat(history_drops[-1]),
-                                         on_file=_history_progress(len(history_drops)),
-                                         lanes=int(load_settings().runtime["ingest_lanes"]))
+                                         on_file=_history_progress(len(history_drops)), lanes=int(runtime["ingest_lanes"]))
         except AcuAuditError as exc:
             _fail(exc)
         totals = history.totals()

@@ -276,6 +276,23 @@ class Warehouse:
         if not self.read_only and self.path is not None:
             self.execute("CHECKPOINT", step="checkpoint")
 
+    @contextmanager
+    def checkpoints_at(self, threshold: str | None) -> Iterator[None]:
+        """Within the block, fold the log into the file only once it holds ``threshold``; at its
+        end, fold in the rest and go back to the threshold before. For bulk loading: each
+        checkpoint costs a round of writes however little it folds in. The setting is the
+        database's, so it holds on every connection (the ingest lanes). None: no change."""
+        if not threshold or self.read_only or self.path is None:
+            yield
+            return
+        before = self.scalar("SELECT current_setting('checkpoint_threshold')", step="configure checkpoints")
+        self.execute("SET checkpoint_threshold = $c", {"c": threshold}, step="configure checkpoints")
+        try:
+            yield
+        finally:
+            self.execute("SET checkpoint_threshold = $c", {"c": before}, step="configure checkpoints")
+        self.checkpoint()
+
     def close(self) -> None:
         # The connection is let go as well as closed: one still referenced when the interpreter
         # exits (Prefect's run context keeps a task's arguments) makes DuckDB's bindings report
