@@ -81,8 +81,9 @@ def test_a_night_s_warehouse_takes_its_memory_spilling_and_checkpoint_settings_f
 
 def test_bulk_loading_folds_the_log_in_once_at_its_end_and_goes_back_to_the_threshold_before(tmp_path):
     """``checkpoints_at`` (the drops' loading): within it committed rows wait in the log up to its
-    threshold, on every connection; at its end they are folded into the file and the threshold
-    is the one before, also when the block fails."""
+    threshold, on every connection; at its end the threshold is the one before, also when the
+    block fails, and a log past it is folded into the file (a log within it stays, as after any
+    commit)."""
     db = tmp_path / "w.duckdb"
     wal = tmp_path / "w.duckdb.wal"
 
@@ -110,3 +111,8 @@ def test_bulk_loading_folds_the_log_in_once_at_its_end_and_goes_back_to_the_thre
         with pytest.raises(RuntimeError), wh.checkpoints_at("1GB"):
             raise RuntimeError("a drop failed")
         assert wh.scalar("SELECT current_setting('checkpoint_threshold')").startswith("976.5 KiB")
+
+        with wh.checkpoints_at("1GB"):
+            wh.execute("INSERT INTO t VALUES (1, 'one row')")
+        assert 0 < log_bytes() < 1_000_000, "a log within the threshold before was folded in"
+        assert wh.log_bytes() == log_bytes()

@@ -103,6 +103,18 @@ class _ClosedConnection:
 _CLOSED: Any = _ClosedConnection()
 
 
+_SIZE_UNITS = {"": 1, "bytes": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def _bytes_of(size: str) -> int:
+    """Bytes in a size as DuckDB shows a setting ("16.0 MiB", "953.6 MiB", "0 bytes")."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", size)
+    if not match or match.group(2) not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {size!r}")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
 class Warehouse:
     """A DuckDB connection with named, parameterised statements.
 
@@ -279,9 +291,10 @@ class Warehouse:
     @contextmanager
     def checkpoints_at(self, threshold: str | None) -> Iterator[None]:
         """Within the block, fold the log into the file only once it holds ``threshold``; at its
-        end, fold in the rest and go back to the threshold before. For bulk loading: each
-        checkpoint costs a round of writes however little it folds in. The setting is the
-        database's, so it holds on every connection (the ingest lanes). None: no change."""
+        end, go back to the threshold before and fold the log in if it holds more than that
+        (what a commit would have done), so what runs next reads folded-in data. For bulk
+        loading: each checkpoint costs a round of writes however little it folds in. The setting
+        is the database's, so it holds on every connection (the ingest lanes). None: no change."""
         if not threshold or self.read_only or self.path is None:
             yield
             return
@@ -291,7 +304,17 @@ class Warehouse:
             yield
         finally:
             self.execute("SET checkpoint_threshold = $c", {"c": before}, step="configure checkpoints")
-        self.checkpoint()
+        if self.log_bytes() > _bytes_of(before):
+            self.checkpoint()
+
+    def log_bytes(self) -> int:
+        """The size of the warehouse's log (``<file>.wal``): committed changes not yet folded in."""
+        if self.path is None:
+            return 0
+        try:
+            return Path(f"{self.path}.wal").stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def close(self) -> None:
         # The connection is let go as well as closed: one still referenced when the interpreter
