@@ -150,7 +150,7 @@ def ingest(
     _require_landing(landing)
     try:
         settings = load_settings()
-        with Warehouse(db) as wh, wh.checkpoints_at(settings.runtime.get("ingest_checkpoint_threshold")):
+        with Warehouse(db) as wh, wh.checkpoints_at(settings.runtime["ingest_checkpoint_threshold"]):
             validator = None if no_validation else GxValidator.from_settings(settings)
             report = ingest_landing(
                 wh,
@@ -298,7 +298,7 @@ def demo(
         console.print(f"loading the history ({len(history_drops)} nights before {nights[0]}) ...", style="dim")
         try:
             runtime = load_settings().runtime
-            with Warehouse(db) as wh, wh.checkpoints_at(runtime.get("ingest_checkpoint_threshold")):
+            with Warehouse(db) as wh, wh.checkpoints_at(runtime["ingest_checkpoint_threshold"]):
                 history = ingest_landing(wh, landing, up_to=date.fromisoformat(history_drops[-1]),
                                          on_file=_history_progress(len(history_drops)), lanes=int(runtime["ingest_lanes"]))
         except AcuAuditError as exc:

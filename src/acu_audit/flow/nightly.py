@@ -238,7 +238,7 @@ def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> st
     report.drops_found = [d.drop_date for d in drops]
     seen = ledger_of_unchanged_files(wh)
     rt = night.settings.runtime
-    with wh.checkpoints_at(rt.get("ingest_checkpoint_threshold")), Lanes(wh, int(rt["ingest_lanes"])) as lanes:
+    with wh.checkpoints_at(rt["ingest_checkpoint_threshold"]), Lanes(wh, int(rt["ingest_lanes"])) as lanes:
         for drop in drops:
             if passed_unread(drop, seen, report):  # no task for a drop the ledger has seen as it is
                 continue
