@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--as-of", type=date.fromisoformat)
     args = parser.parse_args()
     settings = load_settings()
-    with Warehouse(args.db, memory_limit=settings.runtime.get("memory_limit")) as wh:
+    with Warehouse.configured(args.db, settings.runtime) as wh:
         as_of = args.as_of or wh.scalar("SELECT max(local_day) FROM purpose_days")
         window = ReviewWindow(as_of, settings.review_window_days, settings.timezone)
         rows = wh.scalar(

@@ -58,7 +58,7 @@ def _ingest(landing: Path, db: Path, drops: int | None, validate: bool, data_doc
     settings = load_settings()
     validator = GxValidator.from_settings(settings, docs_dir=docs) if validate else None
     # Loading as acu-audit loads: drops under the loading's checkpoint threshold (its fold at the end timed).
-    with Warehouse(db) as wh:
+    with Warehouse.configured(db, settings.runtime) as wh:
         started = time.perf_counter()
         with wh.checkpoints_at(settings.runtime["ingest_checkpoint_threshold"]):
             report = ingest_landing(wh, landing, up_to=up_to, validator=validator, lanes=int(settings.runtime["ingest_lanes"]))

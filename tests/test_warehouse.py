@@ -79,6 +79,54 @@ def test_a_night_s_warehouse_takes_its_memory_spilling_and_checkpoint_settings_f
     assert setting["checkpoint_threshold"].startswith("286.1 MiB")
 
 
+class _SettingsSeen(Exception):
+    """Raised by the spy below once it has seen the loading's DuckDB settings: nothing more to run."""
+
+
+def _spy_on_loading(monkeypatch, seen: dict, stop: bool = False) -> None:
+    """Record DuckDB's memory limit, spill folder and threads as ``ingest_landing`` finds them."""
+    import acu_audit.ingest as ingest
+
+    real = ingest.ingest_landing
+
+    def spy(wh, *args, **kwargs):
+        seen.update(wh.execute("SELECT name, value FROM duckdb_settings() WHERE name IN "
+                               "('memory_limit', 'temp_directory', 'threads')"))
+        if stop:
+            raise _SettingsSeen
+        return real(wh, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "ingest_landing", spy)
+
+
+@pytest.mark.parametrize("command", ["ingest", "demo"])
+def test_loading_history_takes_the_configured_memory_limit_spilling_and_threads(tmp_path, monkeypatch, command):
+    """``acu-audit ingest`` and the demo's history load a force's history under the same runtime
+    settings as a night. Opened plainly, DuckDB would take 80% of the machine's memory and every core."""
+    from typer.testing import CliRunner
+
+    from acu_audit.cli import app
+    from acu_audit.config import CONFIG_ENV
+
+    config = tmp_path / "force.yaml"
+    config.write_text(f"runtime:\n  memory_limit: 700MB\n  threads: 1\n  temp_directory: {tmp_path / 'spill'}\n")
+    monkeypatch.setenv(CONFIG_ENV, str(config))
+    seen: dict = {}
+    _spy_on_loading(monkeypatch, seen, stop=command == "demo")
+    if command == "ingest":
+        landing = tmp_path / "landing" / "2026-03-04"
+        landing.mkdir(parents=True)
+        args = ["ingest", "--landing", str(tmp_path / "landing"), "--db", str(tmp_path / "w.duckdb"), "--no-validation"]
+    else:
+        args = ["demo", "--dir", str(tmp_path / "demo"), "--staff", "100", "--days", "7", "--seed", "3"]
+    result = CliRunner().invoke(app, args)
+    assert seen, result.output
+    assert isinstance(result.exception, _SettingsSeen) if command == "demo" else result.exit_code == 0, result.output
+    assert seen["memory_limit"].startswith("667.5 MiB")
+    assert seen["temp_directory"] == str(tmp_path / "spill")
+    assert seen["threads"] == "1"
+
+
 def test_bulk_loading_folds_the_log_in_once_at_its_end_and_goes_back_to_the_threshold_before(tmp_path):
     """``checkpoints_at`` (the drops' loading): within it committed rows wait in the log up to its
     threshold, on every connection; at its end the threshold is the one before, also when the

@@ -150,7 +150,7 @@ def ingest(
     _require_landing(landing)
     try:
         settings = load_settings()
-        with Warehouse(db) as wh, wh.checkpoints_at(settings.runtime["ingest_checkpoint_threshold"]):
+        with Warehouse.configured(db, settings.runtime) as wh, wh.checkpoints_at(settings.runtime["ingest_checkpoint_threshold"]):
             validator = None if no_validation else GxValidator.from_settings(settings)
             report = ingest_landing(
                 wh,
@@ -286,7 +286,10 @@ def demo(
         console.print(f"generating a demo force: {staff:,} staff, {days} nights (seed {seed}) ...", style="dim")
         for stale in (folder / "acu_audit.duckdb", folder / "acu_audit.duckdb.wal", folder / "acu_audit.state.duckdb"):
             stale.unlink(missing_ok=True)
-        generate_force(folder, staff=staff, days=days, seed=seed)
+        try:
+            generate_force(folder, staff=staff, days=days, seed=seed)
+        except ValueError as exc:  # a size the generator cannot build a force of
+            _fail(exc)
         marker.write_text(_json.dumps(wanted))
     drops = sorted(p.name for p in landing.iterdir() if p.is_dir())
     db = folder / "acu_audit.duckdb"
@@ -298,7 +301,7 @@ def demo(
         console.print(f"loading the history ({len(history_drops)} nights before {nights[0]}) ...", style="dim")
         try:
             runtime = load_settings().runtime
-            with Warehouse(db) as wh, wh.checkpoints_at(runtime["ingest_checkpoint_threshold"]):
+            with Warehouse.configured(db, runtime) as wh, wh.checkpoints_at(runtime["ingest_checkpoint_threshold"]):
                 history = ingest_landing(wh, landing, up_to=date.fromisoformat(history_drops[-1]),
                                          on_file=_history_progress(len(history_drops)), lanes=int(runtime["ingest_lanes"]))
         except AcuAuditError as exc:

@@ -144,6 +144,18 @@ class Warehouse:
         if checkpoint_threshold:
             self.execute("SET checkpoint_threshold = $c", {"c": checkpoint_threshold}, step="configure checkpoints")
 
+    @classmethod
+    def configured(cls, path: str | Path, runtime: Mapping[str, Any]) -> Warehouse:
+        """The warehouse read and written under the configuration's ``runtime`` settings (configs/):
+        DuckDB's threads, memory limit, where it spills and its checkpoint threshold. Every command
+        that loads or reviews opens it so (a night, ``acu-audit ingest``, the demo's history), so
+        one memory limit bounds them all: opened plainly, DuckDB takes 80% of the machine's memory."""
+        from acu_audit.paths import absolute_or_none
+
+        return cls(path, threads=runtime["threads"], memory_limit=runtime["memory_limit"],
+                   temp_directory=absolute_or_none(runtime["temp_directory"]),
+                   checkpoint_threshold=runtime["checkpoint_threshold"])
+
     def another_connection(self) -> Warehouse:
         """A second connection to the same database, for work beside this one in another thread:
         its own transactions and temporary tables; the database's memory limit is shared. Close

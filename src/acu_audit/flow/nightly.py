@@ -24,7 +24,6 @@ from acu_audit.db import Warehouse
 from acu_audit.errors import AcuAuditError, value_free
 from acu_audit.flow import steps
 from acu_audit.night import Night, NightPaths, Reveal
-from acu_audit.paths import absolute_or_none
 
 T = TypeVar("T")
 Progress = Callable[[str], None]
@@ -174,10 +173,7 @@ def open_warehouse(night: Night) -> Warehouse:
     """The warehouse of a night, with its schema in place (the one place schema set-up runs)."""
     from acu_audit.schema import ensure_schema
 
-    rt = night.settings.runtime
-    wh = Warehouse(night.paths.db, threads=rt["threads"], memory_limit=rt["memory_limit"],
-                   temp_directory=absolute_or_none(rt["temp_directory"]),
-                   checkpoint_threshold=rt.get("checkpoint_threshold"))
+    wh = Warehouse.configured(night.paths.db, night.settings.runtime)
     try:
         ensure_schema(wh)
     except BaseException:
