@@ -184,6 +184,18 @@ def test_a_failed_check_keeps_the_nights_earlier_hits_and_the_others_replace_the
     assert runs["u_lookup_burst"] == "failed" and runs["u_no_purpose_excess"] == "ok"
     assert len(runs) == len(load_catalogue())
 
+def test_demo_command_says_plainly_when_the_force_asked_for_cannot_be_built(tmp_path):
+    """A size the generator refuses is a usage error (exit 2, the reason), not a traceback."""
+    from typer.testing import CliRunner
+
+    from acu_audit.cli import app
+
+    result = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "demo"), "--staff", "40"])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "staff must be at least 100" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "demo" / "demo.json").exists()
+
+
 def test_demo_command_generates_runs_two_nights_and_prints_the_top_leads(tmp_path):
     """The README's first command, on a tiny force: a list, a report and an analyst copy with a yesterday."""
     from typer.testing import CliRunner
