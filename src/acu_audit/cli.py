@@ -143,14 +143,13 @@ def ingest(
 ) -> None:
     """Load every drop not yet loaded into the DuckDB file, in drop-date order."""
     from acu_audit.config import load_settings
-    from acu_audit.db import Warehouse
-    from acu_audit.ingest import ingest_landing
+    from acu_audit.ingest import ingest_landing, loading_warehouse
     from acu_audit.validation import GxValidator
 
     _require_landing(landing)
     try:
         settings = load_settings()
-        with Warehouse.configured(db, settings.runtime) as wh, wh.checkpoints_at(settings.runtime["ingest_checkpoint_threshold"]):
+        with loading_warehouse(db, settings.runtime) as wh:
             validator = None if no_validation else GxValidator.from_settings(settings)
             report = ingest_landing(
                 wh,
@@ -271,8 +270,7 @@ def demo(
     import polars as pl
 
     from acu_audit.config import load_settings
-    from acu_audit.db import Warehouse
-    from acu_audit.ingest import ingest_landing
+    from acu_audit.ingest import ingest_landing, loading_warehouse
     from acu_audit.synth import generate_force  # the generator is never on the pipeline path
 
     started = time.perf_counter()
@@ -301,7 +299,7 @@ def demo(
         console.print(f"loading the history ({len(history_drops)} nights before {nights[0]}) ...", style="dim")
         try:
             runtime = load_settings().runtime
-            with Warehouse.configured(db, runtime) as wh, wh.checkpoints_at(runtime["ingest_checkpoint_threshold"]):
+            with loading_warehouse(db, runtime) as wh:
                 history = ingest_landing(wh, landing, up_to=date.fromisoformat(history_drops[-1]),
                                          on_file=_history_progress(len(history_drops)), lanes=int(runtime["ingest_lanes"]))
         except AcuAuditError as exc:

@@ -21,6 +21,7 @@ import polars as pl
 
 from acu_audit.errors import AcuAuditError, DatabaseBusyError, Interrupted, QueryError
 from acu_audit.files import owner_only
+from acu_audit.paths import absolute_or_none
 from acu_audit.resources import read_sql
 
 Params = Mapping[str, Any] | Sequence[Any] | None
@@ -150,8 +151,6 @@ class Warehouse:
         DuckDB's threads, memory limit, where it spills and its checkpoint threshold. Every command
         that loads or reviews opens it so (a night, ``acu-audit ingest``, the demo's history), so
         one memory limit bounds them all: opened plainly, DuckDB takes 80% of the machine's memory."""
-        from acu_audit.paths import absolute_or_none
-
         return cls(path, threads=runtime["threads"], memory_limit=runtime["memory_limit"],
                    temp_directory=absolute_or_none(runtime["temp_directory"]),
                    checkpoint_threshold=runtime["checkpoint_threshold"])

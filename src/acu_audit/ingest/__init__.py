@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from acu_audit.contract import TABLES
 from acu_audit.db import Warehouse, quote_identifier, side_by_side
@@ -29,7 +31,7 @@ from acu_audit.ingest.loader import (
 __all__ = [
     "IngestReport", "FileResult", "ingest_landing", "ingest_drop", "start_ingest_run", "finish_ingest_run",
     "ensure_schema", "discover_drops", "Drop", "LandingFile", "Refusal", "ledger_of_unchanged_files", "passed_unread",
-    "Lanes",
+    "Lanes", "loading_warehouse",
 ]
 
 
@@ -217,6 +219,16 @@ def finish_ingest_run(wh: Warehouse, report: IngestReport, validator: StagedVali
         step="finish ingest run",
     )
     return report
+
+
+@contextmanager
+def loading_warehouse(db: Path, runtime: Mapping[str, Any]) -> Iterator[Warehouse]:
+    """The warehouse opened to load a landing outside a night (``acu-audit ingest``, the demo's
+    history, the ingest benchmark) as a night loads it: under the configured ``runtime``
+    (:meth:`Warehouse.configured`) and folding its log only at ``ingest_checkpoint_threshold``
+    until the block ends (:meth:`Warehouse.checkpoints_at`)."""
+    with Warehouse.configured(db, runtime) as wh, wh.checkpoints_at(runtime["ingest_checkpoint_threshold"]):
+        yield wh
 
 
 def ingest_landing(
