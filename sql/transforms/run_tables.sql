@@ -67,7 +67,7 @@ GROUP BY staff_id, shift_start;
 -- Device messages in the window with anyone who is not a colleague, plus every message on a
 -- banned channel, with the counterparty resolved through the directory. (Colleague traffic is
 -- most of the volume and no check needs it; totals for the outlier score come from
--- device_messages directly.) The largest run table (765 MB at 40,000 staff): only the columns
+-- device_messages directly.) The largest run table (687 MB at 40,000 staff): only the columns
 -- its readers use.
 CREATE OR REPLACE TEMP TABLE run_messages AS
 SELECT m.row_id, m.staff_id, m.channel, m.direction, m.counterparty, m.hour_start, m.message_count,
