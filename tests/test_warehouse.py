@@ -167,3 +167,32 @@ def test_bulk_loading_folds_the_log_in_once_at_its_end_and_goes_back_to_the_thre
             wh.execute("INSERT INTO t VALUES (1, 'one row')")
         assert 0 < log_bytes() < 1_000_000, "a log within the threshold before was folded in"
         assert wh.log_bytes() == log_bytes()
+
+
+def test_timing_statements_reports_each_statement_that_ran_once_from_any_thread_and_only_while_held(tmp_path):
+    import threading
+
+    from acu_audit.db import timing_statements
+    from acu_audit.errors import QueryError
+
+    seen: list[tuple[str, str]] = []
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        wh.execute("CREATE TABLE before_timing AS SELECT 1 AS x", step="untimed")
+        with timing_statements(lambda step, sql, seconds: seen.append((step, sql.strip().rstrip(";"))) if seconds >= 0 else None):
+            wh.execute("CREATE TABLE t AS SELECT range AS x FROM range(10)", step="make t")
+            # A script: each of its statements as it runs, not the script once more when it is parsed.
+            wh.run_text("INSERT INTO t VALUES ($v); INSERT INTO t VALUES (11)", {"v": 10}, step="fill t")
+            with pytest.raises(QueryError):
+                wh.execute("SELECT * FROM no_such_table", step="fails")
+            other = wh.another_connection()
+            worker = threading.Thread(target=lambda: other.execute("SELECT count(*) FROM t", step="in a lane"))
+            worker.start()
+            worker.join()
+            other.close()
+        wh.execute("SELECT 1", step="after")
+    assert seen == [
+        ("make t", "CREATE TABLE t AS SELECT range AS x FROM range(10)"),
+        ("fill t", "INSERT INTO t VALUES ($v)"),
+        ("fill t", "INSERT INTO t VALUES (11)"),
+        ("in a lane", "SELECT count(*) FROM t"),
+    ]

@@ -80,12 +80,32 @@ def _session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return con
 
 
+# Told the step, the text and the seconds of every statement that succeeds, while
+# :func:`timing_statements` holds it (benchmarks/night_profile.py); None otherwise.
+_statement_timer: Callable[[str, str, float], None] | None = None
+
+
 @contextmanager
-def _statement(step: str, sql: str) -> Iterator[None]:
-    """DuckDB's errors as :class:`QueryError` (naming the step and its SQL), and a query cancelled
-    by a signal as :class:`Interrupted`."""
+def timing_statements(timer: Callable[[str, str, float], None]) -> Iterator[None]:
+    """Call ``timer(step, sql, seconds)`` after every statement of every warehouse in the process
+    (from whichever thread ran it) until the block ends."""
+    global _statement_timer
+    previous, _statement_timer = _statement_timer, timer
     try:
         yield
+    finally:
+        _statement_timer = previous
+
+
+@contextmanager
+def _statement(step: str, sql: str, *, timed: bool = True) -> Iterator[None]:
+    """DuckDB's errors as :class:`QueryError` (naming the step and its SQL), and a query cancelled
+    by a signal as :class:`Interrupted`."""
+    timer, started = _statement_timer if timed else None, time.perf_counter()
+    try:
+        yield
+        if timer is not None:
+            timer(step, sql, time.perf_counter() - started)
     except duckdb.Error as exc:
         raise QueryError(step, sql, exc) from exc
     except RuntimeError as exc:
@@ -231,7 +251,7 @@ class Warehouse:
         """
         params = dict(params or {})
         name = step
-        with _statement(name, text):
+        with _statement(name, text, timed=False):  # parsing: the statements are timed as they run
             statements = self.con.extract_statements(text)
         for statement in statements:
             wanted = statement.named_parameters
