@@ -148,6 +148,15 @@ def test_a_look_up_then_a_call_counts_only_when_the_look_up_is_linked_to_the_per
     assert linked["subject"] == "person:P6" and "access_events:E1" in linked["evidence"]
     (asked,) = [h for h in run_fixture_case("u_lookup_then_contact", "asked_first", tmp_path / "c") if h["staff_id"] == "S1"]
     assert "they had messaged first" in asked["reason"] and len([e for e in asked["evidence"] if e.startswith("device_messages:")]) == 2
+    # A look-up late in its clock hour reaches a message two clock hours on (10:59, then 12:00 within 90
+    # minutes), and no further (13:00); a look-up at 10:10 does not reach 12:00 (110 minutes): the join on
+    # clock hours covers every hour the minutes reach, and the minutes still decide.
+    (late,) = [h for h in run_fixture_case("u_lookup_then_contact", "late_in_the_hour", tmp_path / "d") if h["staff_id"] == "S1"]
+    assert "2 look-up(s)" in late["reason"] and len([e for e in late["evidence"] if e.startswith("device_messages:")]) == 2
+    assert late["window_end"].isoformat().startswith("2026-03-12T13:00")
+    (early,) = [h for h in run_fixture_case("u_lookup_then_contact", "past_the_minutes", tmp_path / "e") if h["staff_id"] == "S1"]
+    assert len([e for e in early["evidence"] if e.startswith("device_messages:")]) == 1
+    assert early["window_end"].isoformat().startswith("2026-03-12T11:00")
 
 
 def test_contact_before_a_raid_is_a_sign_only_for_someone_who_knew_of_it(tmp_path):
