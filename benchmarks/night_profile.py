@@ -23,14 +23,12 @@ from __future__ import annotations
 import argparse
 import re
 import resource
-import shutil
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nightly import history, link_drop, loaded_rows
+from nightly import history, history_copy, last_drop_linked
 
 # What a statement makes or fills: its first CREATE ... TABLE/VIEW or INSERT INTO target.
 TARGET = re.compile(r"\b(?:TABLE|VIEW|INTO)\s+(?:IF\s+NOT\s+EXISTS\s+)?([\w.\"]+)", re.IGNORECASE)
@@ -87,29 +85,20 @@ def main() -> None:
     work, landing = args.work.resolve(), args.landing.resolve()
     work.mkdir(parents=True, exist_ok=True)
     drops = sorted(p for p in landing.iterdir() if p.is_dir())
-    history_db = history(landing, drops, work, reuse=True)
-    db = work / "profile.duckdb"
-    shutil.copy(history_db, db)
-    if (work / "history.state.duckdb").exists():
-        shutil.copy(work / "history.state.duckdb", work / "profile.state.duckdb")
-    before = loaded_rows(db)
+    history(landing, drops, work, reuse=True)
+    db = history_copy(work, "profile")
 
     from acu_audit.config import load_settings
     from acu_audit.db import timing_statements
     from acu_audit.flow import run_night, settle_night
 
     clock, statements = PhaseClock(), StatementLog()
-    tonight = link_drop(drops[-1], work / "landing")
-    started = time.perf_counter()
-    try:
+    with last_drop_linked(drops, work, db):
+        started = time.perf_counter()
         with timing_statements(statements):
             result = run_night(settle_night(landing=work / "landing", db=db, out=work / "profile-out", settings=load_settings()),
                                progress=clock)
-    finally:
-        shutil.rmtree(tonight)
-    wall = time.perf_counter() - started
-    if loaded_rows(db) == before:
-        sys.exit(f"the night loaded no row of {drops[-1]}")
+        wall = time.perf_counter() - started
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(f"night of {drops[-1].name} in process (no Prefect): {wall:.1f} s, peak {usage.ru_maxrss / 1024:,.0f} MB; "

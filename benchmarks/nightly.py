@@ -38,6 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PHASE = re.compile(r"^\s+\d\d:\d\d:\d\d (?P<name>[a-z -]+?)(?:: (?P<detail>.*))? \((?P<seconds>[0-9.]+) s\)$")
@@ -149,6 +151,29 @@ def history(landing: Path, drops: list[Path], work: Path, reuse: bool) -> Path:
     return db
 
 
+def history_copy(work: Path, name: str) -> Path:
+    """WORK/<name>.duckdb: a copy of the history (with its analyst state) for one night to change."""
+    db = work / f"{name}.duckdb"
+    shutil.copy(work / "history.duckdb", db)
+    if (work / "history.state.duckdb").exists():
+        shutil.copy(work / "history.state.duckdb", work / f"{name}.state.duckdb")
+    return db
+
+
+@contextmanager
+def last_drop_linked(drops: list[Path], work: Path, db: Path) -> Iterator[None]:
+    """The last drop in WORK/landing for the block (taken out after, so the history stays as it
+    was); a night that loaded no row of it ends the benchmark."""
+    before = loaded_rows(db)
+    tonight = link_drop(drops[-1], work / "landing")
+    try:
+        yield
+    finally:
+        shutil.rmtree(tonight)
+    if loaded_rows(db) == before:
+        sys.exit(f"the night loaded no row of {drops[-1]}")
+
+
 def report(title: str, run: dict) -> None:
     from acu_audit.config import load_settings
 
@@ -211,22 +236,13 @@ def main() -> None:
         memory_by_phase(db)
         return
 
-    history_db = history(landing, drops, work, args.reuse)
-    night_db = work / "night.duckdb"
-    shutil.copy(history_db, night_db)
-    if (work / "history.state.duckdb").exists():
-        shutil.copy(work / "history.state.duckdb", work / "night.state.duckdb")
-    before = loaded_rows(night_db)
+    history(landing, drops, work, args.reuse)
+    night_db = history_copy(work, "night")
     shutil.rmtree(work / "prefect", ignore_errors=True)
     if not args.fresh_prefect:
         start_prefect_once(work)
-    tonight = link_drop(drops[-1], work / "landing")
-    try:
+    with last_drop_linked(drops, work, night_db):
         run = acu_audit_run(work / "landing", night_db, work / "out", work, validate)
-    finally:
-        shutil.rmtree(tonight)
-    if loaded_rows(night_db) == before:
-        sys.exit(f"the night loaded no row of {drops[-1]}")
     report(f"night of {drops[-1].name}", run)
     print("  Prefect's home: " + ("new (its first start, making its database, timed)" if args.fresh_prefect
                                   else "as the nights before leave it (started once beforehand, untimed)"))
