@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import polars as pl
+import yaml
 
+from acu_audit.checks.runner import prepare_run_tables
 from acu_audit.config import load_settings
+from acu_audit.db import Warehouse
+from acu_audit.ingest import ingest_landing
+from acu_audit.night import shared_parameters
 from acu_audit.outliers import FEATURES, RAW_COLUMNS, explain, fit_outliers
+from acu_audit.purpose import label_policing_purpose
+from acu_audit.window import ReviewWindow
+
+from check_fixtures import CHECK_FIXTURES, _merge_tables
+from conftest import write_table
 
 CONFIG = load_settings().outliers
 
@@ -63,3 +76,54 @@ def test_explanation_names_the_feature_that_stands_out():
     reasons = explain(result, ["R007"])["R007"]
     assert reasons and reasons[0]["feature"] == "unknown_counterparties"
     assert "unknown to force systems" in reasons[0]["text"] and "response" in reasons[0]["text"]
+
+
+def test_message_features_count_each_counterparty_once_and_the_local_night(tmp_path):
+    """messages, counterparties and night_message_share (sql/transforms/staff_features.sql), from
+    the real steps on the check fixtures' small force, against the same figures counted here.
+    A counterparty messaged from two devices, on two channels, both ways and in many hours is
+    one counterparty; colleagues count; hours outside the window do not; the night is local
+    (London turns to BST on 29 March, inside this window: 21:00 UTC is then 22:00 local)."""
+    base = yaml.safe_load((CHECK_FIXTURES / "_base.yaml").read_text(encoding="utf-8"))
+    as_of = date(2026, 4, 3)
+    settings = load_settings()
+    window = ReviewWindow(as_of, settings.review_window_days, settings.timezone)
+    rng = np.random.default_rng(5)
+    numbers = ["07700900101", "07700900102", "07700900103", "07700900104", "N-S2"]
+    start = datetime(2026, 3, 3, tzinfo=timezone.utc)  # before the window, so some rows fall outside it
+    rows, seen = [], set()
+    while len(rows) < 400:
+        row = {"staff_id": str(rng.choice(["S1", "S3", "S4"])), "channel": str(rng.choice(["sms", "call", "whatsapp"])),
+               "direction": str(rng.choice(["out", "in"])), "counterparty": str(rng.choice(numbers)),
+               "hour_start": start + timedelta(hours=int(rng.integers(0, 32 * 24)))}
+        row["device_id"] = f"{row['staff_id']}-{rng.integers(1, 3)}"
+        key = (row["device_id"], row["channel"], row["direction"], row["counterparty"], row["hour_start"])
+        if key not in seen:
+            seen.add(key)
+            rows.append(row | {"message_count": int(rng.integers(1, 9)), "hour_start": row["hour_start"].isoformat()})
+    tables = _merge_tables(base["tables"], {"device_messages": rows})  # N-S2: a colleague's number
+    landing = tmp_path / "landing"
+    for table, table_rows in tables.items():
+        write_table(landing / (base["snapshot_drop"] if table != "device_messages" else as_of.isoformat()), table, table_rows)
+    with Warehouse(None) as wh:
+        report = ingest_landing(wh, landing)
+        assert not [f.error for f in report.files if f.rejected]
+        label_policing_purpose(wh, settings, window)
+        params = shared_parameters(settings, window)
+        prepare_run_tables(wh, params)
+        wh.run_file("transforms/staff_features.sql", params)
+        found = {r["staff_id"]: r for r in wh.records("SELECT staff_id, messages, counterparties, night_message_share FROM staff_features")}
+
+    london, night = ZoneInfo("Europe/London"), settings.checks["shared"]
+    in_window = [r for r in rows if window.start_utc <= datetime.fromisoformat(r["hour_start"]) < window.end_utc]
+    assert 0 < len(in_window) < len(rows)
+    for staff in ("S1", "S3", "S4"):
+        mine = [r for r in in_window if r["staff_id"] == staff]
+        hours = [datetime.fromisoformat(r["hour_start"]).astimezone(london).hour for r in mine]
+        at_night = sum(r["message_count"] for r, h in zip(mine, hours)
+                       if h >= night["night_start_hour"] or h < night["night_end_hour"])
+        total = sum(r["message_count"] for r in mine)
+        assert found[staff]["messages"] == total
+        assert found[staff]["counterparties"] == len({r["counterparty"] for r in mine}) < len(mine)
+        assert found[staff]["night_message_share"] == at_night / total
+    assert found["S2"]["messages"] == 0 and found["S2"]["counterparties"] == 0  # in post, no messages: zeros
