@@ -55,8 +55,8 @@ FROM ref_declarations d
 WHERE d.status IN ('approved', 'pending');
 
 -- Duty, overtime and training shifts around the window: "on duty" for messages.
--- One row per start: of two shifts starting together the longer counts (the as-of join below
--- would otherwise pick either, and a re-run could find a message on duty that was not).
+-- One row per start: of two shifts starting together the longer counts (the latest shift below
+-- would otherwise be either, and a re-run could find a message on duty that was not).
 CREATE OR REPLACE TEMP TABLE duty_shifts AS
 SELECT staff_id, shift_start, max(shift_end) AS shift_end
 FROM duty_roster
@@ -70,6 +70,27 @@ GROUP BY staff_id, shift_start;
 -- device_messages directly.) The largest run table (687 MB at 40,000 staff): only the columns
 -- its readers use.
 CREATE OR REPLACE TEMP TABLE run_messages AS
+WITH duty_spans AS (
+    -- On duty: the latest shift starting before the message hour ends (with the margin), when
+    -- the hour also starts before that shift ends (with the margin). Put the other way, shift i
+    -- is the latest for the hours after start_i - 1 h - margin up to and including
+    -- start_(i+1) - 1 h - margin, and on duty for those of them before end_i + margin. The spans
+    -- of one member of staff do not overlap, so a message hour falls in at most one.
+    SELECT staff_id,
+           shift_start - INTERVAL 1 HOUR - to_minutes($shift_margin_minutes) AS after,
+           lead(shift_start) OVER (PARTITION BY staff_id ORDER BY shift_start)
+               - INTERVAL 1 HOUR - to_minutes($shift_margin_minutes) AS up_to,
+           shift_end + to_minutes($shift_margin_minutes) AS before
+    FROM duty_shifts
+), duty_span_days AS (
+    -- Each span under every UTC day it touches, so the join is on the staff member and the day
+    -- (an equality) with the bounds as its conditions: an as-of join sorted every message row
+    -- with its columns (2.2 GB and 3-4.6 s at 40,000 staff).
+    SELECT staff_id, after, up_to, before, day
+    FROM (SELECT *, least(coalesce(up_to, before), before) AS last_hour FROM duty_spans) s,
+         range(epoch_us(after) // 86400000000, epoch_us(last_hour) // 86400000000 + 1) AS t(day)
+    WHERE last_hour > after
+)
 SELECT m.row_id, m.staff_id, m.channel, m.direction, m.counterparty, m.hour_start, m.message_count,
        CAST(m.local_hour_start AS DATE) AS local_day,
        m.on_duty,
@@ -82,20 +103,19 @@ SELECT m.row_id, m.staff_id, m.channel, m.direction, m.counterparty, m.hour_star
             ELSE 'other' END AS cp_kind,
        s.unit, s.peer_group
 FROM (
-    -- The latest shift starting before the message hour ends (with the margin): on duty when the
-    -- hour also starts before that shift ends (with the margin). Joined before the directory so
-    -- the as-of join sorts rows without the directory's columns.
-    SELECT m.*, timezone($tz, m.hour_start) AS local_hour_start,
-           coalesce(m.hour_start < ds.shift_end + to_minutes($shift_margin_minutes), false) AS on_duty
+    SELECT m.row_id, m.staff_id, m.channel, m.direction, m.counterparty, m.hour_start, m.message_count,
+           timezone($tz, m.hour_start) AS local_hour_start, sd.staff_id IS NOT NULL AS on_duty
     FROM (
-        SELECT row_id, staff_id, channel, direction, counterparty, hour_start, message_count
+        SELECT row_id, staff_id, channel, direction, counterparty, hour_start, message_count,
+               epoch_us(hour_start) // 86400000000 AS day
         FROM device_messages
         WHERE hour_start >= $window_start_utc AND hour_start < $window_end_utc
           AND (counterparty NOT IN (SELECT counterparty FROM ref_contact_directory WHERE staff_id IS NOT NULL)
                OR list_contains($banned_channels, channel))
     ) m
-    ASOF LEFT JOIN duty_shifts ds
-        ON ds.staff_id = m.staff_id AND m.hour_start + INTERVAL 1 HOUR + to_minutes($shift_margin_minutes) > ds.shift_start
+    LEFT JOIN duty_span_days sd
+        ON sd.staff_id = m.staff_id AND sd.day = m.day
+       AND m.hour_start > sd.after AND (sd.up_to IS NULL OR m.hour_start <= sd.up_to) AND m.hour_start < sd.before
 ) m
 LEFT JOIN ref_contact_directory d USING (counterparty)
 LEFT JOIN ref_staff s ON s.staff_id = m.staff_id;
