@@ -63,7 +63,7 @@ def fixture_ids() -> list[str]:
     return sorted(p.stem for p in CHECK_FIXTURES.glob("*.yaml") if not p.name.startswith("_"))
 
 
-def _merge_tables(*parts: dict[str, list[dict]] | None) -> dict[str, list[dict]]:
+def merge_tables(*parts: dict[str, list[dict]] | None) -> dict[str, list[dict]]:
     merged: dict[str, list[dict]] = {}
     for part in parts:
         for table, rows in (part or {}).items():
@@ -80,7 +80,7 @@ def run_fixture_case(check_id: str, case: str, tmp_path: Path) -> list[dict[str,
     fixture = fixture | (fixture.get("extra_cases") or {})
     as_of = date.fromisoformat(str(fixture.get("as_of", base["as_of"])))
     snapshot_drop = date.fromisoformat(str(base["snapshot_drop"]))
-    tables = _merge_tables(base["tables"], fixture.get("common"), fixture[case].get("tables"))
+    tables = merge_tables(base["tables"], fixture.get("common"), fixture[case].get("tables"))
     for table, removals in (fixture[case].get("remove") or {}).items():
         tables[table] = [r for r in tables.get(table, []) if not all(r.get(k) == v for k, v in removals.items())]
 

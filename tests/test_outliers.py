@@ -18,7 +18,7 @@ from acu_audit.outliers import FEATURES, RAW_COLUMNS, explain, fit_outliers
 from acu_audit.purpose import label_policing_purpose
 from acu_audit.window import ReviewWindow
 
-from check_fixtures import CHECK_FIXTURES, _merge_tables
+from check_fixtures import CHECK_FIXTURES, merge_tables
 from conftest import write_table
 
 CONFIG = load_settings().outliers
@@ -101,7 +101,7 @@ def test_message_features_count_each_counterparty_once_and_the_local_night(tmp_p
         if key not in seen:
             seen.add(key)
             rows.append(row | {"message_count": int(rng.integers(1, 9)), "hour_start": row["hour_start"].isoformat()})
-    tables = _merge_tables(base["tables"], {"device_messages": rows})  # N-S2: a colleague's number
+    tables = merge_tables(base["tables"], {"device_messages": rows})  # N-S2: a colleague's number
     landing = tmp_path / "landing"
     for table, table_rows in tables.items():
         write_table(landing / (base["snapshot_drop"] if table != "device_messages" else as_of.isoformat()), table, table_rows)
