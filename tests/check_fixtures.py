@@ -14,6 +14,8 @@ policing purpose, run tables, then the one check.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from copy import deepcopy
 from datetime import date, timedelta
 from pathlib import Path
@@ -73,29 +75,21 @@ def merge_tables(*parts: dict[str, list[dict]] | None) -> dict[str, list[dict]]:
     return merged
 
 
-def run_fixture_case(check_id: str, case: str, tmp_path: Path) -> list[dict[str, Any]]:
-    """Run ``check_id`` on its fixture's ``case`` (positive, negative, or a named extra case) and return the hits."""
-    base = yaml.safe_load((CHECK_FIXTURES / "_base.yaml").read_text(encoding="utf-8"))
-    fixture = load_fixture(check_id)
-    fixture = fixture | (fixture.get("extra_cases") or {})
-    as_of = date.fromisoformat(str(fixture.get("as_of", base["as_of"])))
-    snapshot_drop = date.fromisoformat(str(base["snapshot_drop"]))
-    tables = merge_tables(base["tables"], fixture.get("common"), fixture[case].get("tables"))
-    for table, removals in (fixture[case].get("remove") or {}).items():
-        tables[table] = [r for r in tables.get(table, []) if not all(r.get(k) == v for k, v in removals.items())]
+def load_base() -> dict:
+    """The shared base force (``_base.yaml``)."""
+    return yaml.safe_load((CHECK_FIXTURES / "_base.yaml").read_text(encoding="utf-8"))
 
-    landing = tmp_path / case / "landing"
+
+@contextmanager
+def warehouse_with_run_tables(tables: dict[str, list[dict]], as_of: date, settings: Any, landing: Path) -> Iterator[tuple[Warehouse, dict[str, Any]]]:
+    """The real steps up to the checks, in memory: ``tables`` written into ``landing`` (snapshots in a
+    drop dated at the start of the base's history, events in one on ``as_of``), ingested, labelled
+    for policing purpose and made into the run tables. Yields the warehouse and the night's parameters."""
+    snapshot_drop = date.fromisoformat(str(load_base()["snapshot_drop"]))
     for table, rows in tables.items():
         drop = snapshot_drop if TABLES[table].kind == "snapshot" else as_of
         write_table(landing / drop.isoformat(), table, rows)
-
-    overrides = deepcopy(base.get("config") or {})
-    for key, value in (fixture.get("config") or {}).items():
-        overrides.setdefault(key, {})
-        overrides[key] = {**overrides[key], **value} if isinstance(value, dict) else value
-    settings = load_settings(overrides=overrides)
     window = ReviewWindow(as_of, settings.review_window_days, settings.timezone)
-    check = check_by_id(check_id)
     with Warehouse(None) as wh:
         report = ingest_landing(wh, landing)
         bad = [f for f in report.files if f.rejected]
@@ -103,6 +97,26 @@ def run_fixture_case(check_id: str, case: str, tmp_path: Path) -> list[dict[str,
         label_policing_purpose(wh, settings, window)
         params = shared_parameters(settings, window)
         prepare_run_tables(wh, params)
+        yield wh, params
+
+
+def run_fixture_case(check_id: str, case: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """Run ``check_id`` on its fixture's ``case`` (positive, negative, or a named extra case) and return the hits."""
+    base = load_base()
+    fixture = load_fixture(check_id)
+    fixture = fixture | (fixture.get("extra_cases") or {})
+    as_of = date.fromisoformat(str(fixture.get("as_of", base["as_of"])))
+    tables = merge_tables(base["tables"], fixture.get("common"), fixture[case].get("tables"))
+    for table, removals in (fixture[case].get("remove") or {}).items():
+        tables[table] = [r for r in tables.get(table, []) if not all(r.get(k) == v for k, v in removals.items())]
+
+    overrides = deepcopy(base.get("config") or {})
+    for key, value in (fixture.get("config") or {}).items():
+        overrides.setdefault(key, {})
+        overrides[key] = {**overrides[key], **value} if isinstance(value, dict) else value
+    settings = load_settings(overrides=overrides)
+    check = check_by_id(check_id)
+    with warehouse_with_run_tables(tables, as_of, settings, tmp_path / case / "landing") as (wh, params):
         outcome = run_check(wh, check, settings, params, run_id=f"fixture-{case}")
         assert outcome.status == "ok", outcome.error
         return wh.records("SELECT * FROM check_hits WHERE check_id = $c ORDER BY staff_id, subject", {"c": check_id})

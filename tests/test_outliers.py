@@ -7,19 +7,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
-import yaml
 
-from acu_audit.checks.runner import prepare_run_tables
 from acu_audit.config import load_settings
-from acu_audit.db import Warehouse
-from acu_audit.ingest import ingest_landing
-from acu_audit.night import shared_parameters
 from acu_audit.outliers import FEATURES, RAW_COLUMNS, explain, fit_outliers
-from acu_audit.purpose import label_policing_purpose
-from acu_audit.window import ReviewWindow
 
-from check_fixtures import CHECK_FIXTURES, merge_tables
-from conftest import write_table
+from check_fixtures import load_base, merge_tables, warehouse_with_run_tables
 
 CONFIG = load_settings().outliers
 
@@ -84,10 +76,8 @@ def test_message_features_count_each_counterparty_once_and_the_local_night(tmp_p
     A counterparty messaged from two devices, on two channels, both ways and in many hours is
     one counterparty; colleagues count; hours outside the window do not; the night is local
     (London turns to BST on 29 March, inside this window: 21:00 UTC is then 22:00 local)."""
-    base = yaml.safe_load((CHECK_FIXTURES / "_base.yaml").read_text(encoding="utf-8"))
     as_of = date(2026, 4, 3)
     settings = load_settings()
-    window = ReviewWindow(as_of, settings.review_window_days, settings.timezone)
     rng = np.random.default_rng(5)
     numbers = ["07700900101", "07700900102", "07700900103", "07700900104", "N-S2"]
     start = datetime(2026, 3, 3, tzinfo=timezone.utc)  # before the window, so some rows fall outside it
@@ -101,21 +91,13 @@ def test_message_features_count_each_counterparty_once_and_the_local_night(tmp_p
         if key not in seen:
             seen.add(key)
             rows.append(row | {"message_count": int(rng.integers(1, 9)), "hour_start": row["hour_start"].isoformat()})
-    tables = merge_tables(base["tables"], {"device_messages": rows})  # N-S2: a colleague's number
-    landing = tmp_path / "landing"
-    for table, table_rows in tables.items():
-        write_table(landing / (base["snapshot_drop"] if table != "device_messages" else as_of.isoformat()), table, table_rows)
-    with Warehouse(None) as wh:
-        report = ingest_landing(wh, landing)
-        assert not [f.error for f in report.files if f.rejected]
-        label_policing_purpose(wh, settings, window)
-        params = shared_parameters(settings, window)
-        prepare_run_tables(wh, params)
+    tables = merge_tables(load_base()["tables"], {"device_messages": rows})  # N-S2: a colleague's number
+    with warehouse_with_run_tables(tables, as_of, settings, tmp_path / "landing") as (wh, params):
         wh.run_file("transforms/staff_features.sql", params)
         found = {r["staff_id"]: r for r in wh.records("SELECT staff_id, messages, counterparties, night_message_share FROM staff_features")}
 
     london, night = ZoneInfo("Europe/London"), settings.checks["shared"]
-    in_window = [r for r in rows if window.start_utc <= datetime.fromisoformat(r["hour_start"]) < window.end_utc]
+    in_window = [r for r in rows if params["window_start_utc"] <= datetime.fromisoformat(r["hour_start"]) < params["window_end_utc"]]
     assert 0 < len(in_window) < len(rows)
     for staff in ("S1", "S3", "S4"):
         mine = [r for r in in_window if r["staff_id"] == staff]
