@@ -15,6 +15,14 @@ wait until that many new rows are pending (or :meth:`GxValidator.flush`), and ar
 together, uniqueness counted within each file. A chunk that passes every expectation passes
 for each of its files; one that does not is validated again file by file, so a failure is
 always stored against its own file.
+
+A night validates *beside* its other steps (``beside=True``): each frame of new rows is taken
+out of DuckDB where it was staged, then Great Expectations works on it on a thread of its own
+once the loading is done, while the night goes on to label, check and score (GX is pandas and
+Python, about 5 s of one core at 40,000 staff; the night's SQL leaves part of the second core
+idle). Every GX call runs on that one thread, in order; :meth:`GxValidator.collect` waits for
+them and stores what they found. Nothing the night loads depends on GX: the rows are sorted by
+the same rules in SQL.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import os
 import re
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -191,11 +200,14 @@ class GxValidator:
     """
 
     @classmethod
-    def from_settings(cls, settings: Settings, docs_dir: os.PathLike | str | None = None) -> GxValidator:
-        """The validator a run uses: chunks of ``runtime.validation_chunk_rows`` new rows."""
-        return cls(docs_dir=docs_dir, chunk_rows=int(settings.runtime["validation_chunk_rows"]))
+    def from_settings(cls, settings: Settings, docs_dir: os.PathLike | str | None = None, beside: bool = False) -> GxValidator:
+        """The validator a run uses: chunks of ``runtime.validation_chunk_rows`` new rows; ``beside``
+        as ``runtime.validation_beside`` allows."""
+        return cls(docs_dir=docs_dir, chunk_rows=int(settings.runtime["validation_chunk_rows"]),
+                   beside=beside and bool(settings.runtime["validation_beside"]))
 
-    def __init__(self, result_format: str = "SUMMARY", docs_dir: os.PathLike | str | None = None, chunk_rows: int = 0) -> None:
+    def __init__(self, result_format: str = "SUMMARY", docs_dir: os.PathLike | str | None = None, chunk_rows: int = 0,
+                 beside: bool = False) -> None:
         self.result_format = result_format
         # Great Expectations resolves a relative base_directory against nothing and refuses it.
         self.docs_dir = None if docs_dir is None else str(absolute(docs_dir))
@@ -211,6 +223,65 @@ class GxValidator:
         # rows are validated on the connection whose temporary table holds them.
         self._pending_on: dict[str, Warehouse] = {}
         self._lock = threading.RLock()
+        # beside: GX's own thread and the calls handed to it (what collect() waits for). Its work
+        # waits for the loading to end (flush) unless frames of more than _ROWS_HELD rows would be
+        # held: GX holding the interpreter slows the lanes' own Python more than it gains.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="great-expectations") if beside else None
+        self._handed: list[Future] = []
+        self._go = threading.Event()
+        self._closing = False
+        self._held = 0  # rows of the frames handed to GX's thread and not validated yet
+        self._room = threading.Condition()
+
+    @property
+    def beside(self) -> bool:
+        return self._thread is not None
+
+    def __enter__(self) -> GxValidator:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop GX's thread (beside): what waits there is dropped, a frame in hand finished."""
+        if self._thread is not None:
+            self._closing = True
+            self._go.set()
+            self._thread.shutdown(wait=True, cancel_futures=True)
+
+    def _on_gx_thread(self, call: Any, *args: Any, rows: int = 0) -> Any:
+        """``call(*args)`` now, or (beside) handed to GX's thread: then None, its outcome for
+        collect(). ``rows``: the rows of the frame handed with it, held until it is validated."""
+        if self._thread is None:
+            return call(*args)
+        with self._room:
+            if self._held and self._held + rows > _ROWS_HELD:
+                self._go.set()  # the loading outruns the validation: GX starts now, and the lane waits
+                self._room.wait_for(lambda: not self._held or self._held + rows <= _ROWS_HELD)
+            self._held += rows
+
+        def on_the_thread() -> Any:
+            try:
+                self._go.wait()
+                return None if self._closing else call(*args)
+            finally:
+                with self._room:
+                    self._held -= rows
+                    self._room.notify_all()
+
+        self._handed.append(self._thread.submit(on_the_thread))
+        return None
+
+    def collect(self, wh: Warehouse) -> None:
+        """Wait for every call handed to GX's thread, in order, and store the outcomes found (on
+        ``wh``). A GX error is raised here. Nothing to do without ``beside``."""
+        self._go.set()
+        handed, self._handed = self._handed, []
+        for call in handed:
+            found = call.result()
+            if isinstance(found, _Found):
+                self._store(wh, found.results)
 
     def _context(self) -> None:
         if self._gx is not None:
@@ -276,8 +347,12 @@ class GxValidator:
             )
         return self._checkpoints[spec.name]
 
-    def build_docs(self) -> int:
-        """Render the Data Docs of every file validated so far, once; returns the files shown."""
+    def build_docs(self) -> int | None:
+        """Render the Data Docs of every file validated so far, once; returns the files shown
+        (beside: None, and the pages are there once :meth:`collect` returns)."""
+        return self._on_gx_thread(self._build_docs)
+
+    def _build_docs(self) -> int:
         if self.docs_dir is None or not self.validated:
             return 0
         started = time.perf_counter()
@@ -351,10 +426,12 @@ class GxValidator:
 
     def flush(self, wh: Warehouse) -> None:
         """Validate and store every file still waiting (before the night's results are read), each
-        table on the connection that staged it (``wh`` when it is gone from the record)."""
+        table on the connection that staged it (``wh`` when it is gone from the record). Beside,
+        they are handed to GX's thread, which starts on what it holds: :meth:`collect` stores it."""
         with self._lock:
             for table in list(self._pending):
                 self._validate_pending(self._pending_on.pop(table, wh), table)
+        self._go.set()  # the loading is done: GX's thread may start
 
     def _validate_pending(self, wh: Warehouse, table: str) -> list[ExpectationOutcome]:
         files = self._pending.pop(table, [])
@@ -364,22 +441,28 @@ class GxValidator:
         pending_table = _pending_table(spec)
         frame = wh.pandas(f"SELECT * FROM {pending_table}", step=f"{spec.name} for Great Expectations")
         wh.execute(f"DROP TABLE {pending_table}", step=f"{spec.name} validated")
+        found = self._on_gx_thread(self._validate_files, spec, files, frame, rows=len(frame))
+        if found is None:  # beside: collect() stores it
+            return []
+        self._store(wh, found.results)
+        return found.outcomes
+
+    def _validate_files(self, spec: TableSpec, files: list[_PendingFile], frame: pd.DataFrame) -> _Found:
+        """The outcomes of files validated together: for each file, and for the frame as a whole."""
         if len(files) == 1:
             (f,) = files
             outcomes = self.validate_frame(spec, frame, run_name=f"{f.drop_date.isoformat()}_{spec.name}_{f.file_id[:8]}")
-            self._store(wh, [(f, outcomes)])
-            return outcomes
+            return _Found(outcomes, [(f, outcomes)])
         outcomes = self.validate_frame(
             spec, frame, run_name=f"{files[0].drop_date.isoformat()}_to_{files[-1].drop_date.isoformat()}_{spec.name}_{len(files)}_files")
         if all(o.success and o.error is None for o in outcomes):
-            self._store(wh, [(f, [replace(o, element_count=f.rows, unexpected_count=0, unexpected_index_list=None)
-                                  for o in outcomes]) for f in files])
-        else:  # each file alone, so each failure is stored against its own file
-            by_file = dict(tuple(frame.groupby(FILE_COLUMN, sort=False)))
-            self._store(wh, [(f, self.validate_frame(spec, by_file.get(f.file_id, frame.iloc[0:0]).reset_index(drop=True),
-                                                     run_name=f"{f.drop_date.isoformat()}_{spec.name}_{f.file_id[:8]}"))
-                             for f in files])
-        return outcomes
+            return _Found(outcomes, [(f, [replace(o, element_count=f.rows, unexpected_count=0, unexpected_index_list=None)
+                                          for o in outcomes]) for f in files])
+        # each file alone, so each failure is stored against its own file
+        by_file = dict(tuple(frame.groupby(FILE_COLUMN, sort=False)))
+        return _Found(outcomes, [(f, self.validate_frame(spec, by_file.get(f.file_id, frame.iloc[0:0]).reset_index(drop=True),
+                                                         run_name=f"{f.drop_date.isoformat()}_{spec.name}_{f.file_id[:8]}"))
+                                 for f in files])
 
     def _store(self, wh: Warehouse, results: list[tuple[_PendingFile, list[ExpectationOutcome]]]) -> None:
         """Every outcome of the files validated together, in one statement."""
@@ -391,6 +474,19 @@ class GxValidator:
         ]
         with wh.rows_as("gx_outcomes", rows, _OUTCOME_SCHEMA):
             wh.execute("INSERT INTO validation_results BY NAME SELECT * FROM gx_outcomes", step="store validation results")
+
+
+# Rows of new-row frames GX's thread may hold (beside) before it starts: a 40,000-staff night's
+# 1.3 M new rows wait for the loading to end (a frame larger than this alone still waits).
+_ROWS_HELD = 2_000_000
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What validating a frame found: the frame's outcomes, and each of its files' (to store)."""
+
+    outcomes: list[ExpectationOutcome]
+    results: list[tuple[_PendingFile, list[ExpectationOutcome]]]
 
 
 def _pending_table(spec: TableSpec) -> str:

@@ -189,10 +189,10 @@ def run_night(night: Night, *, run: Runner = DIRECT, progress: Progress = _quiet
     journal = Journal(progress)
     step = "opening the warehouse"
     try:
-        with open_warehouse(night) as wh:
+        with open_warehouse(night) as wh, night_validator(night) as validator:
             journal.warehouse = wh
             step = "loading the drops"
-            loaded = load_drops(wh, night, run, journal)
+            loaded = load_drops(wh, night, run, journal, validator)
             step = "feed health"
             started = time.perf_counter()
             feeds = run("feed-health", steps.feed_health, wh, night, failing=step)
@@ -204,6 +204,8 @@ def run_night(night: Night, *, run: Runner = DIRECT, progress: Progress = _quiet
             caught_up = catch_up(wh, night, run, journal)
             step = "reviewing the night"  # each of its steps fails under its own name (the runner's)
             reviewed = review(wh, night, run, journal)
+            step = "validating the new rows"
+            loaded = collect_validation(wh, loaded, validator, run, journal)
             step = "publishing"
             started = time.perf_counter()
             findings = steps.findings_of(feeds, reviewed.listed, journal.warnings)
@@ -221,14 +223,26 @@ def run_night(night: Night, *, run: Runner = DIRECT, progress: Progress = _quiet
     return NightResult(night, loaded, feeds, caught_up, reviewed, published, journal.warnings, journal.timings)
 
 
-def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> steps.Loaded:
-    """Every drop up to the night that is not loaded yet, one step per drop, validated by Great
-    Expectations unless the night says not to."""
-    from acu_audit.ingest import Lanes, discover_drops, finish_ingest_run, ledger_of_unchanged_files, passed_unread, start_ingest_run
+@contextmanager
+def night_validator(night: Night) -> Iterator[Any]:
+    """The night's Great Expectations validator (None when the night does not validate): beside the
+    night's steps as ``runtime.validation_beside`` allows, its thread stopped when the night ends."""
+    if not night.validate:
+        yield None
+        return
     from acu_audit.validation import GxValidator
 
+    with GxValidator.from_settings(night.settings, docs_dir=night.docs_staging, beside=True) as validator:
+        yield validator
+
+
+def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal, validator: Any) -> steps.Loaded:
+    """Every drop up to the night that is not loaded yet, one step per drop, validated by
+    ``validator`` (:func:`night_validator`; None: not validated). A validator beside the night
+    has its work handed over when this returns: :func:`collect_validation` stores it."""
+    from acu_audit.ingest import Lanes, discover_drops, finish_ingest_run, ledger_of_unchanged_files, passed_unread, start_ingest_run
+
     started = time.perf_counter()
-    validator = GxValidator.from_settings(night.settings, docs_dir=night.docs_staging) if night.validate else None
     report = start_ingest_run(wh, night.paths.landing, night.as_of, f"ingest-{night.run_id}")
     drops, report.warnings = discover_drops(night.paths.landing, night.as_of)
     report.drops_found = [d.drop_date for d in drops]
@@ -245,10 +259,24 @@ def load_drops(wh: Warehouse, night: Night, run: Runner, journal: Journal) -> st
     if validator is not None:  # the night's Data Docs, rendered once
         run("data-docs", validator.build_docs, failing="building the Data Docs")
     finish_ingest_run(wh, report, validator, started)
-    loaded = steps.Loaded(report, steps.validation_failures(wh, report.run_id))
+    beside = validator is not None and validator.beside
+    loaded = steps.Loaded(report, [] if beside else steps.validation_failures(wh, report.run_id), validation_beside=beside)
     journal.warnings.extend(loaded.warnings)
     journal.timed("ingest", report.seconds, loaded.detail)
     return loaded
+
+
+def collect_validation(wh: Warehouse, loaded: steps.Loaded, validator: Any, run: Runner, journal: Journal) -> steps.Loaded:
+    """Wait for Great Expectations working beside the night and store what it found, before the
+    night publishes (its Data Docs join the night's set); the night's timing is the wait."""
+    if validator is None or not validator.beside:
+        return loaded
+    started = time.perf_counter()
+    run("validation", validator.collect, wh, failing="validating the new rows")
+    loaded.report.gx_seconds = validator.seconds
+    collected = steps.Loaded(loaded.report, steps.validation_failures(wh, loaded.report.run_id))
+    journal.timed("validation", time.perf_counter() - started, collected.validation_detail)
+    return collected
 
 
 def review(wh: Warehouse, night: Night, run: Runner = DIRECT, journal: Journal | None = None) -> Reviewed:

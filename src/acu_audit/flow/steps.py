@@ -37,6 +37,8 @@ class Loaded:
 
     report: IngestReport
     validation_failures: list[dict]
+    # Great Expectations still at work beside the night (the failures are not known yet).
+    validation_beside: bool = False
 
     @property
     def warnings(self) -> list[str]:
@@ -46,8 +48,16 @@ class Loaded:
     def detail(self) -> str:
         t = self.report.totals()
         resent = f" ({t['resent']:,} of them snapshot rows sent as before, not typed)" if t["resent"] else ""
+        gx = "beside the night's steps" if self.validation_beside else f"{self.report.gx_seconds:.1f} s"
         return (f"{len(self.report.processed)} files, {t['loaded']:,} rows loaded, {t['duplicate']:,} duplicate{resent}, "
-                f"{t['rejected']:,} rejected (Great Expectations {self.report.gx_seconds:.1f} s)")
+                f"{t['rejected']:,} rejected (Great Expectations {gx})")
+
+    @property
+    def validation_detail(self) -> str:
+        """The night summary's line for Great Expectations' results once collected."""
+        failed = len(self.validation_failures)
+        return (f"Great Expectations on the new rows: {failed} expectation(s) failed "
+                f"({self.report.gx_seconds:.1f} s of its own, beside the night's steps)")
 
 
 @dataclass(frozen=True)
