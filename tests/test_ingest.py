@@ -443,12 +443,12 @@ def test_files_loaded_side_by_side_store_what_one_at_a_time_stores(tmp_path):
     assert failed_expectations > 0
 
 
-
 @pytest.mark.parametrize("rows_held", [2_000_000, 1])
 def test_validation_beside_the_night_stores_what_validating_in_turn_stores(tmp_path, monkeypatch, rows_held):
     """A night's Great Expectations work on a thread of their own (runtime.validation_beside):
-    the same results, each failure against its own file, stored only when collected; with a
-    budget of one row held, GX starts while the loading goes on (a first run's many frames)."""
+    the same results, each failure against its own file, stored only when collected. With a
+    budget of one row held, GX starts during the loading and a lane waits for the frame before
+    its own to be validated (a first run's many frames): still the same, and no lane stuck."""
     from acu_audit import validation
     from acu_audit.db import Warehouse
     from acu_audit.validation import GxValidator
