@@ -44,7 +44,9 @@ class Phase:
 
 
 class PhaseClock:
-    """The progress callback of a night: the process's CPU time and faults at each phase's end."""
+    """The progress callback of a night: the process's CPU time and faults at each phase's end
+    (the whole process's: Great Expectations' thread, at work beside the night once the loading
+    ends, adds its CPU to the phases it runs beside, the policing purpose's mostly)."""
 
     def __init__(self) -> None:
         self.phases: list[Phase] = []
