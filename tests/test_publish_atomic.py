@@ -166,23 +166,41 @@ def test_acu_audit_run_stopped_or_killed_leaves_a_whole_set_no_process_and_no_ru
     assert _running_flow_runs(home) == []  # a killed run's Running flow run was marked Crashed
 
 
-def test_the_import_helper_starts_once_the_server_process_is_spawned():
-    """`acu-audit run` imports Great Expectations while Prefect's server starts, in a thread started
-    only after the server's process is forked (forking with threads running can deadlock the child).
-    That the server's process dies with ours is the test above (SIGKILL)."""
-    import types
+SERVER_START = """
+import json, subprocess, sys
+from acu_audit import runtime
+events = []
+real_popen = subprocess.Popen
+def popen(*args, **kwargs):
+    child = real_popen(*args, **kwargs)
+    events.append(["spawned", child.pid])
+    return child
+subprocess.Popen = popen
+runtime.start_ephemeral_api(meanwhile=lambda: events.append(["helper started"]))
+from prefect.client.orchestration import get_client
+from prefect.settings import get_current_settings
+with get_client(sync_client=True) as client:
+    healthy = client.api_healthcheck() is None
+print(json.dumps({"events": events, "healthy": healthy, "api": get_current_settings().api.url,
+                  "server_code_imported": "prefect.server.api.server" in sys.modules}))
+"""
 
-    from acu_audit import runtime
 
-    events: list[str] = []
-
-    class Server:  # the one call acu-audit makes of Prefect's server: start, which spawns its process
-        def start(self, timeout=None):
-            events.append("start")
-            child = module.subprocess.Popen(["true"])
-            events.append(f"spawned, exit {child.wait()}")
-
-    module = types.SimpleNamespace(subprocess=subprocess)
-    runtime._start(module, Server(), None, after_spawn=lambda: events.append("helper started"))
-    assert events == ["start", "helper started", "spawned, exit 0"]
-    assert module.subprocess is subprocess  # the wrapper is gone again
+@pytest.mark.slow
+def test_acu_audit_starts_prefects_server_without_its_server_code_and_stops_it_at_exit(tmp_path):
+    """`acu-audit run` starts Prefect's ephemeral server itself, before importing Prefect's server
+    code, which the night never needs (the import was about 2 s of the night's critical path). The
+    import helper starts only once the server's process is spawned (forking with threads running
+    can deadlock the child); Prefect's client then talks to that server; and the server is stopped
+    when the process exits. That it dies with a killed process is the test above (SIGKILL)."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run([sys.executable, "-c", SERVER_START], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [e[0] for e in seen["events"]] == ["spawned", "helper started"]
+    assert seen["healthy"] and seen["api"].startswith("http://127.0.0.1:")
+    assert not seen["server_code_imported"]
+    server_pid = seen["events"][0][1]
+    assert not Path(f"/proc/{server_pid}").exists(), "the server outlived the process that started it"

@@ -1,7 +1,8 @@
 """Running Prefect inside ``acu-audit run``: what a stopped or killed night leaves behind.
 
-``acu-audit run`` runs the nightly flow in its own process on Prefect's ephemeral API, which
-Prefect starts as a child process (a uvicorn server). Three things keep a stop clean:
+``acu-audit run`` runs the nightly flow in its own process on Prefect's ephemeral API, a child
+process (a uvicorn server) started here as Prefect would start it (:class:`EphemeralServer`).
+Three things keep a stop clean:
 
 - **SIGTERM stops the night.** Prefect turns SIGTERM into an exception inside the flow (the run
   is marked Crashed, nothing is published) and then delivers it again to the handler it found:
@@ -16,13 +17,13 @@ Prefect starts as a child process (a uvicorn server). Three things keep a stop c
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -83,16 +84,14 @@ def noting_stop_signals() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _die_with_parent_hook() -> Callable[[], None]:
+    """What the child runs between fork and exec: ask for SIGTERM when its parent dies. The C
+    library is loaded here, in the parent, so the child imports nothing (a thread of ours may
+    hold an import lock at the fork)."""
     import ctypes
 
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _api_configured() -> bool:
-    from prefect.settings import get_current_settings
-
-    return bool(get_current_settings().api.url)
+    libc = ctypes.CDLL(None, use_errno=True)
+    return lambda: libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _quietly(work: Callable[[], None]) -> Callable[[], None]:
@@ -105,60 +104,125 @@ def _quietly(work: Callable[[], None]) -> Callable[[], None]:
 
 
 def start_ephemeral_api(timeout: int | None = None, meanwhile: Callable[[], None] | None = None) -> None:
-    """Start Prefect's ephemeral API now, from the main thread, so that it dies with this process.
+    """Start Prefect's ephemeral API server now, from the main thread, so that it dies with this process.
 
-    Prefect would start the same server on first use; starting it here first (the server is one
-    instance per process) lets its child process be told to die with us. Does nothing when a
-    Prefect API is configured (a real server, or the tests' harness).
+    The server is the one Prefect would start on first use (:class:`EphemeralServer`: the same
+    uvicorn command and settings), started here first so that its child process can be told to
+    die with us, and without importing Prefect's server code into this process: that import
+    (about 2 s) came before the spawn, on the night's critical path, and the night never needs
+    it (its client talks to the server over HTTP). The server's address is then this process's
+    API address. Does nothing when a Prefect API is configured (a real server, the tests'
+    harness, or a server started here before).
 
     ``meanwhile`` runs in a thread while the server starts (the server is a child process, so it
     has a core of its own): the night's slow imports, such as Great Expectations (about 4 s), are
     done by the time the flow needs them. Its errors are ignored: the night imports again and
     reports them where they matter.
     """
-    if _api_configured():
-        return
-    import prefect.server.api.server as server_module
+    from prefect.settings import get_current_settings
 
-    server = server_module.SubprocessASGIServer()
-    if server.running:
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled:  # a server of its own, or none allowed
         return
     # The thread starts once the server's process is spawned: forking with threads running can
     # deadlock the child.
     helper = threading.Thread(target=_quietly(meanwhile), name="acu-audit-imports", daemon=True) if meanwhile else None
-
-    def start_helper() -> None:  # once, should Prefect spawn the server again (a port taken)
-        if helper and helper.ident is None:
-            helper.start()
-
     try:
-        _start(server_module, server, timeout, after_spawn=start_helper)
+        server = EphemeralServer.spawn(settings)
+        if helper:
+            helper.start()
+        server.wait_until_ready(timeout or settings.server.ephemeral.startup_timeout_seconds)
     finally:
         if helper and helper.ident is not None:
             helper.join()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    from prefect.context import refresh_global_settings_context
+
+    refresh_global_settings_context()  # Prefect's settings read the environment once: read it again
 
 
-def _start(server_module: Any, server: Any, timeout: int | None, after_spawn: Callable[[], None]) -> None:
-    if not sys.platform.startswith("linux"):
-        after_spawn()
-        server.start(timeout=timeout)
-        return
+class EphemeralServer:
+    """Prefect's ephemeral API server, started as ``prefect.server.api.server.SubprocessASGIServer``
+    starts it (the uvicorn command, the ephemeral flags, the settings passed on), by this process.
 
-    # Prefect builds the server's command itself; only the process start is wrapped, for this call.
-    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen:
-        child = subprocess.Popen(*args, preexec_fn=_die_with_parent, **kwargs)
-        after_spawn()
-        return child
+    On Linux the child is told to die with us (``PR_SET_PDEATHSIG``), so even a SIGKILL, which no
+    handler sees, cannot leave it running; at a normal exit it is stopped after Prefect's own exit
+    handlers have sent their last logs and events to it (atexit runs handlers in reverse order).
+    """
 
-    shim = types.ModuleType("subprocess")
-    shim.__dict__.update(subprocess.__dict__)
-    shim.Popen = popen
-    real = server_module.subprocess
-    server_module.subprocess = shim
-    try:
-        server.start(timeout=timeout)
-    finally:
-        server_module.subprocess = real
+    ADDRESS_IN_USE = 3  # uvicorn's exit code when its port is taken (Prefect's server retries too)
+
+    def __init__(self, settings: Any) -> None:
+        import importlib.util
+        from pathlib import Path
+
+        site = Path(importlib.util.find_spec("prefect").origin).parent.parent  # found, not imported
+        self._command = [sys.executable, "-m", "uvicorn", "--app-dir", str(site), "--factory",
+                         "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--log-level", "error",
+                         "--lifespan", "on"]
+        self._env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+                     "PREFECT__SERVER_FINAL": "1", **settings.to_environment_variables(exclude_unset=True)}
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @classmethod
+    def spawn(cls, settings: Any) -> EphemeralServer:
+        """The server's process started (not yet answering: :meth:`wait_until_ready`), stopped at exit."""
+        server = cls(settings)
+        server._start_process()
+        atexit.register(server.stop)
+        return server
+
+    def _start_process(self) -> None:
+        self.port = _free_port()
+        linux = sys.platform.startswith("linux")
+        self.process = subprocess.Popen([*self._command, "--port", str(self.port)], env=self._env,
+                                        preexec_fn=_die_with_parent_hook() if linux else None)
+
+    def wait_until_ready(self, timeout: float) -> None:
+        """Wait for the server's health check; start it again on another port if its port was taken."""
+        import time
+        import urllib.error
+        import urllib.request
+
+        local = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: never through a proxy
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code == self.ADDRESS_IN_USE:
+                self._start_process()
+                continue
+            if code is not None:
+                raise RuntimeError(f"Prefect's ephemeral API server exited with code {code} as it started")
+            try:
+                with local.open(f"{self.api_url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"Prefect's ephemeral API server did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def process_tags() -> tuple[str, str]:
