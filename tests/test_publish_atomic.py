@@ -204,3 +204,33 @@ def test_acu_audit_starts_prefects_server_without_its_server_code_and_stops_it_a
     assert not seen["server_code_imported"]
     server_pid = seen["events"][0][1]
     assert not Path(f"/proc/{server_pid}").exists(), "the server outlived the process that started it"
+
+
+@pytest.mark.slow
+def test_a_prefect_server_that_cannot_start_ends_acu_audit_run_with_a_clear_error(tmp_path):
+    """Prefect's server fails at start-up (here its home is a file, so it cannot make its
+    database): `acu-audit run` tries a few ports, as a port taken since it was found free would
+    need, then stops with exit code 1 and says what to check, instead of trying again until
+    its timeout; nothing is loaded or published and no server process is left."""
+    from acu_audit.synth import generate_force
+
+    generate_force(tmp_path, staff=100, days=7, seed=2)
+    (tmp_path / "home-is-a-file").write_text("")
+    env = {**os.environ, "ACU_AUDIT_SECRET_FILE": str(tmp_path / "secret"), "PREFECT_HOME": str(tmp_path / "home-is-a-file"),
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}
+    env.pop("PREFECT_API_URL", None)
+    log = tmp_path / "run.log"  # a file, not a pipe: the servers' tracebacks would fill a pipe nobody reads yet
+    with open(log, "w") as output:
+        child = subprocess.Popen([sys.executable, "-m", "acu_audit.cli", "run", "--landing", "landing", "--out", "out",
+                                  "--db", "acu.duckdb", "--no-validation"],
+                                 cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
+        spawned: set[int] = set()
+        while child.poll() is None:  # the server processes it starts, one port after another
+            spawned |= _children(child.pid)
+            time.sleep(0.2)
+    said = " ".join(log.read_text().split())
+    assert child.returncode == 1, said[-3000:]
+    assert "error: Prefect's ephemeral API server stopped as it started (exit code 3, 4 port(s) tried)" in said
+    assert "PREFECT_API_URL" in said
+    assert not (tmp_path / "acu.duckdb").exists() and not (tmp_path / "out").exists()
+    assert spawned and not [p for p in spawned if Path(f"/proc/{p}").exists()]

@@ -228,7 +228,11 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
 
     runtime.stop_on_sigterm()
     console.print("starting the nightly flow on Prefect's ephemeral API (the first start takes about 20 s)", style="dim")
-    runtime.start_ephemeral_api(meanwhile=functools.partial(_import_what_the_night_needs, validate))
+    try:
+        runtime.start_ephemeral_api(meanwhile=functools.partial(_import_what_the_night_needs, validate))
+    except runtime.ApiServerFailed as exc:  # nothing ran: the previous night's list stays
+        console.print(Text.assemble(("error: ", "bold red"), str(exc)))
+        raise typer.Exit(code=1)
     for orphan in runtime.mark_orphaned_runs():
         console.print(Text.assemble(("warning: ", "yellow"), f"flow run {orphan} was left Running by a killed process: marked Crashed"))
     from prefect import tags

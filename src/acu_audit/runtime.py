@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from acu_audit.errors import AcuAuditError
+
 FLOW_NAMES = ("nightly-audit", "backfill-audit")
 SIGTERM_EXIT = 128 + signal.SIGTERM
 _PR_SET_PDEATHSIG = 1
@@ -150,7 +152,8 @@ class EphemeralServer:
     handlers have sent their last logs and events to it (atexit runs handlers in reverse order).
     """
 
-    ADDRESS_IN_USE = 3  # uvicorn's exit code when its port is taken (Prefect's server retries too)
+    STARTUP_FAILED = 3  # uvicorn's exit code when it cannot start: its port taken, or the app failing to start
+    PORTS_TRIED = 4  # Prefect's own server tries another port on every such exit, until its timeout
 
     def __init__(self, settings: Any) -> None:
         import importlib.util
@@ -184,20 +187,27 @@ class EphemeralServer:
                                         preexec_fn=_die_with_parent_hook() if linux else None)
 
     def wait_until_ready(self, timeout: float) -> None:
-        """Wait for the server's health check; start it again on another port if its port was taken."""
+        """Wait for the server's health check. An exit at start-up is tried again on another port
+        (the port may have been taken since it was found free), a few times, not until the timeout:
+        a server that cannot start (its database, its settings) fails the same way on every port."""
         import time
         import urllib.error
         import urllib.request
 
         local = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: never through a proxy
         deadline = time.monotonic() + timeout
+        ports = 1
         while time.monotonic() < deadline:
             code = self.process.poll()
-            if code == self.ADDRESS_IN_USE:
+            if code == self.STARTUP_FAILED and ports < self.PORTS_TRIED:
+                ports += 1
                 self._start_process()
                 continue
             if code is not None:
-                raise RuntimeError(f"Prefect's ephemeral API server exited with code {code} as it started")
+                raise ApiServerFailed(
+                    f"Prefect's ephemeral API server stopped as it started (exit code {code}, {ports} port(s) tried); "
+                    "its own messages are above. Check PREFECT_HOME and the Prefect settings, or point "
+                    "PREFECT_API_URL at a running Prefect server")
             try:
                 with local.open(f"{self.api_url}/health", timeout=2) as response:
                     if response.status == 200:
@@ -206,7 +216,8 @@ class EphemeralServer:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"Prefect's ephemeral API server did not answer within {timeout:.0f} s")
+        raise ApiServerFailed(f"Prefect's ephemeral API server did not answer within {timeout:.0f} s "
+                              "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -217,6 +228,10 @@ class EphemeralServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class ApiServerFailed(AcuAuditError):
+    """Prefect's ephemeral API server could not be started: no night can run."""
 
 
 def _free_port() -> int:
