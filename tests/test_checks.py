@@ -110,6 +110,37 @@ def test_lookup_for_colleague_reads_either_device_and_weighs_the_senders_own_che
     assert {"access_events:V1", "access_events:V2", "access_events:V3"} <= set(without["evidence"])
 
 
+def test_lookup_burst_sums_an_hour_that_straddles_a_local_midnight(tmp_path):
+    """In a zone whose offset is not whole hours, one UTC hour falls on two local days and is kept
+    as two rows of the per-day look-up hours; the burst check adds them up. Nine checks either
+    side of midnight in Kolkata (+5:30) are one burst of 18 (15 make a burst, 9 do not)."""
+    from datetime import date
+
+    from acu_audit.checks.catalogue import check_by_id
+    from acu_audit.checks.runner import run_check
+
+    from check_fixtures import load_base, merge_tables, warehouse_with_run_tables
+
+    fixture = load_fixture("u_lookup_burst")
+    burst = [  # UTC 18:01-18:09 is 23:31-23:39 on the 15th in Kolkata; 18:51-18:59 is 00:21-00:29 on the 16th
+        {"event_id": "K{i}", "occurred_at": "2026-03-15T18:0{i}:00Z", "staff_id": "S1", "system": "PNC", "action": "search",
+         "record_type": "vehicle", "record_id": "K{i}", "_times": 9},
+        {"event_id": "L{i}", "occurred_at": "2026-03-15T18:5{i}:00Z", "staff_id": "S1", "system": "PNC", "action": "search",
+         "record_type": "vehicle", "record_id": "L{i}", "_times": 9},
+    ]
+    tables = merge_tables(load_base()["tables"], fixture["common"], {"access_events": burst})
+    settings = load_settings(overrides={"timezone": "Asia/Kolkata"})
+    with warehouse_with_run_tables(tables, date(2026, 3, 28), settings, tmp_path / "landing") as (wh, params):
+        days = wh.records("SELECT local_day, lookups FROM run_lookup_hours WHERE staff_id = 'S1' AND epoch_hour = $h ORDER BY local_day",
+                          {"h": 20527 * 24 + 18})  # 2026-03-15 18:00 UTC
+        assert [(str(d["local_day"]), d["lookups"]) for d in days] == [("2026-03-15", 9), ("2026-03-16", 9)]
+        outcome = run_check(wh, check_by_id("u_lookup_burst"), settings, params, run_id="straddle")
+        assert outcome.status == "ok", outcome.error
+        hits = wh.records("SELECT * FROM check_hits WHERE check_id = 'u_lookup_burst' AND staff_id = 'S1'")
+    assert len(hits) == 1 and hits[0]["reason"].startswith("18 vehicle look-ups in the hour from ")
+    assert len(hits[0]["evidence"]) == 18
+
+
 def test_contact_explained_only_by_a_unit_case_is_a_weaker_hit_not_none(tmp_path):
     """Graded explanations: an assignment explains; a case of one's unit only weakly."""
     (full,) = [h for h in run_fixture_case("d_drug_nominal_contact", "positive", tmp_path) if h["staff_id"] == "S1"]

@@ -2,14 +2,28 @@
 -- (before the window) and their peer group's hours in the window. Counts first; the
 -- evidence ids only for the hours that qualify. Hours are whole UTC hours counted as
 -- integers (cheaper than truncating zoned timestamps).
-WITH hourly AS (
+WITH straddling AS (
+    -- UTC clock hours of the window (a day either side) that straddle a local midnight: none where
+    -- the zone's offsets are whole hours.
+    SELECT k AS epoch_hour
+    FROM range(epoch_us($window_start_utc) // 3600000000 - 24, epoch_us($window_end_utc) // 3600000000 + 25) AS t(k)
+    WHERE CAST(timezone($tz, to_timestamp(k * 3600)) AS DATE)
+       <> CAST(timezone($tz, to_timestamp((k + 1) * 3600) - INTERVAL 1 MICROSECOND) AS DATE)
+), hourly AS NOT MATERIALIZED (  -- read twice (peers, bursts): cheaper than holding 4.7 M rows at 40,000 staff
     SELECT h.staff_id, h.record_type, to_timestamp(h.epoch_hour * 3600) AS hour, h.n, h.unexplained,
            coalesce(s.peer_group, 'force') AS peer_group
     FROM (
+        -- run_lookup_hours holds one row per local day, member of staff, record type and hour, so an
+        -- hour has one row unless it straddles a local midnight: only those hours are summed
+        -- (grouping every row cost 0.8 s at 40,000 staff).
+        SELECT staff_id, record_type, epoch_hour, lookups AS n, unexplained
+        FROM run_lookup_hours
+        WHERE list_contains($record_types, record_type) AND epoch_hour NOT IN (SELECT epoch_hour FROM straddling)
+        UNION ALL
         SELECT staff_id, record_type, epoch_hour,
                CAST(sum(lookups) AS BIGINT) AS n, CAST(sum(unexplained) AS BIGINT) AS unexplained
         FROM run_lookup_hours
-        WHERE list_contains($record_types, record_type)
+        WHERE list_contains($record_types, record_type) AND epoch_hour IN (SELECT epoch_hour FROM straddling)
         GROUP BY ALL
     ) h LEFT JOIN ref_staff s USING (staff_id)
 ), peers AS (

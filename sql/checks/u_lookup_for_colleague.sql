@@ -21,8 +21,19 @@ WITH caseless AS (
     FROM caseless c, range(0, $follow_hours + 1) AS t(k)
 ), staff_numbers AS (
     SELECT DISTINCT counterparty, staff_id FROM ref_contact_directory WHERE staff_id IS NOT NULL
+), receiver_rate AS (
+    -- R's share of active hours (any look-up) holding a case-less check.
+    SELECT c.staff_id AS receiver, a.active_hours, c.caseless_hours
+    FROM (SELECT staff_id, count(DISTINCT hour_start) AS caseless_hours FROM caseless GROUP BY staff_id) c
+    JOIN (SELECT staff_id, count(DISTINCT epoch_hour) AS active_hours
+          FROM run_lookup_hours WHERE staff_id IN (SELECT staff_id FROM caseless) GROUP BY staff_id) a USING (staff_id)
 ), receivers AS (
-    SELECT DISTINCT staff_id FROM caseless
+    -- Only those whose case-less checks are rare enough for a pair to reach the lift at all: the
+    -- occasions cannot outnumber the message hours, so a rate over 1 / $min_lift rules R out
+    -- (where case-less checks are routine, as for roads policing, most colleague traffic is set
+    -- aside here).
+    SELECT receiver AS staff_id FROM receiver_rate
+    WHERE $min_lift * least(1.0, (1 + $follow_hours) * caseless_hours / active_hours) <= 1.0 + 1e-9
 ), receiver_numbers AS (
     SELECT n.counterparty, n.staff_id FROM staff_numbers n JOIN receivers USING (staff_id)
 ), asked AS (
@@ -52,13 +63,6 @@ WITH caseless AS (
     SELECT DISTINCT f.sender, f.receiver, f.record_type, f.record_id, c.event_id AS sender_event_id
     FROM (SELECT DISTINCT sender, receiver, record_type, record_id FROM followed) f
     JOIN caseless c ON c.staff_id = f.sender AND c.record_type = f.record_type AND c.record_id = f.record_id
-), receiver_rate AS (
-    -- R's share of active hours (any look-up) holding a case-less check.
-    SELECT a.receiver, a.active_hours, coalesce(c.caseless_hours, 0) AS caseless_hours
-    FROM (SELECT staff_id AS receiver, count(DISTINCT epoch_hour) AS active_hours
-          FROM run_lookup_hours WHERE staff_id IN (SELECT receiver FROM followed) GROUP BY staff_id) a
-    LEFT JOIN (SELECT staff_id AS receiver, count(DISTINCT hour_start) AS caseless_hours
-               FROM caseless GROUP BY staff_id) c USING (receiver)
 ), pairs AS (
     SELECT f.sender, f.receiver,
            count(DISTINCT f.hour_start) AS occasions,
