@@ -73,10 +73,10 @@ def _text_table(title: str, columns: tuple[str, ...], rows: list[tuple]) -> Tabl
     return table
 
 
-def _fail(exc: Exception) -> None:
-    """A usage or input error: the message, exit code 2."""
+def _fail(exc: Exception, code: int = 2) -> None:
+    """The message and an exit code: 2 for a usage or input error, 1 for a night that could not run."""
     console.print(Text.assemble(("error: ", "bold red"), str(exc)))
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 def _shown(path: Path) -> str:
@@ -231,8 +231,7 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
     try:
         runtime.start_ephemeral_api(meanwhile=functools.partial(_import_what_the_night_needs, validate))
     except runtime.ApiServerFailed as exc:  # nothing ran: the previous night's list stays
-        console.print(Text.assemble(("error: ", "bold red"), str(exc)))
-        raise typer.Exit(code=1)
+        _fail(exc, code=1)
     for orphan in runtime.mark_orphaned_runs():
         console.print(Text.assemble(("warning: ", "yellow"), f"flow run {orphan} was left Running by a killed process: marked Crashed"))
     from prefect import tags
