@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 import yaml
 
 from acu_audit.checks import load_catalogue
-from acu_audit.checks.catalogue import CheckMeta
+from acu_audit.checks.catalogue import CheckMeta, check_by_id
+from acu_audit.checks.runner import run_check
 from acu_audit.config import load_settings
 from acu_audit.contract import UNIT_FUNCTIONS
 from acu_audit.resources import sql_dir
 
-from check_fixtures import fixture_ids, load_fixture, run_fixture_case
+from check_fixtures import fixture_ids, load_base, load_fixture, merge_tables, run_fixture_case, warehouse_with_run_tables
 
 CATALOGUE = load_catalogue()
 SETTINGS = load_settings()
@@ -114,13 +116,6 @@ def test_lookup_burst_sums_an_hour_that_straddles_a_local_midnight(tmp_path):
     """In a zone whose offset is not whole hours, one UTC hour falls on two local days and is kept
     as two rows of the per-day look-up hours; the burst check adds them up. Nine checks either
     side of midnight in Kolkata (+5:30) are one burst of 18 (15 make a burst, 9 do not)."""
-    from datetime import date
-
-    from acu_audit.checks.catalogue import check_by_id
-    from acu_audit.checks.runner import run_check
-
-    from check_fixtures import load_base, merge_tables, warehouse_with_run_tables
-
     fixture = load_fixture("u_lookup_burst")
     burst = [  # UTC 18:01-18:09 is 23:31-23:39 on the 15th in Kolkata; 18:51-18:59 is 00:21-00:29 on the 16th
         {"event_id": "K{i}", "occurred_at": "2026-03-15T18:0{i}:00Z", "staff_id": "S1", "system": "PNC", "action": "search",
