@@ -109,6 +109,18 @@ def test_labelling_is_incremental_by_day(loaded):
     assert "E-late" in labels(wh) and "E-none" in labels(wh)
 
 
+def test_a_days_labels_are_stored_unexplained_first_then_by_record_type(loaded):
+    # The checks' scans for unexplained look-ups, or for a record type, skip a day's other rows
+    # only if they are stored apart (DuckDB's min/max per row group): rowid is the stored order.
+    wh, _ = loaded
+    label_policing_purpose(wh, SETTINGS, WINDOW)
+    stored = [(r["local_day"], r["has_purpose"], r["record_type"], r["staff_id"])
+              for r in wh.records("SELECT local_day, has_purpose, record_type, staff_id FROM access_purpose ORDER BY rowid")]
+    assert len(stored) == len(EVENTS)
+    assert {has_purpose for day, has_purpose, *_ in stored if day == date(2026, 3, 10)} == {True, False}
+    assert stored == sorted(stored)
+
+
 def test_a_late_snapshot_relabels_the_days_it_covers(loaded):
     wh, landing = loaded
     label_policing_purpose(wh, SETTINGS, WINDOW)
