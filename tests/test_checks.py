@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import yaml
@@ -13,6 +13,7 @@ from acu_audit.checks.catalogue import CheckMeta, check_by_id
 from acu_audit.checks.runner import run_check
 from acu_audit.config import load_settings
 from acu_audit.contract import UNIT_FUNCTIONS
+from acu_audit.errors import QueryError
 from acu_audit.resources import sql_dir
 
 from check_fixtures import fixture_ids, load_base, load_fixture, merge_tables, run_fixture_case, warehouse_with_run_tables
@@ -134,6 +135,23 @@ def test_lookup_burst_sums_an_hour_that_straddles_a_local_midnight(tmp_path):
         hits = wh.records("SELECT * FROM check_hits WHERE check_id = 'u_lookup_burst' AND staff_id = 'S1'")
     assert len(hits) == 1 and hits[0]["reason"].startswith("18 vehicle look-ups in the hour from ")
     assert len(hits[0]["evidence"]) == 18
+
+
+def test_days_in_window_counts_the_distinct_days_and_refuses_a_day_outside(tmp_path):
+    """The run tables' days_in_window(day) is count(DISTINCT day) over the window's days, without a
+    distinct aggregate; a day outside the window is an error rather than a wrong count."""
+    tables = merge_tables(load_base()["tables"], None, None)
+    as_of = date(2026, 3, 28)
+    with warehouse_with_run_tables(tables, as_of, SETTINGS, tmp_path / "landing") as (wh, params):
+        start = params["window_start"]
+        rows = wh.records(
+            """SELECT g, days_in_window(d) AS days, count(DISTINCT d) AS distinct_days FROM (VALUES
+                   (1, $start), (1, $start), (1, $as_of), (2, $as_of), (2, $as_of), (3, CAST(NULL AS DATE))) t(g, d)
+               GROUP BY g ORDER BY g""", {"start": start, "as_of": as_of})
+        assert [(r["g"], r["days"]) for r in rows] == [(1, 2), (2, 1), (3, 0)]
+        assert all(r["days"] == r["distinct_days"] for r in rows)
+        with pytest.raises(QueryError, match="outside"):
+            wh.records("SELECT days_in_window($d) AS days", {"d": as_of + timedelta(days=1)})
 
 
 def test_contact_explained_only_by_a_unit_case_is_a_weaker_hit_not_none(tmp_path):

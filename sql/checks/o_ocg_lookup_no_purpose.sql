@@ -24,7 +24,7 @@ WITH ocg_cases AS (
     LEFT JOIN ref_person_flags f ON f.person_id = l.person_id
     WHERE coalesce(f.is_ocg, false) OR l.case_id IN (SELECT case_id FROM ocg_cases)
 ), pairs AS (
-    SELECT staff_id, subject, count(*) AS views, count(DISTINCT local_day) AS days,
+    SELECT staff_id, subject, count(*) AS views, days_in_window(local_day) AS days,
            bool_and(unit_only) AS unit_only, max(unit_coverage) AS unit_coverage,
            bool_or(person_marked) AS person_marked,
            bool_or(list_contains($capture_actions, action)) AS captured,

@@ -29,7 +29,7 @@ SELECT n.staff_id,
        min(n.occurred_at) AS window_start,
        max(n.occurred_at) AS window_end,
        'person:' || n.person_id AS subject,
-       count(*) || ' views of the record of a victim or vulnerable person on ' || count(DISTINCT n.local_day)
+       count(*) || ' views of the record of a victim or vulnerable person on ' || days_in_window(n.local_day)
            || ' days, each within ' || $days || ' days of contact with her; ' || any_value(vp.messages)
            || ' messages/calls with her in the window (' || any_value(vp.peer_group) || ' peers'' '
            || CAST(round($peer_quantile * 100) AS INTEGER) || 'th percentile per victim: ' || round(any_value(p.peer_q)) || ')' AS reason,
@@ -41,6 +41,6 @@ JOIN peers p ON p.peer_group = vp.peer_group
 LEFT JOIN open_case oc ON oc.staff_id = n.staff_id AND oc.person_id = n.person_id
 GROUP BY n.staff_id, n.person_id
 HAVING count(*) >= $min_views
-   AND count(DISTINCT n.local_day) >= $min_view_days
+   AND days_in_window(n.local_day) >= $min_view_days
    AND any_value(vp.messages) >= greatest($min_messages,
            CASE WHEN bool_or(oc.person_id IS NOT NULL) THEN $open_case_multiple ELSE $peer_multiple END * any_value(p.peer_q))

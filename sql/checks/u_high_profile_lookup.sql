@@ -15,14 +15,14 @@ SELECT staff_id,
        min(occurred_at) AS window_start,
        max(occurred_at) AS window_end,
        'person:' || person_id AS subject,
-       count(*) || ' look-up(s) on ' || count(DISTINCT local_day) || ' day(s) of a high-profile person'
+       count(*) || ' look-up(s) on ' || days_in_window(local_day) || ' day(s) of a high-profile person'
            || CASE WHEN bool_or(list_contains($capture_actions, action))
                    THEN ', ' || count(*) FILTER (WHERE list_contains($capture_actions, action)) || ' printed, exported or screenshotted'
                    ELSE '' END
            || CASE WHEN bool_or(NOT on_duty) THEN ', ' || count(*) FILTER (WHERE NOT on_duty) || ' off duty' ELSE '' END
            || '; ' || no_purpose_phrase() AS reason,
        evidence_ids('access_events', list(event_id)) AS evidence,
-       least($max_weight, 1 + $repeat_weight * (count(DISTINCT local_day) - 1)
+       least($max_weight, 1 + $repeat_weight * (days_in_window(local_day) - 1)
                           + CASE WHEN bool_or(list_contains($capture_actions, action)) THEN $capture_weight ELSE 0 END) AS weight
 FROM looked
 GROUP BY staff_id, person_id

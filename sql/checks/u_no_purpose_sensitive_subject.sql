@@ -14,7 +14,7 @@ WITH looked AS (
       AND (f.is_victim OR list_has_any(f.markers, $sensitive_markers))
 ), pairs AS (
     SELECT staff_id, person_id, any_value(markers) AS markers, bool_or(case_victim) AS case_victim,
-           count(*) AS views, count(DISTINCT local_day) AS days,
+           count(*) AS views, days_in_window(local_day) AS days,
            count(*) FILTER (WHERE NOT on_duty) AS off_duty_views,
            min(occurred_at) AS first_at, max(occurred_at) AS last_at, list(event_id) AS ids
     FROM looked GROUP BY staff_id, person_id

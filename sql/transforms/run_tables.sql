@@ -161,6 +161,12 @@ CREATE OR REPLACE TEMP MACRO marker_phrase(markers) AS
     CASE WHEN len(coalesce(markers, [])) = 0 THEN 'no warning marker' ELSE 'marked ' || array_to_string(markers, ', ') END;
 CREATE OR REPLACE TEMP MACRO evidence_ids(table_name, ids) AS
     list_transform(list_sort(list_distinct(ids)), lambda i: table_name || ':' || i);
+-- The number of days of the window among the rows' local days: count(DISTINCT day) as a plain
+-- aggregate, one bit per day (a distinct aggregate groups every row a second time: 0.2-0.3 s in
+-- the larger checks at 40,000 staff). A day outside the window is an error, not a miscount.
+CREATE OR REPLACE TEMP MACRO days_in_window(day) AS
+    coalesce(bit_count(bitstring_agg(CAST(day - getvariable('acu_window_start_day') AS INTEGER), 0,
+                                     CAST(getvariable('acu_window_end_day') - getvariable('acu_window_start_day') AS INTEGER))), 0);
 -- Graded explanation: contact explained only by a case of one's unit keeps this share of its
 -- weight, the unit's coverage of the force's marked nominals (at least min_weight).
 CREATE OR REPLACE TEMP MACRO unit_case_weight(coverage, min_weight) AS greatest(min_weight, coverage);
@@ -215,11 +221,11 @@ SELECT m.staff_id, m.cp_person_id AS person_id, any_value(m.peer_group) AS peer_
        sum(m.message_count) AS messages,
        sum(m.message_count) FILTER (WHERE NOT m.on_duty) AS off_duty_messages,
        sum(m.message_count) FILTER (WHERE m.at_night) AS night_messages,
-       count(DISTINCT m.local_day) AS days,
+       days_in_window(m.local_day) AS days,
        min(m.hour_start) AS first_at,
        max(m.hour_start) + INTERVAL 1 HOUR AS last_at,  -- exclusive end of the last message hour
        max(m.hour_start) AS last_hour,                    -- the latest evidence row (a hit's occurred_at)
-       list(DISTINCT m.channel ORDER BY m.channel) AS channels,
+       list_sort(list_distinct(list(m.channel))) AS channels,  -- not a distinct aggregate (see days_in_window)
        list(m.row_id) AS row_ids,
        bool_and(am.row_id IS NOT NULL) OR bool_or(up.person_id IS NOT NULL) AS explained_by_case,
        bool_and(am.row_id IS NOT NULL) AS explained_by_assignment,  -- every message of it, not one long ago
