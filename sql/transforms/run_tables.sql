@@ -126,6 +126,9 @@ LEFT JOIN ref_staff s ON s.staff_id = m.staff_id;
 -- row, which also keeps the checks' own join filters from reaching the scan).
 SET VARIABLE acu_window_start_day = CAST($window_start AS DATE);
 SET VARIABLE acu_window_end_day = CAST($as_of AS DATE);
+-- The window's first and last UTC clock hours, as whole hours since 1970 (hours_in_window below).
+SET VARIABLE acu_window_first_hour = epoch_us(CAST($window_start_utc AS TIMESTAMPTZ)) // 3600000000;
+SET VARIABLE acu_window_last_hour = (epoch_us(CAST($window_end_utc AS TIMESTAMPTZ)) - 1) // 3600000000;
 CREATE OR REPLACE TEMP VIEW run_lookups AS
 SELECT a.*
 FROM access_purpose a
@@ -167,6 +170,10 @@ CREATE OR REPLACE TEMP MACRO evidence_ids(table_name, ids) AS
 CREATE OR REPLACE TEMP MACRO days_in_window(day) AS
     coalesce(bit_count(bitstring_agg(CAST(day - getvariable('acu_window_start_day') AS INTEGER), 0,
                                      CAST(getvariable('acu_window_end_day') - getvariable('acu_window_start_day') AS INTEGER))), 0);
+-- ...and of its UTC clock hours (whole hours since 1970, as in lookup_hours): count(DISTINCT hour).
+CREATE OR REPLACE TEMP MACRO hours_in_window(epoch_hour) AS
+    coalesce(bit_count(bitstring_agg(CAST(epoch_hour - getvariable('acu_window_first_hour') AS INTEGER), 0,
+                                     CAST(getvariable('acu_window_last_hour') - getvariable('acu_window_first_hour') AS INTEGER))), 0);
 -- Graded explanation: contact explained only by a case of one's unit keeps this share of its
 -- weight, the unit's coverage of the force's marked nominals (at least min_weight).
 CREATE OR REPLACE TEMP MACRO unit_case_weight(coverage, min_weight) AS greatest(min_weight, coverage);
