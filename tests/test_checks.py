@@ -137,28 +137,34 @@ def test_lookup_burst_sums_an_hour_that_straddles_a_local_midnight(tmp_path):
     assert len(hits[0]["evidence"]) == 18
 
 
-def test_days_and_hours_in_window_count_distinct_values_and_refuse_one_outside(tmp_path):
+@pytest.mark.parametrize("zone", ["Europe/London", "Asia/Kolkata"])
+def test_days_and_hours_in_window_count_distinct_values_and_refuse_one_outside(zone, tmp_path):
     """The run tables' days_in_window(day) and hours_in_window(epoch_hour) are count(DISTINCT ...)
-    over the window's days and UTC hours, without a distinct aggregate; a value outside the window
-    is an error rather than a wrong count."""
+    over the window's local days and the UTC hours it touches (in Kolkata, +5:30, the first and last
+    hours are half in the window), without a distinct aggregate; a value outside is an error rather
+    than a wrong count."""
     tables = merge_tables(load_base()["tables"], None, None)
     as_of = date(2026, 3, 28)
-    with warehouse_with_run_tables(tables, as_of, SETTINGS, tmp_path / "landing") as (wh, params):
-        first = wh.scalar("SELECT epoch_us(CAST($s AS TIMESTAMPTZ)) // 3600000000", {"s": params["window_start_utc"]})
-        last = wh.scalar("SELECT (epoch_us(CAST($e AS TIMESTAMPTZ)) - 1) // 3600000000", {"e": params["window_end_utc"]})
+    settings = load_settings(overrides={"timezone": zone})
+    with warehouse_with_run_tables(tables, as_of, settings, tmp_path / "landing") as (wh, params):
+        start_day, start_utc, end_utc = params["window_start"], params["window_start_utc"], params["window_end_utc"]
+        first = int(start_utc.timestamp()) // 3600                                 # the hour the window starts in
+        last = int((end_utc - timedelta(microseconds=1)).timestamp()) // 3600      # the hour it ends in
         rows = wh.records(
             """SELECT g, days_in_window(d) AS days, count(DISTINCT d) AS distinct_days,
                       hours_in_window(h) AS hours, count(DISTINCT h) AS distinct_hours
                FROM (VALUES (1, $start, $first), (1, $start, $first), (1, $as_of, $last), (2, $as_of, $last),
-                            (2, $as_of, $last), (3, CAST(NULL AS DATE), CAST(NULL AS BIGINT))) t(g, d, h)
+                            (2, CAST(NULL AS DATE), CAST(NULL AS BIGINT)), (3, CAST(NULL AS DATE), CAST(NULL AS BIGINT))) t(g, d, h)
                GROUP BY g ORDER BY g""",
-            {"start": params["window_start"], "as_of": as_of, "first": first, "last": last})
+            {"start": start_day, "as_of": as_of, "first": first, "last": last})
         assert [(r["g"], r["days"], r["hours"]) for r in rows] == [(1, 2, 2), (2, 1, 1), (3, 0, 0)]
         assert all(r["days"] == r["distinct_days"] and r["hours"] == r["distinct_hours"] for r in rows)
-        with pytest.raises(QueryError, match="outside"):
-            wh.records("SELECT days_in_window($d) AS days", {"d": as_of + timedelta(days=1)})
-        with pytest.raises(QueryError, match="outside"):
-            wh.records("SELECT hours_in_window($h) AS hours", {"h": last + 1})
+        for day in (start_day - timedelta(days=1), as_of + timedelta(days=1)):
+            with pytest.raises(QueryError, match="outside"):
+                wh.records("SELECT days_in_window($d) AS days", {"d": day})
+        for hour in (first - 1, last + 1):
+            with pytest.raises(QueryError, match="outside"):
+                wh.records("SELECT hours_in_window($h) AS hours", {"h": hour})
 
 
 def test_contact_explained_only_by_a_unit_case_is_a_weaker_hit_not_none(tmp_path):

@@ -121,6 +121,18 @@ def test_a_days_labels_are_stored_unexplained_first_then_by_record_type(loaded):
     assert stored == sorted(stored)
 
 
+def test_another_time_zone_relabels_the_window(loaded):
+    # A look-up's local day and hour depend on the zone: labels kept from another zone would put
+    # look-ups on the wrong days (and outside the hours the checks count).
+    wh, _ = loaded
+    label_policing_purpose(wh, SETTINGS, WINDOW)
+    assert label_policing_purpose(wh, SETTINGS, WINDOW).days_labelled == []
+    kolkata = load_settings(overrides={"timezone": "Asia/Kolkata"})
+    again = label_policing_purpose(wh, kolkata, ReviewWindow(WINDOW.as_of, 28, kolkata.timezone))
+    assert len(again.days_relabelled) == 28
+    assert labels(wh)["E-off-duty"]["local_day"] == date(2026, 3, 11)  # 21:30 UTC is 03:00 the next day in Kolkata
+
+
 def test_a_late_snapshot_relabels_the_days_it_covers(loaded):
     wh, landing = loaded
     label_policing_purpose(wh, SETTINGS, WINDOW)

@@ -24,7 +24,7 @@ WITH caseless AS (
 ), receiver_rate AS (
     -- R's share of active hours (any look-up) holding a case-less check.
     SELECT c.staff_id AS receiver, a.active_hours, c.caseless_hours
-    FROM (SELECT staff_id, hours_in_window(epoch_us(hour_start) // 3600000000) AS caseless_hours FROM caseless GROUP BY staff_id) c
+    FROM (SELECT staff_id, hours_in_window(epoch_hour_of(hour_start)) AS caseless_hours FROM caseless GROUP BY staff_id) c
     JOIN (SELECT staff_id, hours_in_window(epoch_hour) AS active_hours
           FROM run_lookup_hours WHERE staff_id IN (SELECT staff_id FROM caseless) GROUP BY staff_id) a USING (staff_id)
 ), receivers AS (
@@ -65,15 +65,15 @@ WITH caseless AS (
     JOIN caseless c ON c.staff_id = f.sender AND c.record_type = f.record_type AND c.record_id = f.record_id
 ), pairs AS (
     SELECT f.sender, f.receiver,
-           hours_in_window(epoch_us(f.hour_start) // 3600000000) AS occasions,
+           hours_in_window(epoch_hour_of(f.hour_start)) AS occasions,
            count(DISTINCT f.record_type || ':' || f.record_id) AS records,
            min(f.occurred_at) AS first_at, max(f.occurred_at) AS last_at,
            list(f.event_id) AS receiver_events
     FROM followed f GROUP BY f.sender, f.receiver
-    HAVING hours_in_window(epoch_us(f.hour_start) // 3600000000) >= $min_occasions
+    HAVING hours_in_window(epoch_hour_of(f.hour_start)) >= $min_occasions
 ), message_hours AS (
     -- All the hours S messaged R, counted only for the pairs with enough occasions to hit.
-    SELECT a.sender, a.receiver, hours_in_window(epoch_us(a.hour_start) // 3600000000) AS message_hours
+    SELECT a.sender, a.receiver, hours_in_window(epoch_hour_of(a.hour_start)) AS message_hours
     FROM asked a JOIN (SELECT sender, receiver FROM pairs) p USING (sender, receiver) GROUP BY ALL
 ), scored AS (
     SELECT p.*, h.message_hours, r.active_hours, r.caseless_hours,

@@ -170,7 +170,9 @@ CREATE OR REPLACE TEMP MACRO evidence_ids(table_name, ids) AS
 CREATE OR REPLACE TEMP MACRO days_in_window(day) AS
     coalesce(bit_count(bitstring_agg(CAST(day - getvariable('acu_window_start_day') AS INTEGER), 0,
                                      CAST(getvariable('acu_window_end_day') - getvariable('acu_window_start_day') AS INTEGER))), 0);
--- ...and of its UTC clock hours (whole hours since 1970, as in lookup_hours): count(DISTINCT hour).
+-- ...and of its UTC clock hours: count(DISTINCT hour), each hour as a whole number of hours since
+-- 1970 (epoch_hour_of, as in lookup_hours).
+CREATE OR REPLACE TEMP MACRO epoch_hour_of(ts) AS epoch_us(ts) // 3600000000;
 CREATE OR REPLACE TEMP MACRO hours_in_window(epoch_hour) AS
     coalesce(bit_count(bitstring_agg(CAST(epoch_hour - getvariable('acu_window_first_hour') AS INTEGER), 0,
                                      CAST(getvariable('acu_window_last_hour') - getvariable('acu_window_first_hour') AS INTEGER))), 0);
@@ -232,7 +234,6 @@ SELECT m.staff_id, m.cp_person_id AS person_id, any_value(m.peer_group) AS peer_
        min(m.hour_start) AS first_at,
        max(m.hour_start) + INTERVAL 1 HOUR AS last_at,  -- exclusive end of the last message hour
        max(m.hour_start) AS last_hour,                    -- the latest evidence row (a hit's occurred_at)
-       list_sort(list_distinct(list(m.channel))) AS channels,  -- not a distinct aggregate (see days_in_window)
        list(m.row_id) AS row_ids,
        bool_and(am.row_id IS NOT NULL) OR bool_or(up.person_id IS NOT NULL) AS explained_by_case,
        bool_and(am.row_id IS NOT NULL) AS explained_by_assignment,  -- every message of it, not one long ago

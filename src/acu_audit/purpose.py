@@ -109,7 +109,9 @@ _SNAPSHOTS_OF_THE_BATCH = """
 
 
 def _config_fingerprint(settings: Settings) -> str:
-    payload = (json.dumps(settings.purpose, sort_keys=True, default=str) + _VERSIONS_OF_THE_DAYS
+    # The zone too: it decides each look-up's local day and hour (and the checks count a window's
+    # days and hours from those days).
+    payload = (json.dumps(settings.purpose, sort_keys=True, default=str) + settings.timezone + _VERSIONS_OF_THE_DAYS
                + _SNAPSHOTS_OF_THE_BATCH + read_sql("transforms/policing_purpose.sql"))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
