@@ -167,7 +167,7 @@ def test_a_day_topped_up_reads_as_if_labelled_again_in_full(loaded):
     # Only S1's eight look-ups of the day (their roster changed) and the new one; not S3's E-function.
     assert topped.days_labelled == topped.days_topped_up == [date(2026, 3, 10)]
     assert topped.events_labelled == 9
-    assert topped.detail == ("1 day(s) labelled, 9 look-ups (1 again: tonight's drops brought data for them; "
+    assert topped.detail == ("1 day(s) labelled, 9 look-ups (1 again: their data, or how look-ups are labelled, changed since; "
                              "1 only topped up: new look-ups, and those of staff whose roster changed)")
     assert labels(wh)["E-off-duty"]["on_duty"] and not labels(wh)["E-late-S3"]["has_purpose"]
     after_top_up = purpose_tables(wh)

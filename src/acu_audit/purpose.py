@@ -49,7 +49,8 @@ class PurposeReport:
     days_labelled: list[date]
     events_labelled: int
     seconds: float
-    # Days labelled before whose data changed since (a late drop, a changed snapshot): labelled again.
+    # Days labelled before whose data (a late drop, a changed snapshot) or labelling (its SQL, settings,
+    # zone) changed since: labelled again.
     days_relabelled: list[date] = field(default_factory=list)
     # Of those, the days only topped up (new look-ups, staff whose roster changed), not relabelled in full.
     days_topped_up: list[date] = field(default_factory=list)
@@ -61,7 +62,7 @@ class PurposeReport:
         if self.days_relabelled:
             topped = (f"; {len(self.days_topped_up)} only topped up: new look-ups, and those of staff whose roster changed"
                       if self.days_topped_up else "")
-            again = f" ({len(self.days_relabelled)} again: tonight's drops brought data for them{topped})"
+            again = f" ({len(self.days_relabelled)} again: their data, or how look-ups are labelled, changed since{topped})"
         return f"{len(self.days_labelled)} day(s) labelled, {self.events_labelled:,} look-ups{again}"
 
 

@@ -34,8 +34,8 @@ def night_summary_markdown(result: NightResult) -> str:
         ]
         again = result.reviewed.purpose.days_relabelled
         lines += [f"- look-ups labelled with their policing purpose: {len(result.reviewed.purpose.days_labelled)} day(s)"
-                  + (f", of them {len(again)} labelled before and again now, because tonight's drops brought data for "
-                     f"them (late events, a late drop, a changed snapshot): {', '.join(str(d) for d in again)}"
+                  + (f", of them {len(again)} labelled before and again now, because their data changed (late events, "
+                     f"a late drop, a changed snapshot) or how look-ups are labelled did: {', '.join(str(d) for d in again)}"
                      if again else ""), ""]
     if checks is not None:
         failed = [o.check_id for o in checks.failed]
