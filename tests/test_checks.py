@@ -143,7 +143,7 @@ def test_days_and_hours_in_window_count_distinct_values_and_refuse_one_outside(z
     over the window's local days and the UTC hours it touches (in Kolkata, +5:30, the first and last
     hours are half in the window), without a distinct aggregate; a value outside is an error rather
     than a wrong count."""
-    tables = merge_tables(load_base()["tables"], None, None)
+    tables = merge_tables(load_base()["tables"])
     as_of = date(2026, 3, 28)
     settings = load_settings(overrides={"timezone": zone})
     with warehouse_with_run_tables(tables, as_of, settings, tmp_path / "landing") as (wh, params):

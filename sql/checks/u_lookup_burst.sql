@@ -6,7 +6,7 @@ WITH straddling AS (
     -- UTC clock hours of the window (a day either side) that straddle a local midnight: none where
     -- the zone's offsets are whole hours.
     SELECT k AS epoch_hour
-    FROM range(epoch_us($window_start_utc) // 3600000000 - 24, epoch_us($window_end_utc) // 3600000000 + 25) AS t(k)
+    FROM range(epoch_hour_of($window_start_utc) - 24, epoch_hour_of($window_end_utc) + 25) AS t(k)
     WHERE CAST(timezone($tz, to_timestamp(k * 3600)) AS DATE)
        <> CAST(timezone($tz, to_timestamp((k + 1) * 3600) - INTERVAL 1 MICROSECOND) AS DATE)
 ), hourly AS NOT MATERIALIZED (  -- read twice (peers, bursts): cheaper than holding 4.7 M rows at 40,000 staff
@@ -32,7 +32,7 @@ WITH straddling AS (
 ), own AS (
     SELECT staff_id, record_type, quantile_cont(n, $own_quantile) AS own_q
     FROM (
-        SELECT staff_id, record_type, epoch_us(occurred_at) // 3600000000 AS epoch_hour, count(*) AS n
+        SELECT staff_id, record_type, epoch_hour_of(occurred_at) AS epoch_hour, count(*) AS n
         FROM access_events
         WHERE occurred_at >= $baseline_start_utc AND occurred_at < $window_start_utc
           AND list_contains($record_types, record_type)

@@ -25,14 +25,14 @@ WITH risky AS (
     -- to join the window's 14 million reads on. (Joined on the staff member with date_trunc in a
     -- range, each read was truncated, 2 s of CPU a night at 40,000 staff, and compared with every
     -- risky message of theirs.)
-    SELECT r.*, epoch_us(r.hour_start) // 3600000000 - k AS lookup_hour
+    SELECT r.*, epoch_hour_of(r.hour_start) - k AS lookup_hour
     FROM risky r, range(0, $within_minutes // 60 + 2) AS t(k)
 ), candidates AS (
     SELECT l.staff_id, l.event_id, l.occurred_at, l.has_purpose, l.person_id AS looked_person, l.case_id AS looked_case,
            r.row_id, r.hour_start, r.cp_person_id, r.markers, r.is_offender, r.is_ocg_linked, r.is_drugs, r.ocg
     FROM run_lookups l
     JOIN risky_after r ON r.staff_id = l.staff_id
-     AND r.lookup_hour = epoch_us(l.occurred_at) // 3600000000
+     AND r.lookup_hour = epoch_hour_of(l.occurred_at)
      AND r.hour_start <= l.occurred_at + to_minutes($within_minutes)
     WHERE reads_record(l.action)
 ), looked_people AS (  -- who the viewed record is about: its person and the people on its case

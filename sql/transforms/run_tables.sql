@@ -126,9 +126,11 @@ LEFT JOIN ref_staff s ON s.staff_id = m.staff_id;
 -- row, which also keeps the checks' own join filters from reaching the scan).
 SET VARIABLE acu_window_start_day = CAST($window_start AS DATE);
 SET VARIABLE acu_window_end_day = CAST($as_of AS DATE);
--- The window's first and last UTC clock hours, as whole hours since 1970 (hours_in_window below).
-SET VARIABLE acu_window_first_hour = epoch_us(CAST($window_start_utc AS TIMESTAMPTZ)) // 3600000000;
-SET VARIABLE acu_window_last_hour = (epoch_us(CAST($window_end_utc AS TIMESTAMPTZ)) - 1) // 3600000000;
+-- An instant's UTC clock hour as a whole number of hours since 1970 (as lookup_hours counts them),
+-- and the window's first and last (hours_in_window below).
+CREATE OR REPLACE TEMP MACRO epoch_hour_of(ts) AS epoch_us(ts) // 3600000000;
+SET VARIABLE acu_window_first_hour = epoch_hour_of(CAST($window_start_utc AS TIMESTAMPTZ));
+SET VARIABLE acu_window_last_hour = epoch_hour_of(CAST($window_end_utc AS TIMESTAMPTZ) - INTERVAL 1 MICROSECOND);
 CREATE OR REPLACE TEMP VIEW run_lookups AS
 SELECT a.*
 FROM access_purpose a
@@ -164,18 +166,16 @@ CREATE OR REPLACE TEMP MACRO marker_phrase(markers) AS
     CASE WHEN len(coalesce(markers, [])) = 0 THEN 'no warning marker' ELSE 'marked ' || array_to_string(markers, ', ') END;
 CREATE OR REPLACE TEMP MACRO evidence_ids(table_name, ids) AS
     list_transform(list_sort(list_distinct(ids)), lambda i: table_name || ':' || i);
--- The number of days of the window among the rows' local days: count(DISTINCT day) as a plain
--- aggregate, one bit per day (a distinct aggregate groups every row a second time: 0.2-0.3 s in
--- the larger checks at 40,000 staff). A day outside the window is an error, not a miscount.
+-- count(DISTINCT value) for values from first to last as a plain aggregate, one bit per value (a
+-- distinct aggregate groups every row a second time: 0.2-0.3 s in the larger checks at 40,000
+-- staff). A value outside the range is an error, not a miscount. Used as the number of the window's
+-- days among the rows' local days, and of its UTC clock hours (epoch_hour_of).
+CREATE OR REPLACE TEMP MACRO distinct_in_range(value, first, last) AS
+    coalesce(bit_count(bitstring_agg(CAST(value - first AS INTEGER), 0, CAST(last - first AS INTEGER))), 0);
 CREATE OR REPLACE TEMP MACRO days_in_window(day) AS
-    coalesce(bit_count(bitstring_agg(CAST(day - getvariable('acu_window_start_day') AS INTEGER), 0,
-                                     CAST(getvariable('acu_window_end_day') - getvariable('acu_window_start_day') AS INTEGER))), 0);
--- ...and of its UTC clock hours: count(DISTINCT hour), each hour as a whole number of hours since
--- 1970 (epoch_hour_of, as in lookup_hours).
-CREATE OR REPLACE TEMP MACRO epoch_hour_of(ts) AS epoch_us(ts) // 3600000000;
+    distinct_in_range(day, getvariable('acu_window_start_day'), getvariable('acu_window_end_day'));
 CREATE OR REPLACE TEMP MACRO hours_in_window(epoch_hour) AS
-    coalesce(bit_count(bitstring_agg(CAST(epoch_hour - getvariable('acu_window_first_hour') AS INTEGER), 0,
-                                     CAST(getvariable('acu_window_last_hour') - getvariable('acu_window_first_hour') AS INTEGER))), 0);
+    distinct_in_range(epoch_hour, getvariable('acu_window_first_hour'), getvariable('acu_window_last_hour'));
 -- Graded explanation: contact explained only by a case of one's unit keeps this share of its
 -- weight, the unit's coverage of the force's marked nominals (at least min_weight).
 CREATE OR REPLACE TEMP MACRO unit_case_weight(coverage, min_weight) AS greatest(min_weight, coverage);
