@@ -23,7 +23,6 @@ ids the analyst sees, pseudonymisation and ingest would all have to map numbers 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -33,7 +32,8 @@ from pathlib import Path
 import duckdb
 
 from acu_audit.config import load_settings
-from acu_audit.db import Warehouse
+from acu_audit.db import Warehouse, quote_identifier
+from acu_audit.files import owner_only
 
 # The columns holding each kind of id, wherever they appear among the input tables.
 KEY_COLUMNS = {
@@ -44,10 +44,6 @@ KEY_COLUMNS = {
 # Tables the night writes and the check stage reads back (the calibration): their staff ids become
 # the number's text, as tonight's hits' will.
 OUTPUT_TABLES = ("check_hits", "span_calibration")
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def input_id_columns(con: duckdb.DuckDBPyConnection, kinds: list[str]) -> list[tuple[str, str, str]]:
@@ -72,9 +68,10 @@ def rewrite_with_integer_keys(con: duckdb.DuckDBPyConnection, kinds: list[str], 
     if not control:
         for kind in kinds:
             started = time.perf_counter()
-            sources = " UNION ".join(f"SELECT {quoted(c)} AS v FROM {quoted(t)}" for t, c, k in columns if k == kind)
+            sources = " UNION ".join(f"SELECT {quote_identifier(c)} AS v FROM {quote_identifier(t)}"
+                                     for t, c, k in columns if k == kind)
             con.execute(
-                f"CREATE TABLE {quoted('probe_key_' + kind)} AS "
+                f"CREATE TABLE {quote_identifier('probe_key_' + kind)} AS "
                 f"SELECT v, CAST(row_number() OVER (ORDER BY v) AS INTEGER) AS k FROM ({sources}) WHERE v IS NOT NULL"
             )
             timings.append((f"numbering {kind} ids", time.perf_counter() - started))
@@ -84,14 +81,15 @@ def rewrite_with_integer_keys(con: duckdb.DuckDBPyConnection, kinds: list[str], 
             select = "x.*"
         else:
             select = "x.* REPLACE ({})".format(", ".join(
-                f"(SELECT k FROM {quoted('probe_key_' + k)} WHERE v = x.{quoted(c)}) AS {quoted(c)}"
+                f"(SELECT k FROM {quote_identifier('probe_key_' + k)} WHERE v = x.{quote_identifier(c)}) AS {quote_identifier(c)}"
                 for t, c, k in columns if t == table))
-        con.execute(f"CREATE OR REPLACE TABLE {quoted(table)} AS SELECT {select} FROM {quoted(table)} x ORDER BY x.rowid")
+        name = quote_identifier(table)
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM {name} x ORDER BY x.rowid")
         timings.append((table, time.perf_counter() - started))
     if not control and "staff" in kinds:
         for table in OUTPUT_TABLES:
-            con.execute(f"UPDATE {quoted(table)} SET staff_id = CAST(p.k AS VARCHAR) "
-                        f"FROM probe_key_staff p WHERE p.v = {quoted(table)}.staff_id")
+            con.execute(f"UPDATE {quote_identifier(table)} SET staff_id = CAST(p.k AS VARCHAR) "
+                        f"FROM probe_key_staff p WHERE p.v = {quote_identifier(table)}.staff_id")
     con.execute("CHECKPOINT")
     return timings
 
@@ -110,8 +108,9 @@ def main() -> None:
     for wal in (args.source, args.target):
         if wal.with_name(wal.name + ".wal").exists():
             parser.error(f"{wal} has a write-ahead log beside it: open and close the warehouse with acu-audit, or remove the stale log")
+    owner_only()  # the copy holds the force's data: created as every acu-audit file is
     try:
-        target = open(args.target, "xb", opener=lambda path, flags: os.open(path, flags, 0o600))
+        target = open(args.target, "xb")
     except FileExistsError:
         parser.error(f"{args.target} exists: the probe writes a new copy and never overwrites a file")
     with target, open(args.source, "rb") as source:
