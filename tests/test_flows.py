@@ -184,6 +184,40 @@ def test_a_failed_check_keeps_the_nights_earlier_hits_and_the_others_replace_the
     assert runs["u_lookup_burst"] == "failed" and runs["u_no_purpose_excess"] == "ok"
     assert len(runs) == len(load_catalogue())
 
+def test_a_stop_signal_that_surfaces_as_a_librarys_panic_still_ends_the_run_as_stopped(force, tmp_path, monkeypatch):
+    """SIGTERM delivered while polars calls back into Python: the exception Prefect's handler raises
+    goes into the library, which panics with its own error, so Prefect never sees the signal. The run
+    must still end as stopped (exit 143, nothing published), not as a failed night (exit 1): seen in CI
+    in `test_acu_audit_run_stopped_or_killed_leaves_a_whole_set_no_process_and_no_running_flow_run`."""
+    import signal
+
+    import polars.exceptions
+    from typer.testing import CliRunner
+
+    import acu_audit.flow.steps as steps
+    from acu_audit import runtime
+    from acu_audit.cli import app
+
+    def stopped_inside_a_library(wh, night, *inputs):
+        try:
+            signal.raise_signal(signal.SIGTERM)  # handled now, in this thread: noted, then Prefect's handler raises
+        except BaseException as exc:  # what a compiled library does with its callback's exception
+            raise polars.exceptions.PanicException(f"called `Result::unwrap()` on an `Err` value: {exc!r}") from None
+        raise AssertionError("SIGTERM was not handled in the step")
+
+    monkeypatch.setattr(steps, "leads", stopped_inside_a_library)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        result = CliRunner().invoke(app, ["run", "--landing", str(force / "landing"), "--out", str(tmp_path / "out"),
+                                          "--db", str(tmp_path / "acu.duckdb"), "--no-validation"])
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        runtime._stopped.clear()
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert "stopped:" in result.output and "the night failed" not in result.output
+    assert not (tmp_path / "out" / "leads.csv").exists()
+
+
 def test_demo_command_says_plainly_when_the_force_asked_for_cannot_be_built(tmp_path):
     """A size the generator refuses is a usage error (exit 2, the reason), not a traceback."""
     from typer.testing import CliRunner

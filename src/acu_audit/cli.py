@@ -250,13 +250,31 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
         console.print(Text.assemble(("stopped: ", "bold red"), "the night was interrupted; nothing published, the previous "
                                     "night's list stays (run it again to finish it)"))
         raise typer.Exit(code=130)
+    except SystemExit:
+        raise
+    except BaseException:
+        # A stop signal can surface as another error on its way out: landing while a compiled library
+        # (polars) calls back into Python, the exception Prefect's handler raises becomes that
+        # library's panic, which Prefect never sees. The night was stopped, not broken.
+        if runtime.stop_exit_code() is None:
+            raise
+        _say_stopped()
+        raise typer.Exit(code=runtime.stop_exit_code()) from None
     if not final.is_completed():
+        if runtime.stop_exit_code() is not None:  # the same, surfaced as an error the flow reported
+            _say_stopped()
+            raise typer.Exit(code=runtime.stop_exit_code())
         console.print(Text.assemble(("the night failed: ", "bold red"), final.message or "the nightly flow failed"))
         raise typer.Exit(code=1)
     data = final.result() or {}
     for warning in data.get("warnings", []):
         console.print(Text.assemble(("warning: ", "yellow"), warning))
     return {"message": final.message, **data}
+
+
+def _say_stopped() -> None:
+    console.print(Text.assemble(("stopped: ", "bold red"), "the night was stopped by a signal; nothing published, "
+                                "the previous night's list stays (run it again to finish it)"))
 
 
 @app.command()

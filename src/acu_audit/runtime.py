@@ -7,7 +7,10 @@ Three things keep a stop clean:
 - **SIGTERM stops the night.** Prefect turns SIGTERM into an exception inside the flow (the run
   is marked Crashed, nothing is published) and then delivers it again to the handler it found:
   ours ends the process with exit code 143 through normal shutdown, so the server is stopped.
-  A signal that lands while DuckDB runs a query arrives as :class:`acu_audit.errors.Interrupted`.
+  A signal that lands while DuckDB runs a query arrives as :class:`acu_audit.errors.Interrupted`;
+  one that lands while a compiled library (polars) is calling back into Python becomes that
+  library's own error (a panic), and Prefect never sees it. The signal is noted either way
+  (:func:`stop_exit_code`), so ``acu-audit run`` still ends as stopped, with 143.
 - **The server dies with us.** Even a SIGKILL, which no handler sees, cannot leave the server
   running: on Linux it is started with ``PR_SET_PDEATHSIG``, from the main thread (the signal
   follows the thread that started it).
@@ -55,6 +58,12 @@ def stop_requested() -> bool:
     return bool(_stopped)
 
 
+def stop_exit_code() -> int | None:
+    """The exit code of a night a signal stopped (128 + the signal: 143 for SIGTERM, 130 for
+    Ctrl-C), or None when no signal reached it."""
+    return 128 + _stopped[-1] if _stopped else None
+
+
 @contextmanager
 def noting_stop_signals() -> Iterator[None]:
     """Note a SIGTERM or SIGINT, then let the handler already in place (Prefect's) act on it.
@@ -63,6 +72,7 @@ def noting_stop_signals() -> Iterator[None]:
     it was starting); with the signal noted, the flow tells a stop from its own error.
     """
     previous = {}
+    _stopped.clear()  # a night starts un-stopped (a served deployment runs many in one process)
 
     def note(signum: int, frame: Any) -> None:
         _stopped.append(signum)
