@@ -206,6 +206,7 @@ def test_a_stop_signal_that_surfaces_as_a_librarys_panic_still_ends_the_run_as_s
         raise AssertionError("SIGTERM was not handled in the step")
 
     monkeypatch.setattr(steps, "leads", stopped_inside_a_library)
+    monkeypatch.setenv("ACU_AUDIT_PROGRESS", "console")  # what run sets for itself: not left to later tests
     before = signal.getsignal(signal.SIGTERM)
     try:
         result = CliRunner().invoke(app, ["run", "--landing", str(force / "landing"), "--out", str(tmp_path / "out"),
@@ -214,8 +215,14 @@ def test_a_stop_signal_that_surfaces_as_a_librarys_panic_still_ends_the_run_as_s
         signal.signal(signal.SIGTERM, before)
         runtime._stopped.clear()
     assert result.exit_code == 128 + signal.SIGTERM, result.output
-    assert "stopped:" in result.output and "the night failed" not in result.output
-    assert not (tmp_path / "out" / "leads.csv").exists()
+    assert "stopped:" in result.output and "PanicException" in result.output
+    assert "the night failed" not in result.output
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:  # the night's flow run: Crashed, as Prefect marks a stop
+        latest = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+    assert latest.state_type.value == "CRASHED", latest.state
 
 
 def test_demo_command_says_plainly_when_the_force_asked_for_cannot_be_built(tmp_path):

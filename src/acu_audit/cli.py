@@ -238,6 +238,7 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
 
     from acu_audit.flow.prefect_flow import nightly_audit
 
+    runtime.forget_stop_signals()
     try:
         with tags(*runtime.process_tags()):
             final = nightly_audit(
@@ -247,22 +248,21 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
             )
     except KeyboardInterrupt:
         # Ctrl-C, or SIGTERM landing in a query: Prefect has marked the run Crashed; nothing was published.
-        console.print(Text.assemble(("stopped: ", "bold red"), "the night was interrupted; nothing published, the previous "
-                                    "night's list stays (run it again to finish it)"))
-        raise typer.Exit(code=130)
+        _say_stopped()
+        raise typer.Exit(code=runtime.stop_exit_code() or 130)
     except SystemExit:
         raise
-    except BaseException:
+    except BaseException as exc:
         # A stop signal can surface as another error on its way out: landing while a compiled library
         # (polars) calls back into Python, the exception Prefect's handler raises becomes that
-        # library's panic, which Prefect never sees. The night was stopped, not broken.
+        # library's panic, so Prefect never delivers the signal again. Stopped, not broken.
         if runtime.stop_exit_code() is None:
             raise
-        _say_stopped()
+        _say_stopped(f" (it surfaced as {type(exc).__name__})")
         raise typer.Exit(code=runtime.stop_exit_code()) from None
     if not final.is_completed():
         if runtime.stop_exit_code() is not None:  # the same, surfaced as an error the flow reported
-            _say_stopped()
+            _say_stopped(f" (it surfaced as: {final.message})" if final.message else "")
             raise typer.Exit(code=runtime.stop_exit_code())
         console.print(Text.assemble(("the night failed: ", "bold red"), final.message or "the nightly flow failed"))
         raise typer.Exit(code=1)
@@ -272,8 +272,8 @@ def run_flow(*, landing: Path, out_dir: Path, db: Path, as_of: Optional[date], s
     return {"message": final.message, **data}
 
 
-def _say_stopped() -> None:
-    console.print(Text.assemble(("stopped: ", "bold red"), "the night was stopped by a signal; nothing published, "
+def _say_stopped(how: str = "") -> None:
+    console.print(Text.assemble(("stopped: ", "bold red"), f"the night was stopped by a signal{how}; nothing published, "
                                 "the previous night's list stays (run it again to finish it)"))
 
 

@@ -9,8 +9,8 @@ Three things keep a stop clean:
   ours ends the process with exit code 143 through normal shutdown, so the server is stopped.
   A signal that lands while DuckDB runs a query arrives as :class:`acu_audit.errors.Interrupted`;
   one that lands while a compiled library (polars) is calling back into Python becomes that
-  library's own error (a panic), and Prefect never sees it. The signal is noted either way
-  (:func:`stop_exit_code`), so ``acu-audit run`` still ends as stopped, with 143.
+  library's own error (a panic), so Prefect never delivers the signal again. The signal is noted
+  either way (:func:`stop_exit_code`), so ``acu-audit run`` still ends as stopped, with 143.
 - **The server dies with us.** Even a SIGKILL, which no handler sees, cannot leave the server
   running: on Linux it is started with ``PR_SET_PDEATHSIG``, from the main thread (the signal
   follows the thread that started it).
@@ -64,6 +64,12 @@ def stop_exit_code() -> int | None:
     return 128 + _stopped[-1] if _stopped else None
 
 
+def forget_stop_signals() -> None:
+    """A night starts un-stopped: a signal noted in an earlier night of this process (a backfill's
+    nights, the tests) is not this one's."""
+    _stopped.clear()
+
+
 @contextmanager
 def noting_stop_signals() -> Iterator[None]:
     """Note a SIGTERM or SIGINT, then let the handler already in place (Prefect's) act on it.
@@ -72,7 +78,6 @@ def noting_stop_signals() -> Iterator[None]:
     it was starting); with the signal noted, the flow tells a stop from its own error.
     """
     previous = {}
-    _stopped.clear()  # a night starts un-stopped (a served deployment runs many in one process)
 
     def note(signum: int, frame: Any) -> None:
         _stopped.append(signum)
@@ -89,6 +94,8 @@ def noting_stop_signals() -> Iterator[None]:
             previous[signum] = signal.signal(signum, note)
     except ValueError:  # not the main thread (a served deployment's worker thread): nothing to note
         previous.clear()
+    else:
+        forget_stop_signals()
     try:
         yield
     finally:
