@@ -184,9 +184,10 @@ def test_a_failed_check_keeps_the_nights_earlier_hits_and_the_others_replace_the
     assert runs["u_lookup_burst"] == "failed" and runs["u_no_purpose_excess"] == "ok"
     assert len(runs) == len(load_catalogue())
 
+
 def test_a_stop_signal_that_surfaces_as_a_librarys_panic_still_ends_the_run_as_stopped(force, tmp_path, monkeypatch):
     """SIGTERM delivered while polars calls back into Python: the exception Prefect's handler raises
-    goes into the library, which panics with its own error, so Prefect never sees the signal. The run
+    goes into the library, which panics with its own error, so Prefect never delivers the signal again. The run
     must still end as stopped (exit 143, nothing published), not as a failed night (exit 1): seen in CI
     in `test_acu_audit_run_stopped_or_killed_leaves_a_whole_set_no_process_and_no_running_flow_run`."""
     import signal
@@ -213,7 +214,7 @@ def test_a_stop_signal_that_surfaces_as_a_librarys_panic_still_ends_the_run_as_s
                                           "--db", str(tmp_path / "acu.duckdb"), "--no-validation"])
     finally:
         signal.signal(signal.SIGTERM, before)
-        runtime._stopped.clear()
+        runtime.forget_stop_signals()
     assert result.exit_code == 128 + signal.SIGTERM, result.output
     assert "stopped:" in result.output and "PanicException" in result.output
     assert "the night failed" not in result.output
