@@ -78,7 +78,7 @@ def _child(args: argparse.Namespace) -> None:
         else:
             result = _ingest(args.landing, db, args.drops, args.validate, args.data_docs)
         result["db_bytes"] = db.stat().st_size if db.exists() else 0
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB; a megabyte is 10^6 bytes, as the run counts it
     print(json.dumps(result))
 
 

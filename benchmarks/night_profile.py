@@ -149,7 +149,7 @@ def main() -> None:
             wall = time.perf_counter() - started
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(f"{title} in process (no Prefect): {wall:.1f} s, peak {usage.ru_maxrss / 1024:,.0f} MB; "
+    print(f"{title} in process (no Prefect): {wall:.1f} s, peak {usage.ru_maxrss * 1024 / 1e6:,.0f} MB; "
           f"checks: {result.reviewed.checked.detail}; leads: {result.reviewed.listed.detail}")
     print(f"  {'phase':22s} {'wall':>7s} {'user':>7s} {'system':>7s} {'cores':>6s} {'faults':>8s} "
           f"{'statements':>10s} {'of them < 10 ms':>15s}")
