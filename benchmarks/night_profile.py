@@ -92,6 +92,11 @@ class StatementLog:
         self._clock = clock
         self._lock = threading.Lock()
 
+    def tally(self, phase: int) -> list[float]:
+        """[statements, seconds, small ones, their seconds] of the phase at this index (the index
+        after the last phase: the statements after it ended)."""
+        return self.per_phase.get(phase, [0, 0.0, 0, 0.0])
+
     def __call__(self, step: str, sql: str, seconds: float) -> None:
         match = TARGET.search(sql)
         target = match.group(1) if match else " ".join(sql.split())[:48]
@@ -106,6 +111,20 @@ class StatementLog:
                 tally[3] += seconds
 
 
+def profiled_run(landing: Path, db: Path, out: Path, clock: PhaseClock, statements: StatementLog) -> tuple[object, float]:
+    """A run over ``landing`` into ``db`` in process, its phases on ``clock`` (started now) and its
+    statements in ``statements``: the run's result and its wall seconds."""
+    from acu_audit.config import load_settings
+    from acu_audit.db import timing_statements
+    from acu_audit.flow import run_night, settle_night
+
+    clock.start()
+    started = time.perf_counter()
+    with timing_statements(statements):
+        result = run_night(settle_night(landing=landing, db=db, out=out, settings=load_settings()), progress=clock)
+    return result, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--landing", type=Path, required=True)
@@ -118,10 +137,6 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     drops = sorted(p for p in landing.iterdir() if p.is_dir())
 
-    from acu_audit.config import load_settings
-    from acu_audit.db import timing_statements
-    from acu_audit.flow import run_night, settle_night
-
     clock = PhaseClock()
     statements = StatementLog(clock)
     if args.first_run:
@@ -130,23 +145,13 @@ def main() -> None:
             stale.unlink(missing_ok=True)
         shutil.rmtree(work / "first-out", ignore_errors=True)
         title = f"first run over {len(drops)} drops"
-        clock.start()
-        started = time.perf_counter()
-        with timing_statements(statements):
-            result = run_night(settle_night(landing=landing, db=db, out=work / "first-out", settings=load_settings()),
-                               progress=clock)
-        wall = time.perf_counter() - started
+        result, wall = profiled_run(landing, db, work / "first-out", clock, statements)
     else:
         history(landing, drops, work, reuse=True)
         db = history_copy(work, "profile")
         title = f"night of {drops[-1].name}"
         with last_drop_linked(drops, work, db):
-            clock.start()
-            started = time.perf_counter()
-            with timing_statements(statements):
-                result = run_night(settle_night(landing=work / "landing", db=db, out=work / "profile-out",
-                                                settings=load_settings()), progress=clock)
-            wall = time.perf_counter() - started
+            result, wall = profiled_run(work / "landing", db, work / "profile-out", clock, statements)
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(f"{title} in process (no Prefect): {wall:.1f} s, peak {usage.ru_maxrss * 1024 / 1e6:,.0f} MB; "
@@ -154,18 +159,18 @@ def main() -> None:
     print(f"  {'phase':22s} {'wall':>7s} {'user':>7s} {'system':>7s} {'cores':>6s} {'faults':>8s} "
           f"{'statements':>10s} {'of them < 10 ms':>15s}")
     for i, p in enumerate(clock.phases):
-        n, _, small, small_seconds = statements.per_phase.get(i, [0, 0.0, 0, 0.0])
+        n, _, small, small_seconds = statements.tally(i)
         print(f"  {p.name:22s} {p.wall:6.1f}s {p.user:6.1f}s {p.system:6.1f}s {(p.user + p.system) / max(p.wall, 1e-9):6.2f} "
               f"{p.faults / 1e6:7.2f}M {n:10,d} {small:7,d} {small_seconds:6.1f}s")
     caught_up = [i for i, p in enumerate(clock.phases) if p.name.startswith("caught up ")]
     if caught_up:
-        tallies = [statements.per_phase.get(i, [0, 0.0, 0, 0.0]) for i in caught_up]
+        tallies = [statements.tally(i) for i in caught_up]
         print(f"  {f'{len(caught_up)} caught-up nights':22s} {sum(clock.phases[i].wall for i in caught_up):6.1f}s "
               f"{sum(clock.phases[i].user for i in caught_up):6.1f}s {sum(clock.phases[i].system for i in caught_up):6.1f}s "
               f"{'':6s} {'':8s} {sum(t[0] for t in tallies):10,d} {sum(t[2] for t in tallies):7,d} "
               f"{sum(t[3] for t in tallies):6.1f}s")
     rest = wall - sum(p.wall for p in clock.phases)
-    n, _, small, small_seconds = statements.per_phase.get(len(clock.phases), [0, 0.0, 0, 0.0])  # after the last phase
+    n, _, small, small_seconds = statements.tally(len(clock.phases))  # after the last phase
     print(f"  {'outside the phases':22s} {rest:6.1f}s {'':7s} {'':7s} {'':6s} {'':8s} {n:10,d} {small:7,d} {small_seconds:6.1f}s")
     total = sum(statements.seconds.values())
     small = sum(t[3] for t in statements.per_phase.values())
