@@ -21,8 +21,9 @@ the floor of a plain scan-and-group-by of the same landing (every access_events 
 device_messages file read with read_csv and grouped by staff member and day, in DuckDB).
 
 Prints wall time, each phase's time as the run reports it (every line the run printed is kept
-in WORK/run.log), the memory after each phase as the run records it (``run_phases``: the
-process, its peak, DuckDB's part; the outlier phase names its frames and model), and the run's peak resident memory:
+in WORK/run.log), the memory by phase as the run records it (``run_phases``: after the phase, the
+process, its peak so far and DuckDB's part; within it, the highest sample of the process and
+DuckDB's part of that sample; the outlier phase names its frames and model), and the run's peak resident memory:
 its process tree's together (Prefect's ephemeral API is a process of its own beside the run),
 sampled every quarter second, and the run's own process's high-water mark, with the DuckDB
 memory limit the run was given. A megabyte is 10^6 bytes, as the run's own record counts it.
@@ -251,15 +252,20 @@ def memory_by_phase(db: Path) -> None:
 
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.sql(
-            """SELECT phase, rss_mb, peak_rss_mb, duckdb_mb FROM run_phases
+            """SELECT phase, rss_mb, peak_rss_mb, duckdb_mb, step_peak_mb, step_peak_duckdb_mb FROM run_phases
                WHERE run_id = (SELECT run_id FROM run_log WHERE status <> 'reviewed' ORDER BY finished_at DESC LIMIT 1)
                ORDER BY rowid""").fetchall()
     if not rows:
         return
-    print("  memory after each phase (MB): the run's process now / its peak so far / DuckDB's buffers"
-          " (tables, temporary tables, operators); the rest of the process is Python (frames, the model, libraries)")
-    for phase, rss, peak, duck in rows:
-        print(f"    {phase:18s} {rss or 0:8,.0f} / {peak or 0:8,.0f} / {duck or 0:8,.0f}")
+    print("  memory by phase (MB). After it: the run's process / its peak so far / DuckDB's buffers (tables,"
+          " temporary tables, operators). Within it: the highest sample (every 0.25 s) / DuckDB's part of it /"
+          " the rest, Python (frames, Great Expectations, the model, libraries)")
+    def mb(value: float | None) -> str:  # a phase shorter than the sampling interval has no sample
+        return f"{value:8,.0f}" if value is not None else f"{'-':>8s}"
+
+    for phase, rss, peak, duck, step_peak, step_duck in rows:
+        rest = step_peak - step_duck if step_peak is not None and step_duck is not None else None
+        print(f"    {phase:18s} {mb(rss)} / {mb(peak)} / {mb(duck)}   within: {mb(step_peak)} / {mb(step_duck)} / {mb(rest)}")
 
 
 def main() -> None:

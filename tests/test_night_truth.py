@@ -82,10 +82,14 @@ def test_run_with_relative_paths_loads_and_validates_every_drop(force):
     # The night keeps where its time and memory went, phase by phase (benchmarks/nightly.py reads it).
     with duckdb.connect(str(force / db), read_only=True) as con:
         phases = con.execute("SELECT phase, seconds, rss_mb, peak_rss_mb, duckdb_mb FROM run_phases ORDER BY rowid").fetchall()
+        within = dict(con.execute("SELECT phase, [step_peak_mb, step_peak_duckdb_mb] FROM run_phases").fetchall())
     # Great Expectations works beside the night; it waits for its results before it publishes.
     assert [p[0] for p in phases] == ["ingest", "feed health", "policing purpose", "run tables", "checks", "outlier score",
                                       "leads", "validation", "publish"]
     assert all(seconds >= 0 and 0 < rss <= peak and 0 < duck < peak for _, seconds, rss, peak, duck in phases), phases
+    # What each phase's peak was made of (a phase shorter than a quarter-second sample has none).
+    assert within["ingest"] != [None, None]
+    assert all(0 < duck < peak for peak, duck in within.values() if peak is not None), within
 
 
 def test_rebuild_and_export_with_relative_paths(force):

@@ -216,6 +216,10 @@ CREATE TABLE IF NOT EXISTS run_phases (
     duckdb_mb      DOUBLE,
     detail         VARCHAR
 );
+-- The highest resident memory sampled during the phase and DuckDB's share of it (what the peak
+-- was made of; the figures after a phase can miss a peak inside it).
+ALTER TABLE run_phases ADD COLUMN IF NOT EXISTS step_peak_mb DOUBLE;
+ALTER TABLE run_phases ADD COLUMN IF NOT EXISTS step_peak_duckdb_mb DOUBLE;
 
 -- The nightly runs that completed, per as-of date (backfill resumes from here).
 CREATE TABLE IF NOT EXISTS run_log (

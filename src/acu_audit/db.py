@@ -312,8 +312,11 @@ class Warehouse:
         self.execute("COMMIT", step="commit")
 
     def memory_mb(self) -> float:
-        """What DuckDB holds in memory now (its buffer pool: tables, temporary tables, operators), in MB."""
-        return float(self.scalar("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()", step="memory")) / 1e6
+        """What DuckDB holds in memory now (its buffer pool: tables, temporary tables, operators), in
+        MB. Not timed: a sampler asks it a few times a second (``acu_audit.flow.nightly.PhasePeaks``)."""
+        sql = "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
+        with _statement("memory", sql, timed=False):
+            return float(self.con.execute(sql).fetchall()[0][0]) / 1e6
 
     def checkpoint(self) -> None:
         if not self.read_only and self.path is not None:

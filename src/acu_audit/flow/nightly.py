@@ -64,6 +64,16 @@ class StepTiming:
     rss_mb: float | None = None  # the process's resident memory after the step
     peak_rss_mb: float | None = None  # its peak so far
     duckdb_mb: float | None = None  # DuckDB's part of it
+    step_peak_mb: float | None = None  # the highest resident memory sampled during the step
+    step_peak_duckdb_mb: float | None = None  # DuckDB's part of that sample
+
+
+def _resident_mb() -> float | None:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def process_memory_mb() -> tuple[float | None, float]:
@@ -71,12 +81,63 @@ def process_memory_mb() -> tuple[float | None, float]:
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB on Linux
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
+    rss = _resident_mb()
+    if rss is None:
         return None, peak
-    rss = pages * os.sysconf("SC_PAGE_SIZE") / 1e6
     return rss, max(peak, rss)  # the kernel updates the peak lazily: it can trail the current figure
+
+
+class PhasePeaks:
+    """What each phase's memory peak was made of: the process's resident memory sampled every
+    ``interval`` seconds in a thread, and at each new high within a phase, DuckDB's share of it
+    (asked on a connection of the sampler's own). The peak so far (:func:`process_memory_mb`) is
+    exact but says nothing of its parts, and the memory after a phase misses a peak inside it: a
+    first run's catch-up ends with DuckDB holding 30 MB after peaking near its limit. A sample can
+    miss a spike shorter than the interval, so the sampled peak is at most the kernel's."""
+
+    def __init__(self, wh: Warehouse, interval: float = 0.25) -> None:
+        import threading
+
+        self._wh = wh
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._peak: tuple[float, float | None] | None = None  # (resident MB, DuckDB MB) at the phase's high
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="phase-peaks", daemon=True)
+        self._connection: Warehouse | None = None
+
+    def __enter__(self) -> PhasePeaks:
+        if _resident_mb() is not None:  # nothing to sample where /proc is not there
+            self._connection = self._wh.another_connection()
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self._connection is not None:
+            self._connection.close()
+
+    def _sample(self) -> None:
+        assert self._connection is not None
+        while not self._stop.wait(self._interval):
+            rss, peak = _resident_mb(), self._peak  # one read: take() may clear it meanwhile
+            if rss is None or (peak is not None and rss <= peak[0]):
+                continue
+            try:
+                duckdb_mb: float | None = self._connection.memory_mb()
+            except Exception:  # the figure is a diagnosis: never fail a night for it
+                duckdb_mb = None
+            with self._lock:
+                if self._peak is None or rss > self._peak[0]:
+                    self._peak = (rss, duckdb_mb)
+
+    def take(self) -> tuple[float | None, float | None]:
+        """The highest sample since the last ``take`` and DuckDB's part of it; the next phase starts afresh."""
+        with self._lock:
+            peak, self._peak = self._peak, None
+        return peak if peak is not None else (None, None)
 
 
 @dataclass
@@ -87,11 +148,13 @@ class Journal:
     timings: list[StepTiming] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     warehouse: Warehouse | None = None  # whose memory each step's timing records, when set
+    peaks: PhasePeaks | None = None  # what each step's peak was made of, when set
 
     def timed(self, name: str, seconds: float, detail: str = "") -> None:
         rss, peak = process_memory_mb()
         duckdb_mb = self.warehouse.memory_mb() if self.warehouse is not None else None
-        self.timings.append(StepTiming(name, seconds, detail, rss, peak, duckdb_mb))
+        step_peak, step_peak_duckdb = self.peaks.take() if self.peaks is not None else (None, None)
+        self.timings.append(StepTiming(name, seconds, detail, rss, peak, duckdb_mb, step_peak, step_peak_duckdb))
         self.progress(f"{name}: {detail} ({seconds:.1f} s)" if detail else f"{name} ({seconds:.1f} s)")
 
 
@@ -189,8 +252,8 @@ def run_night(night: Night, *, run: Runner = DIRECT, progress: Progress = _quiet
     journal = Journal(progress)
     step = "opening the warehouse"
     try:
-        with open_warehouse(night) as wh, night_validator(night) as validator:
-            journal.warehouse = wh
+        with open_warehouse(night) as wh, night_validator(night) as validator, PhasePeaks(wh) as peaks:
+            journal.warehouse, journal.peaks = wh, peaks
             step = "loading the drops"
             loaded = load_drops(wh, night, run, journal, validator)
             step = "feed health"
@@ -349,8 +412,10 @@ def record_run(wh: Warehouse, night: Night, listed: steps.Listed | None, publish
             step="record run",
         )
         wh.executemany(
-            "INSERT INTO run_phases VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(night.as_of, night.run_id, t.name, t.seconds, t.rss_mb, t.peak_rss_mb, t.duckdb_mb, t.detail) for t in timings],
+            "INSERT INTO run_phases (as_of, run_id, phase, seconds, rss_mb, peak_rss_mb, duckdb_mb, detail,"
+            " step_peak_mb, step_peak_duckdb_mb) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(night.as_of, night.run_id, t.name, t.seconds, t.rss_mb, t.peak_rss_mb, t.duckdb_mb, t.detail,
+              t.step_peak_mb, t.step_peak_duckdb_mb) for t in timings],
             step="record the night's phases",
         )
 
