@@ -92,8 +92,10 @@ class PhasePeaks:
     ``interval`` seconds in a thread, and at each new high within a phase, DuckDB's share of it
     (asked on a connection of the sampler's own). The peak so far (:func:`process_memory_mb`) is
     exact but says nothing of its parts, and the memory after a phase misses a peak inside it: a
-    first run's catch-up ends with DuckDB holding 30 MB after peaking near its limit. A sample can
-    miss a spike shorter than the interval, so the sampled peak is at most the kernel's."""
+    40,000-staff first run's catch-up ended with DuckDB holding 31 MB, where at the phase's high it
+    held 4,000 MB, its limit. A sample can miss a spike shorter than the interval, so the sampled
+    peak is at most the kernel's. What is not DuckDB's is Python's, or memory DuckDB freed and its
+    allocator has not yet handed back to the system."""
 
     def __init__(self, wh: Warehouse, interval: float = 0.25) -> None:
         import threading
