@@ -258,9 +258,9 @@ def memory_by_phase(db: Path) -> None:
     if not rows:
         return
     print("  memory by phase (MB). After it: the run's process / its peak so far / DuckDB's buffers (tables,"
-          " temporary tables, operators). Within it: the highest sample (every 0.25 s) / DuckDB's part of it /"
-          " the rest, Python (frames, Great Expectations, the model, libraries)")
-    def mb(value: float | None) -> str:  # a phase shorter than the sampling interval has no sample
+          " temporary tables, operators). Within it: the highest sample (every 0.25 s) / the most DuckDB held near it /"
+          " the rest: Python (frames, Great Expectations, the model, libraries) or memory DuckDB freed and has not handed back")
+    def mb(value: float | None) -> str:  # a phase shorter than the sampling interval may have no sample
         return f"{value:8,.0f}" if value is not None else f"{'-':>8s}"
 
     for phase, rss, peak, duck, step_peak, step_duck in rows:

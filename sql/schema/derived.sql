@@ -216,8 +216,8 @@ CREATE TABLE IF NOT EXISTS run_phases (
     duckdb_mb      DOUBLE,
     detail         VARCHAR
 );
--- The highest resident memory sampled during the phase and DuckDB's share of it (what the peak
--- was made of; the figures after a phase can miss a peak inside it).
+-- The highest resident memory sampled during the phase and the most DuckDB held near it (what the
+-- peak was made of; the figures after a phase can miss a peak inside it). See flow/nightly.PhasePeaks.
 ALTER TABLE run_phases ADD COLUMN IF NOT EXISTS step_peak_mb DOUBLE;
 ALTER TABLE run_phases ADD COLUMN IF NOT EXISTS step_peak_duckdb_mb DOUBLE;
 

@@ -65,7 +65,7 @@ class StepTiming:
     peak_rss_mb: float | None = None  # its peak so far
     duckdb_mb: float | None = None  # DuckDB's part of it
     step_peak_mb: float | None = None  # the highest resident memory sampled during the step
-    step_peak_duckdb_mb: float | None = None  # DuckDB's part of that sample
+    step_peak_duckdb_mb: float | None = None  # the most DuckDB held near it (PhasePeaks)
 
 
 def _resident_mb() -> float | None:
@@ -89,13 +89,18 @@ def process_memory_mb() -> tuple[float | None, float]:
 
 class PhasePeaks:
     """What each phase's memory peak was made of: the process's resident memory sampled every
-    ``interval`` seconds in a thread, and at each new high within a phase, DuckDB's share of it
-    (asked on a connection of the sampler's own). The peak so far (:func:`process_memory_mb`) is
-    exact but says nothing of its parts, and the memory after a phase misses a peak inside it: a
-    40,000-staff first run's catch-up ended with DuckDB holding 31 MB, where at the phase's high it
-    held 4,000 MB, its limit. A sample can miss a spike shorter than the interval, so the sampled
-    peak is at most the kernel's. What is not DuckDB's is Python's, or memory DuckDB freed and its
-    allocator has not yet handed back to the system."""
+    ``interval`` seconds in a thread and, near each phase's high, DuckDB's share of it (asked on a
+    connection of the sampler's own). The peak so far (:func:`process_memory_mb`) is exact but says
+    nothing of its parts, and the memory after a phase misses a peak inside it: a 40,000-staff first
+    run's catch-up ended with DuckDB holding 31 MB, where at the phase's high it held 4,000 MB, its
+    limit. A sample can miss a spike shorter than the interval, so the sampled peak is at most the
+    kernel's. What is not DuckDB's is Python's, or memory DuckDB freed and its allocator has not yet
+    handed back to the system: that memory stays resident, so a page more of Python's after DuckDB
+    frees its tables raises the high a little with DuckDB's part gone. Samples within ``NEAR`` of the
+    high therefore count as the high, and DuckDB's part is the most it held in any of them."""
+
+    NEAR = 0.01  # of the high, and at least NEAR_MB
+    NEAR_MB = 16.0
 
     def __init__(self, wh: Warehouse, interval: float = 0.25) -> None:
         import threading
@@ -103,15 +108,20 @@ class PhasePeaks:
         self._wh = wh
         self._interval = interval
         self._lock = threading.Lock()
-        self._peak: tuple[float, float | None] | None = None  # (resident MB, DuckDB MB) at the phase's high
+        self._peak: tuple[float, float | None] | None = None  # the phase's high (resident MB) and DuckDB's MB near it
+        self._phase = 0  # counts the takes: a sample read in one phase is not stored in the next
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="phase-peaks", daemon=True)
         self._connection: Warehouse | None = None
 
     def __enter__(self) -> PhasePeaks:
-        if _resident_mb() is not None:  # nothing to sample where /proc is not there
+        if _resident_mb() is None:  # nothing to sample where /proc is not there
+            return self
+        try:
             self._connection = self._wh.another_connection()
-            self._thread.start()
+        except Exception:  # a diagnosis: a night runs without it rather than fail
+            return self
+        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -121,24 +131,41 @@ class PhasePeaks:
         if self._connection is not None:
             self._connection.close()
 
+    @classmethod
+    def _margin(cls, high: float) -> float:
+        return max(cls.NEAR_MB, cls.NEAR * high)
+
     def _sample(self) -> None:
         assert self._connection is not None
         while not self._stop.wait(self._interval):
-            rss, peak = _resident_mb(), self._peak  # one read: take() may clear it meanwhile
-            if rss is None or (peak is not None and rss <= peak[0]):
+            phase, rss, peak = self._phase, _resident_mb(), self._peak  # one read each: take() may change them
+            if rss is None or (peak is not None and rss < peak[0] - self._margin(peak[0])):
                 continue
             try:
                 duckdb_mb: float | None = self._connection.memory_mb()
             except Exception:  # the figure is a diagnosis: never fail a night for it
                 duckdb_mb = None
             with self._lock:
-                if self._peak is None or rss > self._peak[0]:
-                    self._peak = (rss, duckdb_mb)
+                if phase == self._phase:  # else the phase ended meanwhile: the sample belongs to neither
+                    self._peak = self._with_sample(self._peak, rss, duckdb_mb)
+
+    @classmethod
+    def _with_sample(cls, peak: tuple[float, float | None] | None, rss: float,
+                     duckdb_mb: float | None) -> tuple[float, float | None]:
+        if peak is None or rss > peak[0] + cls._margin(peak[0]):
+            return rss, duckdb_mb  # a new high
+        high, duckdb_near = peak
+        if rss < high - cls._margin(high):
+            return peak
+        most = max((v for v in (duckdb_near, duckdb_mb) if v is not None), default=None)
+        return max(high, rss), most
 
     def take(self) -> tuple[float | None, float | None]:
-        """The highest sample since the last ``take`` and DuckDB's part of it; the next phase starts afresh."""
+        """The phase's highest sample and the most DuckDB held near it, since the last ``take``;
+        the next phase starts afresh."""
         with self._lock:
             peak, self._peak = self._peak, None
+            self._phase += 1
         return peak if peak is not None else (None, None)
 
 
