@@ -25,6 +25,7 @@ from acu_audit.config import load_settings
 from acu_audit.db import Warehouse
 from acu_audit.night import shared_parameters
 from acu_audit.window import ReviewWindow
+from acu_audit.files import owner_only
 
 FLOOR_SQL = """
 SELECT count(*) FROM (
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--as-of", type=date.fromisoformat)
     args = parser.parse_args()
+    owner_only()  # what it writes (copies, logs, results) holds a force's data: owner-only, as acu-audit's own files
     settings = load_settings()
     with Warehouse.configured(args.db, settings.runtime) as wh:
         as_of = args.as_of or wh.scalar("SELECT max(local_day) FROM purpose_days")

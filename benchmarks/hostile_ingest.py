@@ -34,6 +34,7 @@ from acu_audit.contract import TABLES  # noqa: E402
 from acu_audit.db import Warehouse  # noqa: E402
 from acu_audit.ingest import ingest_landing  # noqa: E402
 from acu_audit.flow.steps import ingest_warnings  # noqa: E402
+from acu_audit.files import owner_only  # noqa: E402
 
 HARMLESS = ["good", "quoted_comma", "quoted_newline", "bom", "crlf", "cr", "markup"]
 MALFORMED = [k for k in TYPED_KINDS + PARSE_KINDS if k not in HARMLESS]
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    owner_only()  # what it writes (copies, logs, results) holds a force's data: owner-only, as acu-audit's own files
     rng = random.Random(args.seed)
     rows, totals = [], dict.fromkeys(("records", "read", "malformed", "loaded", "duplicate", "quarantined", "unaccounted",
                                       "malformed_loaded", "good_lost", "leaks"), 0)

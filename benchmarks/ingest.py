@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from acu_audit.files import owner_only
+
 
 def _floor(landing: Path, db: Path, drops: int | None) -> dict:
     import duckdb
@@ -90,6 +92,7 @@ def main() -> None:
     parser.add_argument("--data-docs", action="store_true", help="with --validate: render the Data Docs too, as a night does")
     parser.add_argument("--phase", choices=["floor", "ingest"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    owner_only()  # what it writes (copies, logs, results) holds a force's data: owner-only, as acu-audit's own files
     if args.phase:
         _child(args)
         return

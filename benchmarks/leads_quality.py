@@ -42,6 +42,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from acu_audit.files import owner_only
 from acu_audit.privacy import load_secret, staff_ref
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -360,6 +361,7 @@ def main() -> None:
     parser.add_argument("--big", metavar="PROFILE", help="matrix: also a 40,000 x 30 force of this profile")
     parser.add_argument("--reuse", action="store_true", help="matrix: score earlier runs' outputs where they exist (no new runs)")
     args = parser.parse_args()
+    owner_only()  # what it writes (copies, logs, results) holds a force's data: owner-only, as acu-audit's own files
     if args.matrix:
         args.json = Path(args.json) if isinstance(args.json, str) else None
         run_matrix(args)

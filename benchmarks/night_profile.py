@@ -40,6 +40,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from acu_audit.files import owner_only
+
 from nightly import history, history_copy, last_drop_linked
 
 # What a statement makes or fills: its first CREATE ... TABLE/VIEW or INSERT INTO target.
@@ -133,6 +135,7 @@ def main() -> None:
     parser.add_argument("--first-run", action="store_true",
                         help="profile a first run over the whole landing on a new warehouse, not one night")
     args = parser.parse_args()
+    owner_only()  # what it writes (copies, logs, results) holds a force's data: owner-only, as acu-audit's own files
     work, landing = args.work.resolve(), args.landing.resolve()
     work.mkdir(parents=True, exist_ok=True)
     drops = sorted(p for p in landing.iterdir() if p.is_dir())

@@ -45,6 +45,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from acu_audit.files import owner_only
+
 PHASE = re.compile(r"^\s+\d\d:\d\d:\d\d (?P<name>[a-z -]+?)(?:: (?P<detail>.*))? \((?P<seconds>[0-9.]+) s\)$")
 ACU_AUDIT = [sys.executable, "-m", "acu_audit.cli"]
 
@@ -278,6 +280,7 @@ def main() -> None:
     parser.add_argument("--fresh-prefect", action="store_true",
                         help="a night: time Prefect's first start in a new home (its database made) as well")
     args = parser.parse_args()
+    owner_only()  # what it writes (copies, logs, results) holds a force's data: owner-only, as acu-audit's own files
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     landing = args.landing.resolve()

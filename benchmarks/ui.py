@@ -24,6 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 os.environ.setdefault("ACU_AUDIT_SECRET", "benchmark-only-key-0123456789")
 
+from acu_audit.files import owner_only  # noqa: E402
+
 
 def timed_get(url: str) -> float:
     started = time.perf_counter()
@@ -41,6 +43,7 @@ def main() -> None:
     parser.add_argument("--state", type=Path)
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args()
+    owner_only()  # what it writes (copies, logs, results) holds a force's data: owner-only, as acu-audit's own files
 
     import uvicorn
 
