@@ -23,9 +23,9 @@ from pathlib import Path
 from acu_audit.checks.runner import prepare_run_tables, run_checks
 from acu_audit.config import load_settings
 from acu_audit.db import Warehouse
+from acu_audit.files import owner_only
 from acu_audit.night import shared_parameters
 from acu_audit.window import ReviewWindow
-from acu_audit.files import owner_only
 
 FLOOR_SQL = """
 SELECT count(*) FROM (

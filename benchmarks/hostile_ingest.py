@@ -32,9 +32,9 @@ from test_ingest_hostile import PARSE_KINDS, PLANTED_ID, TYPED_KINDS, build_file
 
 from acu_audit.contract import TABLES  # noqa: E402
 from acu_audit.db import Warehouse  # noqa: E402
+from acu_audit.files import owner_only  # noqa: E402
 from acu_audit.ingest import ingest_landing  # noqa: E402
 from acu_audit.flow.steps import ingest_warnings  # noqa: E402
-from acu_audit.files import owner_only  # noqa: E402
 
 HARMLESS = ["good", "quoted_comma", "quoted_newline", "bom", "crlf", "cr", "markup"]
 MALFORMED = [k for k in TYPED_KINDS + PARSE_KINDS if k not in HARMLESS]

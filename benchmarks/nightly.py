@@ -262,6 +262,7 @@ def memory_by_phase(db: Path) -> None:
     print("  memory by phase (MB). After it: the run's process / its peak so far / DuckDB's buffers (tables,"
           " temporary tables, operators). Within it: the highest sample (every 0.25 s) / the most DuckDB held near it /"
           " the rest: Python (frames, Great Expectations, the model, libraries) or memory DuckDB freed and has not handed back")
+
     def mb(value: float | None) -> str:  # a phase shorter than the sampling interval may have no sample
         return f"{value:8,.0f}" if value is not None else f"{'-':>8s}"
 

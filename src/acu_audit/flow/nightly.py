@@ -146,17 +146,19 @@ class PhasePeaks:
             except Exception:  # the figure is a diagnosis: never fail a night for it
                 duckdb_mb = None
             with self._lock:
+                # Only take() changes the high, and it ends the phase: a sample of this phase is
+                # near its high or above it (a lower one was passed over before DuckDB was asked).
                 if phase == self._phase:  # else the phase ended meanwhile: the sample belongs to neither
                     self._peak = self._with_sample(self._peak, rss, duckdb_mb)
 
     @classmethod
     def _with_sample(cls, peak: tuple[float, float | None] | None, rss: float,
                      duckdb_mb: float | None) -> tuple[float, float | None]:
+        """The phase's high and DuckDB's part after a sample at or near it (never below it by more
+        than the margin)."""
         if peak is None or rss > peak[0] + cls._margin(peak[0]):
             return rss, duckdb_mb  # a new high
         high, duckdb_near = peak
-        if rss < high - cls._margin(high):
-            return peak
         most = max((v for v in (duckdb_near, duckdb_mb) if v is not None), default=None)
         return max(high, rss), most
 
