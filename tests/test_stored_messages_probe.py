@@ -1,0 +1,79 @@
+"""benchmarks/stored_messages.py measures the check stage with the night's resolved messages read
+from a stored table (docs/check-stage.md, part 2). Its figures mean something only if the stored
+way finds the same hits as the night's own run tables, and if the probe would notice otherwise."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def probe(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # it reads the floor from checks.py beside it
+    spec = importlib.util.spec_from_file_location("stored_messages", ROOT / "benchmarks" / "stored_messages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("checks", None)
+
+
+def _copy(published: Path, tmp_path: Path) -> tuple[Path, date]:
+    source = published / "acu_audit.duckdb"  # only read: the fixture is shared
+    with duckdb.connect(str(source), read_only=True) as con:
+        as_of = con.sql("SELECT max(local_day) FROM purpose_days").fetchall()[0][0]
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(source, copy)
+    return copy, as_of
+
+
+def _both_ways(probe, db: Path, as_of: date, tamper: str | None = None) -> tuple[list[tuple], list[tuple]]:
+    from acu_audit.config import load_settings
+    from acu_audit.db import Warehouse
+    from acu_audit.night import shared_parameters
+    from acu_audit.window import ReviewWindow
+
+    settings = load_settings()
+    with Warehouse.configured(db, settings.runtime) as wh:
+        params = shared_parameters(settings, ReviewWindow(as_of, settings.review_window_days, settings.timezone))
+        assert probe.store_resolved_messages(wh, params) > 0
+        if tamper:
+            wh.execute(tamper)
+        _, _, rebuilt = probe.stage(wh, settings, params, stored=False)
+        _, _, stored = probe.stage(wh, settings, params, stored=True)
+    return rebuilt, stored
+
+
+def test_the_stored_messages_give_the_nights_hits(published, tmp_path, probe):
+    copy, as_of = _copy(published, tmp_path)
+    rebuilt, stored = _both_ways(probe, copy, as_of)
+    assert len({h[0] for h in rebuilt}) >= 10  # enough checks hit on the test force to mean something
+    assert any(h[0].startswith("s_") for h in rebuilt)  # among them checks that read the messages
+    assert stored == rebuilt
+
+
+def test_a_stored_table_that_lost_messages_changes_the_hits(published, tmp_path, probe):
+    """The comparison can fail: with the messages of the staff members who have a message check's
+    hit taken out of the store, the stored way finds other hits."""
+    copy, as_of = _copy(published, tmp_path)
+    tamper = """DELETE FROM stored_run_messages
+                WHERE staff_id IN (SELECT staff_id FROM check_hits WHERE check_id LIKE 's\\_%' ESCAPE '\\')"""
+    rebuilt, stored = _both_ways(probe, copy, as_of, tamper)
+    assert any(h[0].startswith("s_") for h in rebuilt)
+    assert stored != rebuilt
+
+
+def test_only_the_run_messages_statement_is_replaced(probe):
+    rebuilt, stored = probe.run_tables_sql(False), probe.run_tables_sql(True)
+    assert "FROM device_messages" in rebuilt.split("-- Look-ups in the window")[0]
+    before, after = stored.split(probe.RUN_MESSAGES_FROM_STORE)
+    assert rebuilt.startswith(before) and rebuilt.endswith(after)
+    assert stored.count("CREATE OR REPLACE TEMP TABLE run_messages AS") == 1
