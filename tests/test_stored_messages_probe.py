@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def probe(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # it reads the floor from checks.py beside it
+    monkeypatch.delitem(sys.modules, "checks", raising=False)  # and the module it imports goes with the test
     spec = importlib.util.spec_from_file_location("stored_messages", ROOT / "benchmarks" / "stored_messages.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     yield module
-    sys.modules.pop("checks", None)
+    monkeypatch.delitem(sys.modules, "checks", raising=False)
 
 
 def _copy(published: Path, tmp_path: Path) -> tuple[Path, date]:
@@ -60,20 +61,33 @@ def test_the_stored_messages_give_the_nights_hits(published, tmp_path, probe):
     assert stored == rebuilt
 
 
-def test_a_stored_table_that_lost_messages_changes_the_hits(published, tmp_path, probe):
-    """The comparison can fail: with the messages of the staff members who have a message check's
-    hit taken out of the store, the stored way finds other hits."""
+@pytest.mark.parametrize("tamper", [
+    # messages lost: those of the staff members with a message check's hit
+    "DELETE FROM stored_run_messages WHERE staff_id IN (SELECT staff_id FROM check_hits WHERE check_id LIKE 's\\_%' ESCAPE '\\')",
+    # a resolution gone wrong: every message's duty state the other way round
+    "UPDATE stored_run_messages SET on_duty = NOT on_duty",
+], ids=["lost messages", "duty state flipped"])
+def test_a_wrong_store_changes_the_hits(published, tmp_path, probe, tamper):
+    """The comparison can fail, and the stored way reads the store: a store that lost messages,
+    or resolved them wrongly, finds other hits."""
     copy, as_of = _copy(published, tmp_path)
-    tamper = """DELETE FROM stored_run_messages
-                WHERE staff_id IN (SELECT staff_id FROM check_hits WHERE check_id LIKE 's\\_%' ESCAPE '\\')"""
     rebuilt, stored = _both_ways(probe, copy, as_of, tamper)
     assert any(h[0].startswith("s_") for h in rebuilt)
     assert stored != rebuilt
 
 
-def test_only_the_run_messages_statement_is_replaced(probe):
-    rebuilt, stored = probe.run_tables_sql(False), probe.run_tables_sql(True)
-    assert "FROM device_messages" in rebuilt.split("-- Look-ups in the window")[0]
-    before, after = stored.split(probe.RUN_MESSAGES_FROM_STORE)
-    assert rebuilt.startswith(before) and rebuilt.endswith(after)
-    assert stored.count("CREATE OR REPLACE TEMP TABLE run_messages AS") == 1
+def test_only_the_resolution_is_replaced(probe):
+    """The stored way's run tables are the night's, statement for statement, but for run_messages
+    (read from the store) and the shifts only it read."""
+    import duckdb
+
+    def statements(text):
+        return [s.query for s in duckdb.connect().extract_statements(text)]
+
+    rebuilt, stored = statements(probe.run_tables_sql(False)), statements(probe.run_tables_sql(True))
+    replaced = [q for q in rebuilt if any(head in q for head in probe.REPLACED)]
+    assert len(replaced) == 2 and "FROM device_messages" in replaced[1]
+    from_store = [q for q in stored if q.startswith(probe.RUN_MESSAGES_FROM_STORE)]
+    assert len(from_store) == 1
+    assert [q for q in rebuilt if q not in replaced] == [q for q in stored if q not in from_store]
+    assert not any("FROM device_messages" in q or "FROM duty_shifts" in q for q in stored)
