@@ -47,19 +47,23 @@ REPLACED = {"CREATE OR REPLACE TEMP TABLE run_messages AS": RUN_MESSAGES_FROM_ST
             "CREATE OR REPLACE TEMP TABLE duty_shifts AS": None}
 
 
+def statements(text: str) -> list[str]:
+    """``text`` split as the warehouse splits it (``Warehouse.run_text``): each statement with its
+    ';' and the comments after it, so a ';' in a comment cannot cut one short."""
+    with duckdb.connect() as parser:  # in memory, only to split the text
+        return [statement.query for statement in parser.extract_statements(text)]
+
+
 def run_tables_sql(stored: bool) -> str:
-    """``run_tables.sql``, with ``run_messages`` read from the store when ``stored`` (statement by
-    statement, as DuckDB splits them, so a ';' in a comment cannot cut one short)."""
+    """``run_tables.sql``, with ``run_messages`` read from the store when ``stored``."""
     text = read_sql("transforms/run_tables.sql")
     if not stored:
         return text
     kept = []
-    with duckdb.connect() as parser:  # in memory, only to split the text as the warehouse will
-        statements = parser.extract_statements(text)
-    for statement in statements:  # each with its ';' and the comments after it
-        head = next((h for h in REPLACED if h in statement.query), None)
+    for query in statements(text):
+        head = next((h for h in REPLACED if h in query), None)
         if head is None:
-            kept.append(statement.query)
+            kept.append(query)
         elif REPLACED[head] is not None:
             kept.append(REPLACED[head] + ";\n")
     return "".join(kept)

@@ -4,19 +4,14 @@ inside it, and the peak so far does not say whether DuckDB or Python held it."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
 from acu_audit.db import Warehouse
 from acu_audit.flow.nightly import PhasePeaks
+from acu_audit.flow.nightly import _resident_mb as resident_mb  # what the sampler reads
 
 MB = 10**6
-
-
-def resident_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MB
 
 
 def hold_python(megabytes: float) -> bytearray:

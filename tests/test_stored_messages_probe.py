@@ -79,12 +79,7 @@ def test_a_wrong_store_changes_the_hits(published, tmp_path, probe, tamper):
 def test_only_the_resolution_is_replaced(probe):
     """The stored way's run tables are the night's, statement for statement, but for run_messages
     (read from the store) and the shifts only it read."""
-    import duckdb
-
-    def statements(text):
-        return [s.query for s in duckdb.connect().extract_statements(text)]
-
-    rebuilt, stored = statements(probe.run_tables_sql(False)), statements(probe.run_tables_sql(True))
+    rebuilt, stored = probe.statements(probe.run_tables_sql(False)), probe.statements(probe.run_tables_sql(True))
     replaced = [q for q in rebuilt if any(head in q for head in probe.REPLACED)]
     assert len(replaced) == 2 and "FROM device_messages" in replaced[1]
     from_store = [q for q in stored if q.startswith(probe.RUN_MESSAGES_FROM_STORE)]
