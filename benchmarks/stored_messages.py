@@ -48,8 +48,9 @@ REPLACED = {"CREATE OR REPLACE TEMP TABLE run_messages AS": RUN_MESSAGES_FROM_ST
 
 
 def statements(text: str) -> list[str]:
-    """``text`` split as the warehouse splits it (``Warehouse.run_text``): each statement with its
-    ';' and the comments after it, so a ';' in a comment cannot cut one short."""
+    """``text`` split as the warehouse splits it (``Warehouse.run_text``), so a ';' in a comment
+    cannot cut a statement short. Each statement ends at its ';'; DuckDB 2.0.1 gives it the comments
+    before it (2.0.0 gave it those after)."""
     with duckdb.connect() as parser:  # in memory, only to split the text
         return [statement.query for statement in parser.extract_statements(text)]
 
