@@ -66,7 +66,9 @@ def run_tables_sql(stored: bool) -> str:
         if head is None:
             kept.append(query)
         elif REPLACED[head] is not None:
-            kept.append(REPLACED[head] + ";\n")
+            # Only its ';': the blank lines and comments around it belong to its neighbours, so they
+            # split as in the night's text, whichever side of a statement DuckDB gives comments to.
+            kept.append(REPLACED[head] + ";")
     return "".join(kept)
 
 
