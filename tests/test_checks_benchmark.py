@@ -4,24 +4,19 @@ window's rows of those inputs, no more and no fewer, and the stage's figures onl
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import sys
-from pathlib import Path
 
 import duckdb
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_modules import load_benchmark
 
 
 @pytest.fixture
 def bench():
-    spec = importlib.util.spec_from_file_location("checks_benchmark", ROOT / "benchmarks" / "checks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("checks.py", "checks_benchmark")
 
 
 def test_the_benchmark_reads_the_windows_inputs_once_and_times_every_check(published, tmp_path, bench, monkeypatch, capsys):

@@ -3,7 +3,6 @@ if every check runs there and finds the same hits as on the text ids."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 from datetime import date
@@ -12,15 +11,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_modules import load_benchmark
 
 
 @pytest.fixture
 def probe():
-    spec = importlib.util.spec_from_file_location("integer_keys", ROOT / "benchmarks" / "integer_keys.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("integer_keys.py", "integer_keys")
 
 
 def _run_checks(db: Path, as_of: date) -> tuple[list[str], list[tuple]]:

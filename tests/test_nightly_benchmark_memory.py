@@ -4,13 +4,12 @@ its own) and not the largest process this benchmark ever waited for."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_modules import load_benchmark
+
 
 # A parent holding about 200 MB that starts a child holding about 150 MB; both hold it for a
 # second, so a quarter-second sampler sees them together.
@@ -27,9 +26,7 @@ TREE = textwrap.dedent("""
 
 
 def test_the_peak_counts_the_run_and_its_children_together():
-    spec = importlib.util.spec_from_file_location("nightly_benchmark", ROOT / "benchmarks" / "nightly.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("nightly.py", "nightly_benchmark")
 
     with subprocess.Popen([sys.executable, "-c", TREE]) as proc:
         memory = module.TreeMemory(proc.pid, interval=0.05)

@@ -4,7 +4,6 @@ way finds the same hits as the night's own run tables, and if the probe would no
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 from datetime import date
@@ -13,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from benchmark_modules import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -20,10 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def probe(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # it reads the floor from checks.py beside it
     monkeypatch.delitem(sys.modules, "checks", raising=False)  # and the module it imports goes with the test
-    spec = importlib.util.spec_from_file_location("stored_messages", ROOT / "benchmarks" / "stored_messages.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
+    yield load_benchmark("stored_messages.py", "stored_messages")
     monkeypatch.delitem(sys.modules, "checks", raising=False)
 
 
