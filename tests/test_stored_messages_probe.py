@@ -12,14 +12,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from benchmark_modules import load_benchmark
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_modules import BENCHMARKS, load_benchmark
 
 
 @pytest.fixture
 def probe(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # it reads the floor from checks.py beside it
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # it reads the floor from checks.py beside it
     monkeypatch.delitem(sys.modules, "checks", raising=False)  # and the module it imports goes with the test
     yield load_benchmark("stored_messages.py", "stored_messages")
     monkeypatch.delitem(sys.modules, "checks", raising=False)
