@@ -39,6 +39,12 @@ SELECT count(*) FROM (
 )
 """
 
+# The access events and messages in the window: the rows the floor groups, printed first.
+WINDOW_ROWS_SQL = (
+    "SELECT (SELECT count(*) FROM access_events WHERE occurred_at >= $s AND occurred_at < $e)"
+    " + (SELECT count(*) FROM device_messages WHERE hour_start >= $s AND hour_start < $e)"
+)
+
 # One read of the stage's main inputs: the window's rows of the three tables the stage reads in full
 # (its look-ups through run_lookups, its messages, its look-up hours) and every column it reads of
 # them. (It also reads a little of access_events, and messages before the window.) Each column's max
@@ -70,11 +76,7 @@ def main() -> None:
     with Warehouse.configured(args.db, settings.runtime) as wh:
         as_of = args.as_of or wh.scalar("SELECT max(local_day) FROM purpose_days")
         window = ReviewWindow(as_of, settings.review_window_days, settings.timezone)
-        rows = wh.scalar(
-            "SELECT (SELECT count(*) FROM access_events WHERE occurred_at >= $s AND occurred_at < $e)"
-            " + (SELECT count(*) FROM device_messages WHERE hour_start >= $s AND hour_start < $e)",
-            {"s": window.start_utc, "e": window.end_utc},
-        )
+        rows = wh.scalar(WINDOW_ROWS_SQL, {"s": window.start_utc, "e": window.end_utc})
         started = time.perf_counter()
         wh.scalar(FLOOR_SQL, {"tz": window.timezone, "start": window.start_utc, "end": window.end_utc})
         floor = time.perf_counter() - started

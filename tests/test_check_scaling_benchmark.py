@@ -29,8 +29,8 @@ def digest(path) -> str:
 
 
 def window_rows(warehouse) -> int:
-    """The access events and messages in the night's review window, counted as checks.py counts them (so this
-    checks what is read from each run's print, not the count itself: tests/test_checks_benchmark.py does)."""
+    """The access events and messages in the night's review window, counted with checks.py's own query (so
+    this checks what is read from each run's print, not the count itself: tests/test_checks_benchmark.py does)."""
     from acu_audit.config import load_settings
     from acu_audit.window import ReviewWindow
 
@@ -38,11 +38,8 @@ def window_rows(warehouse) -> int:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         as_of = con.sql("SELECT max(local_day) FROM purpose_days").fetchall()[0][0]
         window = ReviewWindow(as_of, settings.review_window_days, settings.timezone)
-        return con.execute(
-            "SELECT (SELECT count(*) FROM access_events WHERE occurred_at >= $s AND occurred_at < $e)"
-            " + (SELECT count(*) FROM device_messages WHERE hour_start >= $s AND hour_start < $e)",
-            {"s": window.start_utc, "e": window.end_utc},
-        ).fetchall()[0][0]
+        count_sql = load_benchmark("checks.py", "checks_benchmark").WINDOW_ROWS_SQL
+        return con.execute(count_sql, {"s": window.start_utc, "e": window.end_utc}).fetchall()[0][0]
 
 
 def test_each_size_is_measured_on_a_copy_and_the_ratios_printed(published, tmp_path, bench, monkeypatch, capsys):
